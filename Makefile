@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make book   set up .venv (created when missing, reused when present), execute every
+#               notebook with papermill on the default profile and build the book into _build/html
+#   make test   set up .venv the same way and run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+PROFILE ?= default
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test setup lab kernel clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	# the CPU build of torch; a bare range would pull a multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/python -m pprlib book --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name pprlib --display-name "Python (pprlib)"
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[book,test,lab]"
+	$(BIN)/jupyter lab book/
+
+clean:
+	rm -rf _build data/cache

@@ -1,0 +1,5 @@
+import sys
+
+from pprlib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,204 @@
+"""The batch runner: execute the book's notebooks with papermill, then build the book.
+
+Source notebooks under ``book/`` stay clean (no outputs). Executed copies go to
+``_build/executed/``; the runner records, per notebook, a key derived from the notebook's
+source, its parameters and the ``pprlib`` sources, so a second run skips what is already
+done with the same inputs (and an interrupted run resumes at the first unfinished chapter).
+The book is then built by Jupyter Book 1 from a staging copy (``_build/source``) that holds
+the executed notebooks, into ``_build/html``. The build is strict: warnings fail it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pprlib.cache import atomic_write
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES_DIR = ROOT / "book" / "profiles"
+
+
+class BookError(RuntimeError):
+    """A chapter failed, or the book could not be built; the message names where."""
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def load_profile(profile: str | Path) -> dict:
+    """Parameters of a run profile: a name under ``book/profiles`` or a path to a YAML file."""
+    path = Path(profile)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PROFILES_DIR / f"{profile}.yaml"
+        if not path.exists():
+            raise ValueError(f"unknown profile {str(profile)!r}; choose from {profile_names()} or give a YAML file")
+    elif not path.exists():
+        raise ValueError(f"profile file {path} does not exist")
+    params = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: a profile must be a mapping of parameter names to values")
+    params.setdefault("profile", path.stem)
+    return params
+
+
+def toc_files(root: Path = ROOT) -> list[Path]:
+    """Every document of ``_toc.yml`` in reading order (with its real suffix)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    out: list[str] = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                out.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    paths = []
+    for name in out:
+        matches = [root / f"{name}{suffix}" for suffix in (".ipynb", ".md") if (root / f"{name}{suffix}").exists()]
+        if not matches:
+            raise BookError(f"_toc.yml names {name!r} but neither {name}.ipynb nor {name}.md exists")
+        paths.append(matches[0])
+    return paths
+
+
+def notebook_parameters(path: Path) -> dict:
+    """The names and default values of a notebook's ``parameters`` cell."""
+    import papermill
+
+    return {name: spec["default"] for name, spec in papermill.inspect_notebook(str(path)).items()}
+
+
+def _sources_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "pprlib").rglob("*.py")):
+        h.update(path.relative_to(ROOT).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Chapter:
+    source: Path
+    executed: Path
+    params: dict
+    key: str
+
+
+def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
+    """The notebooks to execute, each with the parameters of the profile it declares."""
+    params = load_profile(profile)
+    code = _sources_digest()
+    chapters = []
+    for path in toc_files():
+        if path.suffix != ".ipynb":
+            continue
+        declared = notebook_parameters(path)
+        if not declared:
+            raise BookError(f"{path.relative_to(ROOT)}: no cell tagged 'parameters'")
+        chosen = {k: v for k, v in params.items() if k in declared}
+        key = hashlib.sha256(
+            path.read_bytes() + json.dumps(chosen, sort_keys=True, default=str).encode() + code.encode()
+        ).hexdigest()[:16]
+        rel = path.relative_to(ROOT)
+        chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key))
+    return chapters
+
+
+def execute(profile: str | Path = "default", *, build_dir: Path | None = None, force: bool = False,
+            only: list[str] | None = None, log=print) -> list[Path]:
+    """Execute the book's notebooks in toc order; returns the executed copies."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    build_dir = Path(build_dir or ROOT / "_build")
+    manifest_path = build_dir / "executed" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    done = []
+    for ch in plan(profile, build_dir):
+        name = ch.source.relative_to(ROOT).as_posix()
+        if only and ch.source.stem not in only:
+            continue
+        if not force and manifest.get(name, {}).get("key") == ch.key and ch.executed.exists():
+            log(f"[book] {name}: up to date, skipped")
+            done.append(ch.executed)
+            continue
+        log(f"[book] {name}: executing with {ch.params}")
+        ch.executed.parent.mkdir(parents=True, exist_ok=True)
+        manifest.pop(name, None)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(ch.source), str(ch.executed), parameters=ch.params, cwd=str(ch.source.parent),
+                kernel_name="python3", progress_bar=False, log_output=False,
+            )
+        except PapermillExecutionError as exc:
+            raise BookError(
+                f"{name} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); the executed copy "
+                f"with the traceback is kept at {ch.executed}; chapters before it are intact"
+            ) from None
+        seconds = time.perf_counter() - start
+        manifest[name] = {"key": ch.key, "params": ch.params, "seconds": round(seconds, 1)}
+        atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
+        log(f"[book] {name}: done in {seconds:.1f} s")
+        done.append(ch.executed)
+    return done
+
+
+def build(build_dir: Path | None = None, *, strict: bool = True, log=print) -> Path:
+    """Stage the executed notebooks with the book's other files and build HTML."""
+    build_dir = Path(build_dir or ROOT / "_build")
+    stage = build_dir / "source"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, stage / name)
+    for path in (ROOT / "book").rglob("*"):
+        rel = path.relative_to(ROOT)
+        if path.is_dir() or ".ipynb_checkpoints" in rel.parts:
+            continue
+        target = stage / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".ipynb":
+            executed = build_dir / "executed" / rel
+            if not executed.exists():
+                raise BookError(f"{rel} has not been executed yet (run `python -m pprlib book`)")
+            shutil.copy2(executed, target)
+        else:
+            shutil.copy2(path, target)
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage), "--path-output", str(build_dir.parent)]
+    if build_dir.name != "_build":
+        raise BookError("the build folder must be called _build (Jupyter Book writes to <path-output>/_build)")
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    log("[book] building HTML: " + " ".join(cmd[3:]))
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+        raise BookError(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
+    index = build_dir / "html" / "index.html"
+    log(f"[book] built {index}")
+    return index
+
+
+def run(profile: str | Path = "default", *, build_dir: Path | None = None, force: bool = False,
+        only: list[str] | None = None, html: bool = True, log=print) -> None:
+    start = time.perf_counter()
+    execute(profile, build_dir=build_dir, force=force, only=only, log=log)
+    if html:
+        build(build_dir, log=log)
+    log(f"[book] finished in {time.perf_counter() - start:.0f} s")

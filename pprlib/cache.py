@@ -1,0 +1,98 @@
+"""Content-addressed on-disk cache: keys derived from configurations, atomic writes.
+
+Every expensive artifact (dataset, split, checkpoint, result table) is stored under a key
+computed from its full configuration. Fields that do not affect the result (a progress-bar
+flag, say) are declared with ``field(metadata={"cosmetic": True})`` and left out of the key.
+Files are written to a temporary name and renamed, so an interrupted run never leaves a
+half-written file that a later run trusts; a file that fails to load is discarded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """``$PPR_CACHE_DIR``, else ``data/cache`` of this checkout, else ``~/.cache/pprlib``."""
+    env = os.environ.get("PPR_CACHE_DIR")
+    if env:
+        path = Path(env)
+    elif (_REPO_ROOT / "pyproject.toml").exists() and (_REPO_ROOT / "data").is_dir():
+        path = _REPO_ROOT / "data" / "cache"
+    else:
+        path = Path.home() / ".cache" / "pprlib"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {"__type__": type(value).__name__}
+        for f in dataclasses.fields(value):
+            if f.metadata.get("cosmetic"):
+                continue
+            out[f.name] = _canonical(getattr(value, f.name))
+        return out
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
+                "shape": list(value.shape), "dtype": str(value.dtype)}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cannot derive a cache key from a value of type {type(value).__name__}")
+
+
+def config_key(*parts: Any, length: int = 16) -> str:
+    """A short hex digest of the canonical JSON of ``parts`` (dataclasses, dicts, scalars)."""
+    text = json.dumps([_canonical(p) for p in parts], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def cached(path: Path, compute: Callable[[], Any], save: Callable[[Any, Path], None],
+           load: Callable[[Path], Any]) -> Any:
+    """Load ``path`` if it loads cleanly; otherwise compute, save atomically and return."""
+    path = Path(path)
+    if path.exists():
+        try:
+            return load(path)
+        except Exception as exc:  # a truncated or corrupt file is never trusted
+            warnings.warn(f"discarding unreadable cache file {path}: {exc}", stacklevel=2)
+            path.unlink(missing_ok=True)
+    value = compute()
+    atomic_write(path, lambda tmp: save(value, tmp))
+    return value

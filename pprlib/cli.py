@@ -1,0 +1,53 @@
+"""Command line: ``python -m pprlib book`` runs the book; ``python -m pprlib stats`` prints data statistics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _book(args) -> int:
+    from pprlib import book
+
+    try:
+        book.load_profile(args.profile)  # fail before any work on a bad profile name
+        book.run(args.profile, force=args.force, only=args.only or None, html=not args.no_html)
+    except (book.BookError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _stats(args) -> int:
+    from pprlib.book import load_profile
+    from pprlib.data.protocol import split
+    from pprlib.data.synthetic import SyntheticConfig, generate
+
+    try:
+        params = load_profile(args.profile)
+        cfg = SyntheticConfig(n_users=params["n_users"], n_items=params["n_items"], seed=params["seed"])
+    except (ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(split(generate(cfg)).table().to_string())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pprlib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("book", help="execute every notebook of the book with papermill, then build it")
+    p.add_argument("--profile", default="default",
+                   help="run profile: a name under book/profiles (tiny, default, ...) or a YAML file")
+    p.add_argument("--force", action="store_true", help="re-execute notebooks even when up to date")
+    p.add_argument("--only", nargs="*", metavar="NOTEBOOK", help="execute only these notebooks (by stem)")
+    p.add_argument("--no-html", action="store_true", help="execute the notebooks but do not build the book")
+    p.set_defaults(func=_book)
+
+    p = sub.add_parser("stats", help="print the statistics table of a profile's dataset")
+    p.add_argument("--profile", default="default")
+    p.set_defaults(func=_stats)
+
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,255 @@
+"""The cold-start protocol of the paper, deterministic for a seed.
+
+* **Warm / cold** by the click threshold (paper: fewer than 10 clicks = cold). Warm users'
+  clicks pre-train the sequential model; for warm-user evaluation their last click is the
+  test target and the one before it the validation target (leave-one-out), and neither is
+  used in pre-training.
+* Data without natural cold users (every MovieLens user has >= 20 ratings) gets a documented
+  **simulation**: a share of the users is held out as cold and each of their histories is
+  truncated to its first ``L`` clicks, ``L`` uniform in ``1 .. threshold - 1``.
+* Cold users are split **by user**: 80 % tuning / 20 % test; 10 % of the tuning users are
+  held out for validation (early stopping, model selection). Test users are only looked at in
+  the final evaluation.
+* A cold user's **zero-shot instance** is their first click (history empty, profile only);
+  each later click is a **few-shot instance** whose history is every earlier click.
+* Each evaluation instance gets a **fixed list of 99 negatives** (items that user never
+  clicked), drawn once with the split's seed and saved with it, so every model is ranked
+  against the same candidates. Column 0 of ``candidates`` is the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pprlib.data.sampling import sample_negatives
+from pprlib.data.schema import InteractionData
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Parameters of the warm/cold split and of the evaluation candidates."""
+
+    cold_threshold: int = 10
+    test_share: float = 0.2
+    val_share: float = 0.1
+    n_negatives: int = 99
+    max_history: int = 100
+    simulate_cold_share: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cold_threshold, int) or self.cold_threshold < 2:
+            raise ValueError(f"ProtocolConfig.cold_threshold must be an integer >= 2, got {self.cold_threshold!r}")
+        for name in ("test_share", "val_share"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"ProtocolConfig.{name} must lie in (0, 1), got {value!r}")
+        if not 0.0 <= self.simulate_cold_share < 1.0:
+            raise ValueError(
+                f"ProtocolConfig.simulate_cold_share must lie in [0, 1), got {self.simulate_cold_share!r}"
+            )
+        if not isinstance(self.n_negatives, int) or self.n_negatives < 1:
+            raise ValueError(f"ProtocolConfig.n_negatives must be an integer >= 1, got {self.n_negatives!r}")
+        if not isinstance(self.max_history, int) or self.max_history < 1:
+            raise ValueError(f"ProtocolConfig.max_history must be an integer >= 1, got {self.max_history!r}")
+
+
+@dataclass
+class Instances:
+    """Prediction instances: the target is ``data.sequence(user)[position]`` and the history
+    is the (at most ``max_history``) clicks before it. ``candidates`` (n, 1 + n_negatives)
+    holds the target in column 0 and the fixed negatives after it (absent for tuning sets)."""
+
+    users: np.ndarray
+    positions: np.ndarray
+    targets: np.ndarray
+    candidates: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def select(self, mask: np.ndarray) -> "Instances":
+        mask = np.asarray(mask)
+        return Instances(
+            self.users[mask], self.positions[mask], self.targets[mask],
+            None if self.candidates is None else self.candidates[mask],
+        )
+
+    def zero_shot(self) -> "Instances":
+        """Instances without history (the user's first click)."""
+        return self.select(self.positions == 0)
+
+    def few_shot(self) -> "Instances":
+        """Instances with at least one earlier click."""
+        return self.select(self.positions > 0)
+
+    def k_shot(self, k: int) -> "Instances":
+        """Few-shot instances whose history holds at most ``k`` clicks (the sparsity study:
+        every cold sequence cropped to its first ``k + 1`` clicks)."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        return self.select((self.positions > 0) & (self.positions <= k))
+
+
+def _user_instances(data: InteractionData, users: np.ndarray, first: int = 0) -> Instances:
+    """Every click of ``users`` from position ``first`` on, as instances."""
+    lengths = data.lengths[users]
+    counts = np.maximum(lengths - first, 0)
+    rep_users = np.repeat(users, counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    positions = np.arange(counts.sum()) - starts + first
+    targets = data.items[data.offsets[rep_users] + positions]
+    return Instances(rep_users, positions, targets)
+
+
+@dataclass
+class ColdStartSplit:
+    """Warm/cold users, cold tuning/validation/test users and the evaluation instances."""
+
+    data: InteractionData
+    config: ProtocolConfig
+    warm_users: np.ndarray
+    tune_users: np.ndarray
+    val_users: np.ndarray
+    test_users: np.ndarray
+    sets: dict[str, Instances] = field(default_factory=dict)
+
+    # instance sets -----------------------------------------------------------------------
+    def instances(self, name: str) -> Instances:
+        """One of ``tune``, ``val``, ``test`` (cold users) or ``warm_val``, ``warm_test``."""
+        if name not in self.sets:
+            raise ValueError(f"unknown instance set {name!r}; choose from {sorted(self.sets)}")
+        return self.sets[name]
+
+    def pretrain_sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        """(users, lengths) of the warm training sequences: every warm click but the last two."""
+        return self.warm_users, self.data.lengths[self.warm_users] - 2
+
+    def table(self) -> pd.DataFrame:
+        """Statistics in the shape of the paper's Table 2, plus the split sizes."""
+        d = self.data
+        cold = np.concatenate([self.tune_users, self.val_users, self.test_users])
+        test, val, tune = self.instances("test"), self.instances("val"), self.instances("tune")
+        rows = {
+            "users": d.n_users,
+            "items": d.n_items,
+            "interactions": d.n_interactions,
+            "pre-train instances": int(self.pretrain_sequences()[1].sum()),
+            "tuning instances": len(tune) + len(val),
+            "profile fields": len(d.profile_fields),
+            "warm users": len(self.warm_users),
+            "cold users (tune / val / test)": f"{len(self.tune_users)} / {len(self.val_users)} / {len(self.test_users)}",
+            "test instances (few-shot / zero-shot)": f"{len(test.few_shot())} / {len(test.zero_shot())}",
+            "mean clicks, warm / cold": f"{d.lengths[self.warm_users].mean():.1f} / {d.lengths[cold].mean():.1f}",
+        }
+        return pd.DataFrame({"value": rows}).rename_axis(d.name)
+
+    def describe_user(self, user: int, n_candidates: int = 3) -> pd.DataFrame:
+        """A worked example: every instance of one cold user, with history and candidates."""
+        d = self.data
+        rows = []
+        for name in ("tune", "val", "test"):
+            inst = self.instances(name)
+            for k in np.flatnonzero(inst.users == user):
+                pos = int(inst.positions[k])
+                history = d.sequence(user)[max(0, pos - self.config.max_history) : pos]
+                row = {
+                    "split": name,
+                    "kind": "zero-shot" if pos == 0 else "few-shot",
+                    "history": " ".join(str(d.item_ids[i]) for i in history) or "(empty: profile only)",
+                    "target": d.item_ids[inst.targets[k]],
+                }
+                if inst.candidates is not None:
+                    shown = inst.candidates[k, 1 : 1 + n_candidates]
+                    row["negatives (first of %d)" % (inst.candidates.shape[1] - 1)] = " ".join(
+                        str(d.item_ids[i]) for i in shown)
+                rows.append(row)
+        if not rows:
+            raise ValueError(f"user {user} is not a cold user of this split")
+        return pd.DataFrame(rows)
+
+    # persistence -------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        arrays = {
+            "warm_users": self.warm_users, "tune_users": self.tune_users,
+            "val_users": self.val_users, "test_users": self.test_users,
+            "n_interactions": np.array([self.data.n_interactions]),
+        }
+        for name, inst in self.sets.items():
+            arrays[f"{name}.users"] = inst.users
+            arrays[f"{name}.positions"] = inst.positions
+            arrays[f"{name}.targets"] = inst.targets
+            if inst.candidates is not None:
+                arrays[f"{name}.candidates"] = inst.candidates
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path: Path, data: InteractionData, config: ProtocolConfig) -> "ColdStartSplit":
+        """Read a split saved by :meth:`save` for ``data`` (already truncated, if simulated)."""
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        if int(arrays["n_interactions"][0]) != data.n_interactions:
+            raise ValueError(f"{path}: split was saved for other data ({int(arrays['n_interactions'][0])} interactions)")
+        sets = {}
+        for name in {k.split(".")[0] for k in arrays if "." in k}:
+            sets[name] = Instances(
+                arrays[f"{name}.users"], arrays[f"{name}.positions"], arrays[f"{name}.targets"],
+                arrays.get(f"{name}.candidates"),
+            )
+        return cls(data, config, arrays["warm_users"], arrays["tune_users"], arrays["val_users"],
+                   arrays["test_users"], sets)
+
+
+def simulate_cold_users(data: InteractionData, share: float, threshold: int,
+                        rng: np.random.Generator) -> InteractionData:
+    """Truncate a random ``share`` of users to their first ``L ~ U{1..threshold-1}`` clicks."""
+    n_cold = int(round(share * data.n_users))
+    chosen = rng.choice(data.n_users, size=n_cold, replace=False)
+    keep_len = data.lengths.copy()
+    keep_len[chosen] = np.minimum(rng.integers(1, threshold, size=n_cold), data.lengths[chosen])
+    position = np.arange(data.n_interactions) - data.offsets[data.users]
+    return data.subset(position < keep_len[data.users], name=data.name)
+
+
+def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdStartSplit:
+    """Apply the protocol to ``data`` (same data and config -> identical split)."""
+    config = config or ProtocolConfig()
+    rng = np.random.default_rng(config.seed)
+    if config.simulate_cold_share > 0:
+        data = simulate_cold_users(data, config.simulate_cold_share, config.cold_threshold, rng)
+
+    lengths = data.lengths
+    warm = np.flatnonzero(lengths >= config.cold_threshold)
+    cold = np.flatnonzero((lengths < config.cold_threshold) & (lengths > 0))
+    if len(cold) < 10:
+        raise ValueError(
+            f"{data.name}: only {len(cold)} users have fewer than {config.cold_threshold} clicks; "
+            "the cold-start protocol needs cold users (set simulate_cold_share for data without them)"
+        )
+    if len(warm) < 10:
+        raise ValueError(f"{data.name}: only {len(warm)} warm users; pre-training needs more")
+
+    cold = rng.permutation(cold)
+    n_test = max(1, int(round(config.test_share * len(cold))))
+    test_users, tuning = np.sort(cold[:n_test]), cold[n_test:]
+    n_val = max(1, int(round(config.val_share * len(tuning))))
+    val_users, tune_users = np.sort(tuning[:n_val]), np.sort(tuning[n_val:])
+
+    sets = {
+        "tune": _user_instances(data, tune_users),
+        "val": _user_instances(data, val_users),
+        "test": _user_instances(data, test_users),
+    }
+    warm_last = data.lengths[warm] - 1
+    sets["warm_val"] = Instances(warm, warm_last - 1, data.items[data.offsets[warm] + warm_last - 1])
+    sets["warm_test"] = Instances(warm, warm_last, data.items[data.offsets[warm] + warm_last])
+    for name in ("val", "test", "warm_val", "warm_test"):
+        inst = sets[name]
+        negatives = sample_negatives(data, inst.users, config.n_negatives, rng)
+        inst.candidates = np.concatenate([inst.targets[:, None], negatives], axis=1)
+    return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets)

@@ -1,0 +1,275 @@
+"""The embedded default data: a seeded generator of users, profiles and click sequences.
+
+The generator gives the method something real to find and lets the book switch each effect
+off. A user's clicks come from two sources:
+
+* **static preference** (``profile_signal``): items belong to latent groups; a user's mix of
+  groups comes partly from their profile (each field value pushes the mix in its own
+  direction) and partly from chance. At ``profile_signal = 0`` the mix ignores the profile.
+  The additive profile model of fine-tuning (u_a) can capture this on its own.
+* **sequential behaviour** (``sequential_strength``, ``profile_style_signal``): with
+  probability ``sequential_strength`` the next click is one of a few *successors* of the
+  previous item, otherwise it is drawn from the static mix. Successor maps come in
+  ``n_styles`` styles (each style sends an item to a different group). Which style a user
+  follows comes from their profile with probability ``profile_style_signal``, otherwise at
+  random. Only a model that lets the profile change how the *sequence* is read (a prompt
+  inside the attention) can use this; an additive u_a cannot, because it does not see the
+  previous item. At ``sequential_strength = 0`` the next click ignores the previous one; at
+  ``profile_style_signal = 0`` the style ignores the profile.
+
+Item popularity within a group follows a Zipf law with exponent ``popularity_skew`` (0 =
+uniform). Sequence lengths are log-normal (heavy tail) with the location chosen so that a
+share ``cold_share`` of users has fewer than ``cold_threshold`` clicks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Literal
+
+import numpy as np
+
+from pprlib.data.schema import MISSING, InteractionData, check_dataset
+
+# Profile schemas: field -> value labels. "cikm" mirrors CIKM 2019 (3 fields),
+# "aliec" mirrors the Taobao display-ad user profile (8 fields).
+PROFILE_SCHEMAS: dict[str, dict[str, list[str]]] = {
+    "cikm": {
+        "gender": ["F", "M"],
+        "age": ["<18", "18-24", "25-29", "30-34", "35-39", "40-49", "50-59", "60+"],
+        "purchase_power": ["1", "2", "3", "4", "5"],
+    },
+    "aliec": {
+        "cms_segid": [str(i) for i in range(8)],
+        "cms_group_id": [str(i) for i in range(13)],
+        "final_gender_code": ["1", "2"],
+        "age_level": [str(i) for i in range(7)],
+        "pvalue_level": ["1", "2", "3"],
+        "shopping_level": ["1", "2", "3"],
+        "occupation": ["0", "1"],
+        "new_user_class_level": ["1", "2", "3", "4"],
+    },
+}
+
+KNOBS: dict[str, str] = {
+    "n_users / n_items": "size of the data",
+    "profile": "profile schema: 'cikm' (gender, age, purchase power) or 'aliec' (eight fields)",
+    "profile_signal": "how much the profile decides which item groups a user likes (0 = not at all)",
+    "preference_sharpness": "how concentrated a user's group preference is",
+    "sequential_strength": "probability that the next click is a successor of the previous one (0 = no sequential effect)",
+    "n_styles": "number of transition styles (successor maps)",
+    "profile_style_signal": "probability that a user's transition style comes from the profile (0 = style ignores the profile)",
+    "n_successors": "successors per item in each style",
+    "popularity_skew": "Zipf exponent of item popularity within a group (0 = uniform)",
+    "profile_missing_rate": "share of profile values recorded as missing",
+    "cold_share": "expected share of users with fewer than cold_threshold clicks",
+    "length_sigma": "spread of the log-normal sequence lengths (heavier tail when larger)",
+}
+
+BASE_TIME = 1_577_836_800  # 2020-01-01 00:00:00 UTC
+
+
+def _unit(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"SyntheticConfig.{name} must lie in [0, 1], got {value!r}")
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"SyntheticConfig.{name} must be an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Every knob of the generator; the defaults are the book's ``default`` data."""
+
+    n_users: int = 6000
+    n_items: int = 1000
+    profile: Literal["cikm", "aliec"] = "cikm"
+    n_groups: int = 12
+    profile_signal: float = 0.8
+    preference_sharpness: float = 2.0
+    sequential_strength: float = 0.6
+    n_styles: int = 4
+    profile_style_signal: float = 0.8
+    n_successors: int = 3
+    popularity_skew: float = 1.0
+    profile_missing_rate: float = 0.02
+    cold_share: float = 0.25
+    cold_threshold: int = 10
+    length_sigma: float = 1.0
+    max_length: int = 200
+    mean_gap_seconds: float = 3600.0
+    seed: int = 0
+    name: str = field(default="synthetic", metadata={"cosmetic": True})
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILE_SCHEMAS:
+            raise ValueError(
+                f"SyntheticConfig.profile must be one of {sorted(PROFILE_SCHEMAS)}, got {self.profile!r}"
+            )
+        _at_least("n_users", self.n_users, 2)
+        _at_least("n_items", self.n_items, 2)
+        _at_least("n_groups", self.n_groups, 1)
+        _at_least("n_styles", self.n_styles, 1)
+        _at_least("n_successors", self.n_successors, 1)
+        _at_least("cold_threshold", self.cold_threshold, 2)
+        _at_least("max_length", self.max_length, self.cold_threshold)
+        if self.max_length >= self.n_items:
+            raise ValueError(
+                f"SyntheticConfig.max_length ({self.max_length}) must be below n_items ({self.n_items}) "
+                "so that every user leaves unclicked items to sample negatives from"
+            )
+        if self.n_items < self.n_groups:
+            raise ValueError(f"SyntheticConfig.n_items ({self.n_items}) must be >= n_groups ({self.n_groups})")
+        for name in ("profile_signal", "sequential_strength", "profile_style_signal", "profile_missing_rate"):
+            _unit(name, getattr(self, name))
+        if not 0.0 < self.cold_share < 1.0:
+            raise ValueError(f"SyntheticConfig.cold_share must lie in (0, 1), got {self.cold_share!r}")
+        for name in ("preference_sharpness", "popularity_skew"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"SyntheticConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("length_sigma", "mean_gap_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"SyntheticConfig.{name} must be > 0, got {getattr(self, name)!r}")
+
+    @property
+    def fields(self) -> dict[str, list[str]]:
+        return PROFILE_SCHEMAS[self.profile]
+
+
+def knob_table(cfg: "SyntheticConfig") -> "pd.DataFrame":
+    """The generator's knobs, their values in ``cfg`` and what each does."""
+    import pandas as pd
+
+    rows = []
+    for knob, text in KNOBS.items():
+        names = [n.strip() for n in knob.split("/")]
+        value = " / ".join(str(getattr(cfg, n)) for n in names)
+        rows.append({"knob": knob, "value": value, "what it does": text})
+    return pd.DataFrame(rows).set_index("knob")
+
+
+def _field_effects(rng: np.random.Generator, cfg: SyntheticConfig, dim: int) -> list[np.ndarray]:
+    """One random direction (of size ``dim``) per value of every profile field."""
+    return [rng.standard_normal((len(values), dim)) for values in cfg.fields.values()]
+
+
+def _profile_sum(effects: list[np.ndarray], codes: np.ndarray) -> np.ndarray:
+    total = sum(table[codes[:, j]] for j, table in enumerate(effects))
+    return total / np.sqrt(len(effects))
+
+
+def _sample_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One categorical draw per row of a (n, k) probability matrix (inverse CDF)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random((len(probs), 1)) * cdf[:, -1:]
+    return np.minimum((u > cdf).sum(axis=1), probs.shape[1] - 1)
+
+
+def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
+    """Generate the dataset described by ``cfg`` (same config -> identical data)."""
+    cfg = cfg or SyntheticConfig()
+    rng = np.random.default_rng(cfg.seed)
+    fields = cfg.fields
+    n_u, n_i, n_g, n_k = cfg.n_users, cfg.n_items, cfg.n_groups, cfg.n_styles
+
+    # profiles: each field with its own (non-uniform) marginal distribution
+    true_codes = np.stack(
+        [rng.choice(len(v), size=n_u, p=rng.dirichlet(np.full(len(v), 2.0))) for v in fields.values()],
+        axis=1,
+    )
+
+    # items: groups of (almost) equal size, Zipf popularity inside each group
+    item_group = rng.permutation(np.arange(n_i) % n_g)  # item index 0..n_i-1 -> group
+    popularity = rng.permutation(np.arange(1, n_i + 1)).astype(float) ** -cfg.popularity_skew
+    group_items = [np.flatnonzero(item_group == g) for g in range(n_g)]
+    group_cdf = [np.cumsum(popularity[items]) / popularity[items].sum() for items in group_items]
+
+    # static preference over groups: profile part and random part
+    profile_part = _profile_sum(_field_effects(rng, cfg, n_g), true_codes)
+    random_part = rng.standard_normal((n_u, n_g))
+    s = cfg.profile_signal
+    logits = cfg.preference_sharpness * (np.sqrt(s) * profile_part + np.sqrt(1 - s) * random_part)
+    theta = np.exp(logits - logits.max(axis=1, keepdims=True))
+    theta /= theta.sum(axis=1, keepdims=True)
+
+    # transition style: from the profile with probability profile_style_signal
+    profile_style = _profile_sum(_field_effects(rng, cfg, n_k), true_codes).argmax(axis=1)
+    random_style = rng.integers(n_k, size=n_u)
+    style = np.where(rng.random(n_u) < cfg.profile_style_signal, profile_style, random_style)
+
+    # successor maps: style k sends an item of group g to successors in group perm_k[g]
+    successors = np.empty((n_k, n_i, cfg.n_successors), dtype=np.int64)
+    for k in range(n_k):
+        target_group = rng.permutation(n_g)
+        for g in range(n_g):
+            src = group_items[g]
+            dst = group_items[target_group[g]]
+            p = popularity[dst] / popularity[dst].sum()
+            replace = len(dst) < cfg.n_successors
+            for i in src:
+                successors[k, i] = rng.choice(dst, size=cfg.n_successors, replace=replace, p=p)
+
+    # sequence lengths: log-normal with P(length < cold_threshold) = cold_share
+    z = NormalDist().inv_cdf(cfg.cold_share)
+    mu = np.log(cfg.cold_threshold - 0.5) - cfg.length_sigma * z
+    lengths = np.rint(np.exp(mu + cfg.length_sigma * rng.standard_normal(n_u))).astype(np.int64)
+    lengths = np.clip(lengths, 1, cfg.max_length)
+
+    # clicks, one time step for all users at once
+    seqs = np.zeros((n_u, cfg.max_length), dtype=np.int64)
+    for t in range(int(lengths.max())):
+        active = np.flatnonzero(lengths > t)
+        group = _sample_rows(rng, theta[active])
+        static_items = np.empty(len(active), dtype=np.int64)
+        for g in np.unique(group):
+            rows = np.flatnonzero(group == g)
+            pick = np.searchsorted(group_cdf[g], rng.random(len(rows)) * group_cdf[g][-1])
+            static_items[rows] = group_items[g][np.minimum(pick, len(group_items[g]) - 1)]
+        if t > 0:
+            follow = rng.random(len(active)) < cfg.sequential_strength
+            prev = seqs[active, t - 1]
+            nxt = successors[style[active], prev, rng.integers(cfg.n_successors, size=len(active))]
+            static_items = np.where(follow, nxt, static_items)
+        seqs[active, t] = static_items
+
+    # observed profiles: some values missing (code 0); labels get code = index + 1
+    observed = true_codes + 1
+    observed[rng.random(observed.shape) < cfg.profile_missing_rate] = 0
+
+    mask = np.arange(cfg.max_length)[None, :] < lengths[:, None]
+    users = np.repeat(np.arange(n_u), lengths)
+    items = seqs[mask] + 1  # item codes start at 1; 0 is padding
+    gaps = rng.exponential(cfg.mean_gap_seconds, size=len(items)).astype(np.int64) + 1
+    starts = BASE_TIME + rng.integers(0, 90 * 86_400, size=n_u)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    cum = np.cumsum(gaps)
+    within = cum - np.repeat(cum[offsets[:-1]] - gaps[offsets[:-1]], lengths)
+    timestamps = np.repeat(starts, lengths) + within
+
+    data = InteractionData(
+        name=cfg.name,
+        profile_fields=list(fields),
+        vocab={f: [MISSING, *values] for f, values in fields.items()},
+        profiles=observed,
+        user_ids=np.asarray([f"u{u}" for u in range(n_u)], dtype=object),
+        item_ids=np.asarray([None, *(f"i{i}" for i in range(1, n_i + 1))], dtype=object),
+        users=users,
+        items=items,
+        timestamps=timestamps,
+        meta={
+            "generator": cfg,
+            # ground truth, for tests and for the book's explanations (indices: item code - 1)
+            "latent": {
+                "item_group": item_group,
+                "theta": theta,
+                "style": style,
+                "profile_style": profile_style,
+                "true_profiles": true_codes + 1,
+                "successors": successors + 1,
+            },
+        },
+    )
+    return check_dataset(data)

@@ -1,0 +1,75 @@
+"""The book's figures, each drawn with seaborn from a tidy DataFrame built here."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from pprlib.data.protocol import ColdStartSplit
+from pprlib.data.schema import InteractionData
+
+
+def length_frame(split: ColdStartSplit) -> pd.DataFrame:
+    """One row per user: clicks and the user's role in the protocol."""
+    roles = np.full(split.data.n_users, "", dtype=object)
+    roles[split.warm_users] = "warm (pre-training)"
+    for name, users in (("cold: tuning", split.tune_users), ("cold: validation", split.val_users),
+                        ("cold: test", split.test_users)):
+        roles[users] = name
+    frame = pd.DataFrame({"clicks": split.data.lengths, "role": roles})
+    return frame[frame.role != ""]
+
+
+def length_histogram(split: ColdStartSplit, ax=None):
+    """Sequence lengths, warm vs cold, on a log axis (the tail is long)."""
+    frame = length_frame(split)
+    frame["group"] = np.where(frame.role.str.startswith("cold"), "cold", "warm")
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    bins = np.unique(np.round(np.logspace(0, np.log10(frame.clicks.max() + 1), 40)))
+    sns.histplot(frame, x="clicks", hue="group", bins=bins, ax=ax, element="step", hue_order=["warm", "cold"])
+    ax.set_xscale("log")
+    ax.axvline(split.config.cold_threshold, color="black", ls="--", lw=1)
+    ax.text(split.config.cold_threshold * 1.05, ax.get_ylim()[1] * 0.9, "cold threshold", fontsize=8)
+    ax.set(xlabel="clicks per user (log scale)", ylabel="users")
+    return ax
+
+
+def preference_frame(data: InteractionData, field: str, top: int = 12) -> pd.DataFrame:
+    """Share of each profile value's clicks that go to each item group.
+
+    Groups are the generator's latent item groups when known, else the ``top`` most clicked
+    items (real data), so the same figure works for both.
+    """
+    if field not in data.profile_fields:
+        raise ValueError(f"field {field!r} is not a profile field of {data.name}; choose from {data.profile_fields}")
+    j = data.profile_fields.index(field)
+    latent = data.meta.get("latent")
+    if latent is not None:
+        group = latent["item_group"][data.items - 1]
+        label = "latent item group"
+    else:
+        counts = np.bincount(data.items, minlength=data.n_items + 1)
+        tops = np.argsort(-counts[1:])[:top] + 1
+        keep = np.isin(data.items, tops)
+        group = np.where(keep, data.items, -1)
+        label = f"item (top {top})"
+    frame = pd.DataFrame({field: np.asarray(data.vocab[field], dtype=object)[data.profiles[data.users, j]],
+                          label: group})
+    frame = frame[(frame[field] != data.vocab[field][0]) & (frame[label] != -1)]
+    share = frame.groupby(field)[label].value_counts(normalize=True).rename("share").reset_index()
+    order = [v for v in data.vocab[field][1:] if v in set(share[field])]
+    share[field] = pd.Categorical(share[field], categories=order, ordered=True)
+    return share
+
+
+def preference_heatmap(data: InteractionData, field: str, ax=None, title: str | None = None):
+    """How a profile field shapes which items users click."""
+    share = preference_frame(data, field)
+    label = share.columns[1]
+    table = share.pivot_table(index=field, columns=label, values="share", observed=False).fillna(0)
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    sns.heatmap(table, cmap="mako_r", ax=ax, cbar_kws={"label": "share of clicks"})
+    ax.set(title=title or f"{field} shapes preferences")
+    return ax
