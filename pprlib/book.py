@@ -202,3 +202,29 @@ def run(profile: str | Path = "default", *, build_dir: Path | None = None, force
     if html:
         build(build_dir, log=log)
     log(f"[book] finished in {time.perf_counter() - start:.0f} s")
+
+
+def glued(notebook: Path) -> dict:
+    """Values recorded with ``myst_nb.glue`` in an executed notebook.
+
+    Plain Python values (numbers, strings, lists, dicts) come back as values; anything else
+    (a DataFrame, a figure) as the text of its richest representation.
+    """
+    import ast
+
+    import nbformat
+
+    prefix = "application/papermill.record/"
+    out = {}
+    for cell in nbformat.read(str(notebook), as_version=4).cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is None:
+                continue
+            data = {k.removeprefix(prefix): v for k, v in output.get("data", {}).items()}
+            text = data.get("text/plain", "")
+            try:
+                out[name] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                out[name] = data.get("text/html", text)
+    return out
