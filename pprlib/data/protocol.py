@@ -178,6 +178,7 @@ class ColdStartSplit:
             "warm_users": self.warm_users, "tune_users": self.tune_users,
             "val_users": self.val_users, "test_users": self.test_users,
             "n_interactions": np.array([self.data.n_interactions]),
+            "fingerprint": np.array([self.data.fingerprint()]),
         }
         for name, inst in self.sets.items():
             arrays[f"{name}.users"] = inst.users
@@ -195,6 +196,9 @@ class ColdStartSplit:
             arrays = {k: z[k] for k in z.files}
         if int(arrays["n_interactions"][0]) != data.n_interactions:
             raise ValueError(f"{path}: split was saved for other data ({int(arrays['n_interactions'][0])} interactions)")
+        if "fingerprint" in arrays and str(arrays["fingerprint"][0]) != data.fingerprint():
+            raise ValueError(f"{path}: split was saved for other data (fingerprint {arrays['fingerprint'][0]}, "
+                             f"this data has {data.fingerprint()})")
         sets = {}
         for name in {k.split(".")[0] for k in arrays if "." in k}:
             sets[name] = Instances(
@@ -220,6 +224,7 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
     """Apply the protocol to ``data`` (same data and config -> identical split)."""
     config = config or ProtocolConfig()
     rng = np.random.default_rng(config.seed)
+    full = data  # negatives must be items the user never clicked, truncated clicks included
     if config.simulate_cold_share > 0:
         data = simulate_cold_users(data, config.simulate_cold_share, config.cold_threshold, rng)
 
@@ -250,6 +255,6 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
     sets["warm_test"] = Instances(warm, warm_last, data.items[data.offsets[warm] + warm_last])
     for name in ("val", "test", "warm_val", "warm_test"):
         inst = sets[name]
-        negatives = sample_negatives(data, inst.users, config.n_negatives, rng)
+        negatives = sample_negatives(full, inst.users, config.n_negatives, rng)
         inst.candidates = np.concatenate([inst.targets[:, None], negatives], axis=1)
     return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets)

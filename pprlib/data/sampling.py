@@ -20,19 +20,21 @@ def sample_negatives(
 
     With ``distinct`` the ``n`` items of a row are all different (the 99 fixed evaluation
     candidates); without it they are independent draws (training negatives). Rejection
-    sampling over whole arrays: rows that still hold a clicked or repeated item are redrawn.
+    sampling over whole arrays: rows that still hold a clicked or repeated item are redrawn;
+    rows still unfinished after ``max_rounds`` are drawn exactly from the user's unclicked items.
     """
     users = np.asarray(users, dtype=np.int64)
     n_items = data.n_items
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    counts = np.bincount(data.users, minlength=data.n_users)
-    # a user's clicked items are at most their clicks; distinct candidates need room
+    # distinct items each user clicked (repeated clicks of one item count once);
+    # distinct candidates need room
+    counts = np.bincount(data.clicked_keys() // (n_items + 1), minlength=data.n_users)
     room = n_items - counts[users] if len(users) else np.zeros(0)
     if distinct and len(users) and (room < n).any():
         worst = int(users[np.argmin(room)])
         raise ValueError(
-            f"user {data.user_ids[worst]!r} clicked {counts[worst]} of {n_items} items: fewer than "
+            f"user {data.user_ids[worst]!r} clicked {counts[worst]} distinct of {n_items} items: fewer than "
             f"{n} unclicked items remain to sample from"
         )
     out = rng.integers(1, n_items + 1, size=(len(users), n))
@@ -53,6 +55,11 @@ def sample_negatives(
             return out
         out[todo[rows], cols] = rng.integers(1, n_items + 1, size=len(rows))
         todo = todo[np.unique(rows)]
-    raise RuntimeError(
-        f"negative sampling did not finish after {max_rounds} rounds; some users clicked almost every item"
-    )
+    # rows rejection did not finish (users left with few unclicked items): draw them exactly
+    all_items = np.arange(1, n_items + 1)
+    for r in todo:
+        free = np.setdiff1d(all_items, data.sequence(int(users[r])))
+        if len(free) == 0:
+            raise ValueError(f"user {data.user_ids[users[r]]!r} clicked every item: nothing to sample from")
+        out[r] = rng.choice(free, size=n, replace=not distinct)
+    return out

@@ -300,7 +300,8 @@ def build_dataset(
             )
         if duplicates == "drop":
             keep = ~dup
-            inter, key, times = inter[keep].reset_index(drop=True), key[keep].reset_index(drop=True), times[keep]
+            # keep the original index: later messages must name rows of the source
+            inter, key, times = inter[keep], key[keep], times[keep]
             inter_user, inter_item = key.u, key.i
 
     known = inter_user.isin(set(profile_user)).to_numpy()
@@ -313,7 +314,7 @@ def build_dataset(
                 "or read with unknown_users='missing' (all-missing profile) or 'drop'"
             )
         if unknown_users == "drop":
-            inter, key, times = inter[known].reset_index(drop=True), key[known].reset_index(drop=True), times[known]
+            inter, key, times = inter[known], key[known], times[known]
             inter_user, inter_item = key.u, key.i
             if len(key) == 0:
                 raise DataValidationError(

@@ -1,0 +1,90 @@
+"""Augmentations, all pure functions: they return new tensors and never touch their input.
+
+Item sequences are right-padded (item 0 = padding) with their ``lengths``; a generator
+argument makes every draw reproducible. Counts are exact per row (``round(ratio * length)``),
+not Bernoulli, so a ratio of 0.2 masks exactly 20 % of each sequence (rounded).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _check_ratio(name: str, ratio: float) -> None:
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {ratio!r}")
+
+
+def _random_subset(mask_shape: tuple[int, int], counts: torch.Tensor, valid: torch.Tensor,
+                   generator: torch.Generator | None) -> torch.Tensor:
+    """Boolean (B, L): ``counts[b]`` positions chosen uniformly among ``valid[b]``."""
+    noise = torch.rand(mask_shape, generator=generator, device="cpu").to(valid.device)
+    noise = noise.masked_fill(~valid, 2.0)  # invalid positions sort last
+    rank = noise.argsort(dim=1).argsort(dim=1)
+    return rank < counts[:, None]
+
+
+def mask_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float, mask_token: int,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace ``round(ratio * length)`` real items of each row by ``mask_token``."""
+    _check_ratio("item mask ratio", ratio)
+    valid = torch.arange(items.shape[1], device=items.device)[None, :] < lengths[:, None]
+    counts = torch.round(lengths.float() * ratio).long()
+    chosen = _random_subset(tuple(items.shape), counts, valid, generator)
+    return items.masked_fill(chosen, mask_token)
+
+
+def crop_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep a random contiguous run of ``max(1, round(ratio * length))`` items, left-aligned."""
+    _check_ratio("crop ratio", ratio)
+    keep = torch.clamp(torch.round(lengths.float() * ratio).long(), min=1)
+    keep = torch.minimum(keep, lengths)
+    room = (lengths - keep).clamp(min=0)
+    start = (torch.rand(len(items), generator=generator).to(items.device) * (room + 1).float()).long()
+    start = torch.minimum(start, room)
+    cols = torch.arange(items.shape[1], device=items.device)[None, :]
+    src = (start[:, None] + cols).clamp(max=items.shape[1] - 1)
+    out = torch.gather(items, 1, src).masked_fill(cols >= keep[:, None], 0)
+    return out, keep
+
+
+def reorder_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shuffle a random contiguous run of ``round(ratio * length)`` items in place (on a copy)."""
+    _check_ratio("reorder ratio", ratio)
+    span = torch.minimum(torch.round(lengths.float() * ratio).long(), lengths)
+    room = (lengths - span).clamp(min=0)
+    start = torch.minimum((torch.rand(len(items), generator=generator).to(items.device) * (room + 1).float()).long(), room)
+    cols = torch.arange(items.shape[1], device=items.device)[None, :]
+    inside = (cols >= start[:, None]) & (cols < (start + span)[:, None])
+    # sort keys: outside the run keep their column; inside get random keys within the run's range
+    noise = torch.rand(items.shape, generator=generator).to(items.device)
+    key = torch.where(inside, start[:, None].float() + noise * span[:, None].clamp(min=1).float() - 0.5,
+                      cols.float())
+    order = key.argsort(dim=1)
+    return torch.gather(items, 1, order)
+
+
+def mask_profile_vectors(x: torch.Tensor, ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Zero ``round(ratio * width)`` elements of every row of the profile vector x_u (B, m*d)."""
+    _check_ratio("profile mask ratio (gamma1)", ratio)
+    b, width = x.shape
+    counts = torch.full((b,), int(round(ratio * width)), device=x.device)
+    chosen = _random_subset((b, width), counts, torch.ones_like(x, dtype=torch.bool), generator)
+    return x.masked_fill(chosen, 0.0)
+
+
+def noisy_profiles(profiles: torch.Tensor, field_sizes: list[int], rate: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each field value, with probability ``rate``, by a uniformly random valid value
+    (codes ``1 .. size-1``; the missing code 0 is not a value). The noise study of the book."""
+    _check_ratio("profile noise rate", rate)
+    out = profiles.clone()
+    for j, size in enumerate(field_sizes):
+        if size < 2:
+            continue
+        flip = torch.rand(len(out), generator=generator) < rate
+        values = torch.randint(1, size, (len(out),), generator=generator)
+        out[:, j] = torch.where(flip.to(out.device), values.to(out.device), out[:, j])
+    return out

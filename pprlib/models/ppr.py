@@ -1,0 +1,246 @@
+"""PPR: a pre-trained sequential backbone with a personalized prompt and a profile model.
+
+For a user with profile x_u and clicks v_1..v_k:
+
+    prompt   P_u = PromptGenerator(x_u)                  (n tokens of size d)
+    u_s      = backbone([P_u, v_1..v_k]) at index n + k - 1
+    u_a      = ProfileModel(x_u)                          (2-layer MLP)
+    u_p      = u_a + u_s,     score(v) = u_p . e_v
+
+The same class is the pre-training model (no prompt, no profile model), the fine-tuning
+baseline (no prompt, profile model) and PPR (prompt and profile model); ``configure(mode)``
+freezes what a tuning mode does not tune.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from pprlib import augment, losses
+from pprlib.models.backbones import BackboneConfig, make_backbone
+from pprlib.models.prompt import ProfileEmbedding, PromptGenerator, SharedPrompt, mlp
+
+MODES = ("pretrain", "ft", "light", "full", "profile")
+TARGETS = ("few", "zero", "all")
+
+
+@dataclass(frozen=True)
+class PPRConfig:
+    """The profile side: which prompt (if any), how many tokens, and the profile model."""
+
+    prompt: Literal["personalized", "shared", "none"] = "personalized"
+    n_prompt: int = 1
+    profile_model: bool = True
+    use_sequence: bool = True  # False: the profile model alone (u_s = 0), a baseline
+
+    def __post_init__(self) -> None:
+        if self.prompt not in ("personalized", "shared", "none"):
+            raise ValueError(f"PPRConfig.prompt must be 'personalized', 'shared' or 'none', got {self.prompt!r}")
+        if not isinstance(self.n_prompt, int) or isinstance(self.n_prompt, bool) or self.n_prompt < 1:
+            raise ValueError(f"PPRConfig.n_prompt (prompt length) must be an integer >= 1, got {self.n_prompt!r}")
+        if not self.use_sequence and not self.profile_model:
+            raise ValueError("PPRConfig: without the sequence the profile model is required")
+
+
+@dataclass(frozen=True)
+class ContrastiveConfig:
+    """Prompt-oriented contrastive learning: L = L_rec + weight * L_CL."""
+
+    weight: float = 0.1  # lambda
+    temperature: float = 1.0  # tau
+    profile_ratio: float = 0.2  # gamma_1: share of x_u's elements masked (prompt-based view)
+    item_ratio: float = 0.2  # gamma_2: share of items masked (behaviour-based view)
+    prompt_view: bool = True
+    behaviour_view: bool = True
+
+    def __post_init__(self) -> None:
+        if self.weight < 0:
+            raise ValueError(f"ContrastiveConfig.weight (lambda) must be >= 0, got {self.weight!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"ContrastiveConfig.temperature (tau) must be > 0, got {self.temperature!r}")
+        for name in ("profile_ratio", "item_ratio"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"ContrastiveConfig.{name} must lie in [0, 1], got {value!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.weight > 0 and (self.prompt_view or self.behaviour_view)
+
+
+class PPRModel(nn.Module):
+    """Backbone + item embeddings, plus (optionally) profile embeddings, prompt and profile model."""
+
+    def __init__(self, n_items: int, field_sizes: list[int], backbone: BackboneConfig | None = None,
+                 ppr: PPRConfig | None = None):
+        super().__init__()
+        self.backbone_cfg = backbone or BackboneConfig()
+        self.ppr_cfg = ppr or PPRConfig()
+        d = self.backbone_cfg.d
+        self.n_items = n_items
+        self.mask_token = n_items + 1
+        self.item_emb = nn.Embedding(n_items + 2, d, padding_idx=0)
+        nn.init.normal_(self.item_emb.weight, std=0.02)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+        self.backbone = make_backbone(self.backbone_cfg, n_items)
+        needs_profile = self.ppr_cfg.prompt == "personalized" or self.ppr_cfg.profile_model
+        self.profile_emb = ProfileEmbedding(field_sizes, d) if needs_profile else None
+        if self.ppr_cfg.prompt == "personalized":
+            self.prompt = PromptGenerator(self.profile_emb.width, d, self.ppr_cfg.n_prompt)
+        elif self.ppr_cfg.prompt == "shared":
+            self.prompt = SharedPrompt(d, self.ppr_cfg.n_prompt)
+        else:
+            self.prompt = None
+        self.profile_model = mlp(self.profile_emb.width, d, d) if self.ppr_cfg.profile_model else None
+
+    # parameter groups -------------------------------------------------------------------------
+    def groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by role: backbone (with item embeddings), profile embeddings, prompt, profile model."""
+        out = {"backbone": list(self.item_emb.parameters()) + list(self.backbone.parameters())}
+        for name in ("profile_emb", "prompt", "profile_model"):
+            module = getattr(self, name)
+            out[name] = list(module.parameters()) if module is not None else []
+        return out
+
+    def configure(self, mode: str) -> list[nn.Parameter]:
+        """Freeze what ``mode`` does not tune; return the parameters it tunes.
+
+        ``pretrain``/``full``: everything. ``ft``: backbone, items, profile embeddings and
+        profile model (the model has no prompt). ``light``: prompt generator, profile
+        embeddings and profile model; backbone and item embeddings frozen. ``profile``: the
+        profile side only (the profile-model baseline).
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown tuning mode {mode!r}; choose from {MODES}")
+        if mode == "ft" and self.prompt is not None:
+            raise ValueError("mode 'ft' is fine-tuning without a prompt; build the model with PPRConfig(prompt='none')")
+        frozen = {"light": {"backbone"}, "profile": {"backbone"}}.get(mode, set())
+        tuned = []
+        for group, params in self.groups().items():
+            for p in params:
+                p.requires_grad_(group not in frozen)
+                if group not in frozen:
+                    tuned.append(p)
+        return tuned
+
+    def load_pretrained(self, state: dict[str, torch.Tensor]) -> None:
+        """Load the backbone and item embeddings of a pre-trained model (other parts stay new)."""
+        own = {k: v for k, v in state.items() if k.startswith(("item_emb.", "backbone."))}
+        missing, unexpected = self.load_state_dict(own, strict=False)
+        wanted = [k for k in missing if k.startswith(("item_emb.", "backbone."))]
+        if wanted or unexpected:
+            raise ValueError(f"pre-trained state does not fit this model: missing {wanted}, unexpected {unexpected}")
+
+    def backbone_state(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.state_dict().items() if k.startswith(("item_emb.", "backbone."))}
+
+    # representations --------------------------------------------------------------------------
+    @property
+    def n_prefix(self) -> int:
+        return self.ppr_cfg.n_prompt if self.prompt is not None else 0
+
+    def profile_vector(self, profile: torch.Tensor) -> torch.Tensor | None:
+        return self.profile_emb(profile) if self.profile_emb is not None else None
+
+    def _states(self, items: torch.Tensor, x_u: torch.Tensor | None) -> torch.Tensor:
+        prefix = self.prompt(x_u) if self.prompt is not None else None
+        return self.backbone(self.item_emb(items), prefix)
+
+    def sequence_states(self, items: torch.Tensor, x_u: torch.Tensor | None) -> torch.Tensor:
+        """u_s after 0, 1, ..., W-1 clicks of each window: (B, W, d). Position 0 is the prompt
+        (zero-shot); without a prompt it is zero."""
+        b, w = items.shape
+        if not self.ppr_cfg.use_sequence:
+            return self.item_emb.weight.new_zeros(b, w, self.backbone_cfg.d)
+        states = self._states(items[:, :-1], x_u)  # the last click is only ever a target
+        n = self.n_prefix
+        if n > 0:
+            return states[:, n - 1 : n - 1 + w]
+        return torch.cat([states.new_zeros(b, 1, states.shape[-1]), states[:, : w - 1]], dim=1)
+
+    def user_state(self, history: torch.Tensor, lengths: torch.Tensor, x_u: torch.Tensor | None) -> torch.Tensor:
+        """u_s of each instance: the state at index n + k - 1 (zero when n = k = 0)."""
+        b = len(history)
+        if not self.ppr_cfg.use_sequence:
+            return self.item_emb.weight.new_zeros(b, self.backbone_cfg.d)
+        states = self._states(history, x_u)
+        index = (self.n_prefix + lengths - 1).clamp(min=0)
+        out = states[torch.arange(b, device=states.device), index]
+        return out.masked_fill(((self.n_prefix + lengths) == 0)[:, None], 0.0)
+
+    def user_representation(self, batch: dict) -> torch.Tensor:
+        """u_p = u_a + u_s for an instance batch (history, lengths, profile)."""
+        x_u = self.profile_vector(batch["profile"])
+        u = self.user_state(batch["history"], batch["lengths"], x_u)
+        if self.profile_model is not None:
+            u = u + self.profile_model(x_u)
+        return u
+
+    # RecBole-style interface -----------------------------------------------------------------------
+    def full_sort_predict(self, batch: dict) -> torch.Tensor:
+        """Scores of every item (B, n_items + 1); column 0 is padding."""
+        u = self.user_representation(batch)
+        return u @ self.item_emb.weight[: self.n_items + 1].T
+
+    def predict(self, batch: dict) -> torch.Tensor:
+        """Scores of the candidate lists (B, C)."""
+        u = self.user_representation(batch)
+        return (u[:, None, :] * self.item_emb(batch["candidates"])).sum(-1)
+
+    def target_mask(self, batch: dict, targets: str) -> torch.Tensor:
+        """Which positions of a sequence batch are training targets."""
+        if targets not in TARGETS:
+            raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
+        items, lengths = batch["items"], batch["lengths"]
+        cols = torch.arange(items.shape[1], device=items.device)[None, :]
+        valid = cols < lengths[:, None]
+        zero = (cols == 0) & batch["first"][:, None]
+        if targets == "few" or (self.prompt is None and self.profile_model is None):
+            return valid & (cols > 0)
+        if targets == "zero":
+            return valid & zero
+        return valid & ((cols > 0) | zero)
+
+    def calculate_loss(self, batch: dict, targets: str = "few", cl: ContrastiveConfig | None = None,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """BPR over the target positions of a sequence batch (+ lambda * InfoNCE when ``cl``)."""
+        items, profile = batch["items"], batch["profile"]
+        mask = self.target_mask(batch, targets)
+        x_u = self.profile_vector(profile)
+        u_s = self.sequence_states(items, x_u)
+        u = u_s + self.profile_model(x_u)[:, None, :] if self.profile_model is not None else u_s
+        u_sel = u[mask]
+        pos = (u_sel * self.item_emb(items[mask])).sum(-1)
+        neg = (u_sel * self.item_emb(batch["negatives"][mask])).sum(-1)
+        loss = losses.bpr(pos, neg)
+        parts = {"rec": float(loss.detach())}
+        if cl is not None and cl.active and self.prompt is not None and mask.any():
+            l_cl = self._contrastive(batch, x_u, u_s, mask, cl, generator)
+            loss = loss + cl.weight * l_cl
+            parts["cl"] = float(l_cl.detach())
+        return loss, parts
+
+    def _contrastive(self, batch, x_u, u_s, mask, cl: ContrastiveConfig, generator) -> torch.Tensor:
+        items, lengths = batch["items"], batch["lengths"]
+        groups = batch["user"][:, None].expand_as(items)[mask]
+        anchor = u_s[mask]
+        total = anchor.new_zeros(())
+        if cl.prompt_view and x_u is not None and isinstance(self.prompt, PromptGenerator):
+            x_masked = augment.mask_profile_vectors(x_u, cl.profile_ratio, generator)
+            view = self.sequence_states(items, x_masked)[mask]
+            total = total + losses.info_nce(anchor, view, cl.temperature, groups)
+        if cl.behaviour_view:
+            masked_items = augment.mask_items(items, lengths, cl.item_ratio, self.mask_token, generator)
+            view = self.sequence_states(masked_items, x_u)[mask]
+            total = total + losses.info_nce(anchor, view, cl.temperature, groups)
+        return total
+
+
+def count_parameters(model: PPRModel, mode: str) -> int:
+    """Number of parameters ``mode`` tunes (the model is left configured for ``mode``)."""
+    return sum(p.numel() for p in model.configure(mode))

@@ -1,0 +1,139 @@
+"""One training loop for pre-training and tuning.
+
+Adam on the parameters the mode tunes, BPR with one fresh negative per target, optional
+contrastive regularization, validation after every epoch with early stopping on a sampled
+metric, the best weights restored at the end. Seeded; ``device="auto"`` picks CUDA when present
+and then uses bf16 autocast where supported (``amp``).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from pprlib.data.batching import SequenceDataset, loader
+from pprlib.data.protocol import ColdStartSplit, Instances
+from pprlib.evaluation import evaluate
+from pprlib.models.ppr import TARGETS, ContrastiveConfig, PPRModel
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; a clear error for anything unusable."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was requested but CUDA is not available here; use 'auto' or 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    elif dev.type != "cpu":
+        raise ValueError(f"unsupported device {device!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return dev
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    batch_size: int = 256
+    max_epochs: int = 30
+    patience: int = 3
+    targets: str = "few"
+    monitor: str = "NDCG@10"
+    seed: int = 0
+    device: str = field(default="auto", metadata={"cosmetic": True})
+    amp: bool = field(default=True, metadata={"cosmetic": True})
+    progress: bool = field(default=True, metadata={"cosmetic": True})
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        for name in ("batch_size", "max_epochs", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
+        if self.targets not in TARGETS:
+            raise ValueError(f"TrainConfig.targets must be one of {TARGETS}, got {self.targets!r}")
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cpu", enabled=False)
+
+
+def validate(model: PPRModel, split: ColdStartSplit, inst: Instances, device: torch.device,
+             profiles: np.ndarray | None = None) -> dict[str, float]:
+    model.eval()
+    per = evaluate(model.full_sort_predict, split, inst, full_ranking=False, device=device, profiles=profiles)
+    return {k: float(v.mean()) for k, v in per.items()}
+
+
+def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDataset, split: ColdStartSplit,
+        val: Instances, cfg: TrainConfig, cl: ContrastiveConfig | None = None,
+        val_profiles: np.ndarray | None = None, desc: str = "train") -> pd.DataFrame:
+    """Train ``params`` of ``model``; returns the per-epoch history (loss, validation metrics).
+
+    The model ends on the epoch with the best validation ``cfg.monitor``.
+    """
+    device = resolve_device(cfg.device)
+    model.to(device)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    batches = loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, pin_memory=device.type == "cuda")
+    history = []
+    best, best_state, bad = -np.inf, None, 0
+    start = time.perf_counter()
+    bar = tqdm(range(cfg.max_epochs), desc=desc, disable=not cfg.progress, leave=False)
+    score = validate(model, split, val, device, val_profiles)
+    history.append({"epoch": 0, "loss": np.nan, **{f"val/{k}": v for k, v in score.items()}, "seconds": 0.0})
+    best, best_state = score[cfg.monitor], copy.deepcopy(model.state_dict())
+    for epoch in bar:
+        model.train()
+        total, parts_sum, n = 0.0, {}, 0
+        for batch in batches:
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with _autocast(device, cfg.amp):
+                loss, parts = model.calculate_loss(batch, cfg.targets, cl, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            for k, v in parts.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + v
+            n += 1
+        score = validate(model, split, val, device, val_profiles)
+        row = {"epoch": epoch + 1, "loss": total / max(n, 1),
+               **{f"loss/{k}": v / max(n, 1) for k, v in parts_sum.items()},
+               **{f"val/{k}": v for k, v in score.items()}, "seconds": time.perf_counter() - start}
+        history.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.4f}", **{cfg.monitor: f"{score[cfg.monitor]:.4f}"})
+        if score[cfg.monitor] > best + 1e-6:
+            best, best_state, bad = score[cfg.monitor], copy.deepcopy(model.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return pd.DataFrame(history)
