@@ -29,7 +29,7 @@ def mask_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float, mask_to
     """Replace ``round(ratio * length)`` real items of each row by ``mask_token``."""
     _check_ratio("item mask ratio", ratio)
     valid = torch.arange(items.shape[1], device=items.device)[None, :] < lengths[:, None]
-    counts = torch.round(lengths.float() * ratio).long()
+    counts = torch.round(lengths.double() * ratio).long()
     chosen = _random_subset(tuple(items.shape), counts, valid, generator)
     return items.masked_fill(chosen, mask_token)
 
@@ -38,7 +38,7 @@ def crop_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Keep a random contiguous run of ``max(1, round(ratio * length))`` items, left-aligned."""
     _check_ratio("crop ratio", ratio)
-    keep = torch.clamp(torch.round(lengths.float() * ratio).long(), min=1)
+    keep = torch.clamp(torch.round(lengths.double() * ratio).long(), min=1)
     keep = torch.minimum(keep, lengths)
     room = (lengths - keep).clamp(min=0)
     start = (torch.rand(len(items), generator=generator).to(items.device) * (room + 1).float()).long()
@@ -53,7 +53,7 @@ def reorder_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Shuffle a random contiguous run of ``round(ratio * length)`` items in place (on a copy)."""
     _check_ratio("reorder ratio", ratio)
-    span = torch.minimum(torch.round(lengths.float() * ratio).long(), lengths)
+    span = torch.minimum(torch.round(lengths.double() * ratio).long(), lengths)
     room = (lengths - span).clamp(min=0)
     start = torch.minimum((torch.rand(len(items), generator=generator).to(items.device) * (room + 1).float()).long(), room)
     cols = torch.arange(items.shape[1], device=items.device)[None, :]

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 
 def bpr(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    """Bayesian personalized ranking: mean of ``-log sigmoid(pos - neg)``."""
-    return -F.logsigmoid(pos - neg).mean()
+    """Bayesian personalized ranking: mean of ``-log sigmoid(pos - neg)`` (0 for no pairs, e.g.
+    a batch of one-click windows without few-shot targets, instead of the NaN of an empty mean)."""
+    return -F.logsigmoid(pos - neg).sum() / max(pos.numel(), 1)
 
 
 def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float = 1.0,

@@ -51,6 +51,7 @@ class TrainConfig:
     max_epochs: int = 30
     patience: int = 3
     targets: str = "few"
+    loss: str = "bpr"
     monitor: str = "NDCG@10"
     seed: int = 0
     device: str = field(default="auto", metadata={"cosmetic": True})
@@ -66,6 +67,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
+        if self.loss not in ("bpr", "ce"):
+            raise ValueError(f"TrainConfig.loss must be 'bpr' or 'ce', got {self.loss!r}")
         if self.targets not in TARGETS:
             raise ValueError(f"TrainConfig.targets must be one of {TARGETS}, got {self.targets!r}")
 
@@ -114,7 +117,7 @@ def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDatase
         for batch in batches:
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with _autocast(device, cfg.amp):
-                loss, parts = model.calculate_loss(batch, cfg.targets, cl, generator)
+                loss, parts = model.calculate_loss(batch, cfg.targets, cl, generator, cfg.loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

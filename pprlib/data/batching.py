@@ -144,9 +144,43 @@ class InstanceDataset(Dataset):
         return self.__getitems__([i])
 
 
+class BucketBatchSampler(torch.utils.data.Sampler):
+    """Shuffled batches of similar length: less padding, same data every epoch.
+
+    Indices are shuffled, cut into pools of ``pool`` batches, sorted by length inside a pool
+    and cut into batches; the batch order is shuffled again. A new order every epoch, all
+    drawn from a seeded generator.
+    """
+
+    def __init__(self, lengths: torch.Tensor, batch_size: int, seed: int = 0, pool: int = 50):
+        self.lengths, self.batch_size, self.pool = lengths, batch_size, pool
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        size = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        for k in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[k].tolist()
+
+
 def loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed: int = 0,
            pin_memory: bool = False) -> DataLoader:
-    """A DataLoader over a dataset of this module (seeded shuffling, no worker processes)."""
+    """A DataLoader over a dataset of this module (seeded, no worker processes).
+
+    Training sets (``shuffle=True``) of a :class:`SequenceDataset` are batched by length
+    (:class:`BucketBatchSampler`); evaluation keeps the dataset order.
+    """
+    if shuffle and isinstance(dataset, SequenceDataset):
+        sampler = BucketBatchSampler(dataset.lengths, batch_size, seed)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, pin_memory=pin_memory)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
                       collate_fn=collate, pin_memory=pin_memory)

@@ -116,6 +116,8 @@ class GRU4Rec(nn.Module):
 
     def forward(self, item_vectors: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:
         x = item_vectors if prefix is None else torch.cat([prefix, item_vectors], dim=1)
+        if x.shape[1] == 0:  # nn.GRU rejects empty sequences (a batch of one-click windows)
+            return self.norm(x)
         out, _ = self.gru(x)
         return self.norm(out)
 

@@ -131,6 +131,12 @@ class PPRModel(nn.Module):
     def load_pretrained(self, state: dict[str, torch.Tensor]) -> None:
         """Load the backbone and item embeddings of a pre-trained model (other parts stay new)."""
         own = {k: v for k, v in state.items() if k.startswith(("item_emb.", "backbone."))}
+        mine = self.state_dict()
+        wrong = {k: (tuple(v.shape), tuple(mine[k].shape)) for k, v in own.items()
+                 if k in mine and tuple(v.shape) != tuple(mine[k].shape)}
+        if wrong:
+            raise ValueError("pre-trained state does not fit this model (different n_items or d?): "
+                             + ", ".join(f"{k} {a} vs {b} here" for k, (a, b) in wrong.items()))
         missing, unexpected = self.load_state_dict(own, strict=False)
         wanted = [k for k in missing if k.startswith(("item_emb.", "backbone."))]
         if wanted or unexpected:
@@ -169,6 +175,8 @@ class PPRModel(nn.Module):
         if not self.ppr_cfg.use_sequence:
             return self.item_emb.weight.new_zeros(b, self.backbone_cfg.d)
         states = self._states(history, x_u)
+        if states.shape[1] == 0:  # no prompt and an empty (width 0) history: nothing to read
+            return states.new_zeros(b, states.shape[-1])
         index = (self.n_prefix + lengths - 1).clamp(min=0)
         out = states[torch.arange(b, device=states.device), index]
         return out.masked_fill(((self.n_prefix + lengths) == 0)[:, None], 0.0)
@@ -207,18 +215,27 @@ class PPRModel(nn.Module):
         return valid & ((cols > 0) | zero)
 
     def calculate_loss(self, batch: dict, targets: str = "few", cl: ContrastiveConfig | None = None,
-                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """BPR over the target positions of a sequence batch (+ lambda * InfoNCE when ``cl``)."""
+                       generator: torch.Generator | None = None, loss: str = "bpr") -> tuple[torch.Tensor, dict[str, float]]:
+        """Recommendation loss over the target positions of a sequence batch (+ lambda * InfoNCE
+        when ``cl``): ``bpr`` with the batch's sampled negatives (the paper's), or ``ce``, the
+        softmax cross-entropy over every item (faster to converge, as in RecBole)."""
         items, profile = batch["items"], batch["profile"]
         mask = self.target_mask(batch, targets)
         x_u = self.profile_vector(profile)
         u_s = self.sequence_states(items, x_u)
         u = u_s + self.profile_model(x_u)[:, None, :] if self.profile_model is not None else u_s
         u_sel = u[mask]
-        pos = (u_sel * self.item_emb(items[mask])).sum(-1)
-        neg = (u_sel * self.item_emb(batch["negatives"][mask])).sum(-1)
-        loss = losses.bpr(pos, neg)
-        parts = {"rec": float(loss.detach())}
+        if loss == "bpr":
+            pos = (u_sel * self.item_emb(items[mask])).sum(-1)
+            neg = (u_sel * self.item_emb(batch["negatives"][mask])).sum(-1)
+            rec = losses.bpr(pos, neg)
+        elif loss == "ce":
+            logits = u_sel @ self.item_emb.weight[1 : self.n_items + 1].T
+            rec = torch.nn.functional.cross_entropy(logits.float(), items[mask] - 1)
+        else:
+            raise ValueError(f"loss must be 'bpr' or 'ce', got {loss!r}")
+        loss = rec
+        parts = {"rec": float(rec.detach())}
         if cl is not None and cl.active and self.prompt is not None and mask.any():
             l_cl = self._contrastive(batch, x_u, u_s, mask, cl, generator)
             loss = loss + cl.weight * l_cl

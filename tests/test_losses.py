@@ -1,0 +1,110 @@
+"""Losses against hand-written formulas and brute-force Python implementations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pprlib.losses import bpr, info_nce
+
+torch.set_num_threads(1)
+
+
+def test_bpr_hand_formula():
+    pos = torch.tensor([2.0, 0.0, -1.0, 3.5])
+    neg = torch.tensor([1.0, 0.0, 1.0, -2.0])
+    expected = sum(-math.log(1.0 / (1.0 + math.exp(-(p - n)))) for p, n in zip(pos.tolist(), neg.tolist())) / 4
+    assert bpr(pos, neg).item() == pytest.approx(expected, rel=1e-6)
+    assert bpr(torch.tensor([0.0]), torch.tensor([0.0])).item() == pytest.approx(math.log(2), rel=1e-6)
+
+
+def test_bpr_direction_gradient_and_stability():
+    assert bpr(torch.tensor([5.0]), torch.tensor([0.0])) < bpr(torch.tensor([0.0]), torch.tensor([5.0]))
+    pos = torch.tensor([1.0, -2.0], requires_grad=True)
+    neg = torch.tensor([0.0, 0.0])
+    bpr(pos, neg).backward()
+    expected = -(1 - torch.sigmoid(pos.detach() - neg)) / 2  # d/dpos of mean -log sigmoid
+    torch.testing.assert_close(pos.grad, expected)
+    # no overflow for large margins
+    big = bpr(torch.tensor([-200.0, 200.0]), torch.tensor([0.0, 0.0]))
+    assert torch.isfinite(big) and big.item() == pytest.approx(100.0, rel=1e-4)
+
+
+def test_bpr_without_pairs_is_zero_not_nan():
+    empty = torch.zeros(0, requires_grad=True)
+    loss = bpr(empty, torch.zeros(0))
+    assert loss.item() == 0.0
+    loss.backward()
+
+
+def _random(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.randn(n, d, generator=g)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.2, 0.05])
+def test_info_nce_is_cross_entropy_over_cosine_logits(tau):
+    a, p = _random(7, 5, 0)
+    logits = F.cosine_similarity(a[:, None, :], p[None, :, :], dim=-1) / tau
+    expected = F.cross_entropy(logits, torch.arange(7))
+    torch.testing.assert_close(info_nce(a, p, tau), expected, rtol=1e-5, atol=1e-6)
+    # all-distinct groups change nothing
+    torch.testing.assert_close(info_nce(a, p, tau, torch.arange(7) * 3), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_info_nce_scale_invariant_and_prefers_aligned_views():
+    a, p = _random(6, 4, 1)
+    torch.testing.assert_close(info_nce(a, p), info_nce(3 * a, 0.5 * p))
+    assert info_nce(a, a, 0.1) < info_nce(a, p, 0.1)
+
+
+def brute_info_nce(a, p, tau, groups):
+    a = [[float(x) for x in row] for row in a]
+    p = [[float(x) for x in row] for row in p]
+
+    def cos(u, v):
+        return sum(x * y for x, y in zip(u, v)) / (math.sqrt(sum(x * x for x in u)) * math.sqrt(sum(y * y for y in v)))
+
+    total = 0.0
+    for i in range(len(a)):
+        terms = [cos(a[i], p[j]) / tau for j in range(len(a)) if j == i or groups[j] != groups[i]]
+        total += -(cos(a[i], p[i]) / tau) + math.log(sum(math.exp(t) for t in terms))
+    return total / len(a)
+
+
+@pytest.mark.parametrize("groups", [
+    [0, 0, 1, 2, 2, 2, 3],
+    [5, 5, 5, 5, 5, 5, 5],  # one user only: every row is its own positive, loss 0
+    [1, 2, 1, 2, 1, 2, 9],
+])
+@pytest.mark.parametrize("tau", [1.0, 0.3])
+def test_info_nce_same_user_pairs_leave_the_denominator(groups, tau):
+    a, p = _random(7, 5, 2)
+    g = torch.tensor(groups)
+    got = info_nce(a, p, tau, g).item()
+    assert got == pytest.approx(brute_info_nce(a, p, tau, groups), rel=1e-5, abs=1e-6)
+    if len(set(groups)) < len(groups):
+        assert got != pytest.approx(info_nce(a, p, tau).item(), rel=1e-4)  # the mask matters
+    if len(set(groups)) == 1:
+        assert got == pytest.approx(0.0, abs=1e-6)
+
+
+def test_info_nce_groups_leave_inputs_unchanged_and_give_finite_gradients():
+    a, p = _random(5, 3, 3)
+    a.requires_grad_()
+    g = torch.tensor([0, 0, 1, 1, 2])
+    g_before = g.clone()
+    loss = info_nce(a, p, 0.5, g)
+    loss.backward()
+    assert torch.equal(g, g_before)
+    assert torch.isfinite(a.grad).all()
+
+
+@pytest.mark.parametrize("tau", [0.0, -1.0])
+def test_info_nce_rejects_non_positive_temperature(tau):
+    a, p = _random(3, 2, 4)
+    with pytest.raises(ValueError, match="temperature"):
+        info_nce(a, p, tau)

@@ -1,0 +1,128 @@
+"""Training: device resolution, a tiny end-to-end pre-training that learns, determinism of a
+tuning run for a seed, and the on-disk cache of runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pprlib import experiments
+from pprlib.data.protocol import ProtocolConfig, split
+from pprlib.data.synthetic import SyntheticConfig, generate
+from pprlib.evaluation import evaluate
+from pprlib.models.backbones import BackboneConfig
+from pprlib.models.ppr import PPRConfig, PPRModel
+from pprlib.train import TrainConfig, resolve_device
+
+torch.set_num_threads(1)
+
+BACKBONE = BackboneConfig(d=16, ffn=16, max_len=60)
+PRETRAIN = TrainConfig(lr=5e-3, max_epochs=4, patience=4, batch_size=64, device="cpu", progress=False)
+SETTINGS = experiments.TuneSettings(
+    train=TrainConfig(lr=1e-3, max_epochs=2, patience=2, batch_size=64, device="cpu", progress=False))
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    data = generate(SyntheticConfig(n_users=600, n_items=150, max_length=60))
+    sp = split(data, ProtocolConfig())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PPR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        pre = experiments.pretrain(sp, BACKBONE, PRETRAIN, use_cache=False)
+    return sp, pre
+
+
+# ------------------------------------------------------------------------------------------
+# devices
+# ------------------------------------------------------------------------------------------
+def test_resolve_device_auto():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_resolve_device_cuda_unavailable(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(ValueError) as err:
+            resolve_device(name)
+        message = str(err.value)
+        assert name in message and "not available" in message
+
+
+@pytest.mark.parametrize("name", ["tpu", "banana", "meta", "cuda:x"])
+def test_resolve_device_rejects_unknown(name):
+    with pytest.raises(ValueError) as err:
+        resolve_device(name)
+    assert repr(name) in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------
+# a tiny end-to-end pre-training learns something
+# ------------------------------------------------------------------------------------------
+def test_pretraining_lowers_loss_and_beats_random(tiny):
+    sp, pre = tiny
+    losses = pre.history["loss"].to_numpy()
+    assert np.isnan(losses[0])  # epoch 0 is the untrained validation
+    assert len(losses) >= 3
+    assert losses[-1] < 0.9 * losses[1]
+
+    model = PPRModel(sp.data.n_items, sp.data.field_sizes, BACKBONE, PPRConfig(prompt="none", profile_model=False))
+    model.load_pretrained(pre.state)
+    model.eval()
+    warm_test = sp.instances("warm_test")
+    ndcg = evaluate(model.full_sort_predict, sp, warm_test, full_ranking=False)["NDCG@10"].mean()
+
+    g = torch.Generator().manual_seed(0)
+
+    def random_scorer(batch):
+        return torch.rand(len(batch["target"]), sp.data.n_items + 1, generator=g)
+
+    rnd = evaluate(random_scorer, sp, warm_test, full_ranking=False)["NDCG@10"].mean()
+    assert rnd < 0.1  # a random ranking of 100 candidates: about 0.045
+    assert ndcg > rnd + 0.1 and ndcg > 2 * rnd
+
+
+# ------------------------------------------------------------------------------------------
+# determinism and cache of a tuning run
+# ------------------------------------------------------------------------------------------
+def _equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_run_method_is_deterministic_for_a_seed(tiny):
+    sp, pre = tiny
+    runs = [experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", seed, use_cache=False)
+            for seed in (0, 0, 1)]
+    assert "NDCG@10" in runs[0]["metrics"] and "full/NDCG@10" in runs[0]["metrics"]
+    assert len(runs[0]["metrics"]["NDCG@10"]) == len(sp.instances("test").few_shot())
+    assert _equal(runs[0]["metrics"], runs[1]["metrics"])
+    assert runs[0]["history"].drop(columns="seconds").equals(runs[1]["history"].drop(columns="seconds"))
+    assert not _equal(runs[0]["metrics"], runs[2]["metrics"])
+
+
+def test_run_method_cache_returns_the_stored_result(tiny, monkeypatch, tmp_path):
+    sp, pre = tiny
+    first = experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 0)
+    assert any((tmp_path / "cache" / "runs").iterdir())
+
+    def boom(*args, **kwargs):
+        raise AssertionError("tune called although the run is cached")
+
+    monkeypatch.setattr(experiments, "tune", boom)
+    second = experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 0)
+    assert _equal(first["metrics"], second["metrics"])
+    assert second["seconds"] == first["seconds"]
+    # a setting that changes the result is a different key: it recomputes (and hits the patch)
+    with pytest.raises(AssertionError, match="tune called"):
+        experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 1)
+    with pytest.raises(AssertionError, match="tune called"):
+        experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "zero", 0)
