@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     from papermill.exceptions import PapermillExecutionError
 
     build_dir = Path(build_dir or ROOT / "_build")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in executed notebooks
     manifest_path = build_dir / "executed" / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     done = []

@@ -109,7 +109,6 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
     """Pre-train the backbone on the warm users (their clicks but the last two); cached."""
     data = split.data
     key = config_key("pretrain", spec_key or data.fingerprint(), split.config, backbone, cfg)
-    path = cache_dir() / "checkpoints" / f"pretrain-{key}.pt"
 
     def compute():
         seed_everything(cfg.seed)
@@ -123,7 +122,10 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
 
     save = lambda value, tmp: torch.save(value, tmp)  # noqa: E731
     load = lambda p: torch.load(p, weights_only=True)  # noqa: E731
-    value = cached(path, compute, save, load) if use_cache else compute()
+    if use_cache:
+        value = cached(cache_dir() / "checkpoints" / f"pretrain-{key}.pt", compute, save, load)
+    else:
+        value = compute()
     return Pretrained(value["state"], pd.DataFrame(value["history"]), key)
 
 
@@ -206,7 +208,6 @@ def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Back
                settings: TuneSettings, targets: str, seed: int, *, use_cache: bool = True) -> dict:
     """Per-instance test metrics (and the tuning history) of one method and seed; cached."""
     key = config_key("run", pre.key, name, method(name), backbone, settings, targets, seed)
-    path = cache_dir() / "runs" / f"{key}.pt"
 
     def compute():
         start = time.perf_counter()
@@ -220,13 +221,14 @@ def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Back
             model.to(device).eval()
             scorer = model.full_sort_predict
         per = evaluate(scorer, split, test, profiles=profiles, device=device)
+        per["position"] = test.positions.astype(np.float32)  # lets joint results split by kind
         return {"metrics": {k: torch.from_numpy(v) for k, v in per.items()},
                 "history": {c: history[c].tolist() for c in history.columns},
                 "seconds": time.perf_counter() - start}
 
     save = lambda value, tmp: torch.save(value, tmp)  # noqa: E731
     load = lambda p: torch.load(p, weights_only=True)  # noqa: E731
-    value = cached(path, compute, save, load) if use_cache else compute()
+    value = cached(cache_dir() / "runs" / f"{key}.pt", compute, save, load) if use_cache else compute()
     return {"metrics": {k: v.numpy() for k, v in value["metrics"].items()},
             "history": pd.DataFrame(value["history"]), "seconds": value["seconds"]}
 
@@ -250,8 +252,18 @@ class Comparison:
     def tidy(self) -> pd.DataFrame:
         """One row per method x seed x metric (mean over test instances)."""
         rows = [{"method": m, "seed": s, "metric": k, "value": float(v.mean())}
-                for (m, s), per in self.per_instance.items() for k, v in per.items()]
+                for (m, s), per in self.per_instance.items() for k, v in per.items() if k != "position"]
         return pd.DataFrame(rows)
+
+    def only(self, kind: str) -> "Comparison":
+        """The same results restricted to ``zero``-shot or ``few``-shot test instances."""
+        if kind not in ("zero", "few"):
+            raise ValueError(f"kind must be 'zero' or 'few', got {kind!r}")
+        out = {}
+        for key, per in self.per_instance.items():
+            keep = per["position"] == 0 if kind == "zero" else per["position"] > 0
+            out[key] = {k: v[keep] for k, v in per.items()}
+        return Comparison(out, self.histories, self.seconds)
 
     def summary(self, metric_names=("NDCG@10", "HIT@10", "AUC"), reference: str | None = "ft") -> pd.DataFrame:
         """mean ± std over seeds per method, and paired tests against ``reference``."""
@@ -300,3 +312,160 @@ def compare(split: ColdStartSplit, pre: Pretrained, methods: list[str], seeds: l
 
 def metric_list(ks=metrics.DEFAULT_KS) -> list[str]:
     return list(metrics.metric_names(ks))
+
+
+def verdict(diff: float, p: float, alpha: float = 0.05) -> str:
+    """Plain words for a paired comparison: 'better', 'worse' or 'no significant difference'."""
+    if not np.isfinite(p) or p >= alpha:
+        return "no significant difference"
+    return "significantly better" if diff > 0 else "significantly worse"
+
+
+# --------------------------------------------------------------------------------------------
+# the book's settings, shared by every chapter
+
+
+PAPER_LR = {"ft": 1e-5, "PPR(full)": 1e-5, "PPR(full) w/o CL": 1e-5, "shared prompt (full)": 1e-5}
+"""The paper's learning rates: 1e-5 for ft and PPR(full), 1e-4 for everything else."""
+
+
+def paper_lr(name: str) -> float:
+    return PAPER_LR.get(name, 1e-4)
+
+
+@dataclass(frozen=True)
+class BookConfig:
+    """The parameters of the chapters' ``parameters`` cells, one field per parameter."""
+
+    dataset: str = "synthetic"
+    n_users: int = 6000
+    n_items: int = 1000
+    seed: int = 0  # data, split and pre-training seed
+    pretrain_loss: str = "ce"
+    pretrain_lr: float = 5e-3
+    pretrain_epochs: int = 40
+    tune_epochs: int = 30
+    lr_grid: tuple = (1e-4, 1e-3)
+    seeds: tuple = (0, 1, 2)
+    device: str = field(default="auto", metadata={"cosmetic": True})
+    progress: bool = field(default=True, metadata={"cosmetic": True})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr_grid", tuple(float(x) for x in self.lr_grid))
+        object.__setattr__(self, "seeds", tuple(int(x) for x in self.seeds))
+        if not self.seeds:
+            raise ValueError("BookConfig.seeds must name at least one seed")
+        if not self.lr_grid or min(self.lr_grid) <= 0:
+            raise ValueError(f"BookConfig.lr_grid must hold positive learning rates, got {self.lr_grid!r}")
+        for name in ("pretrain_epochs", "tune_epochs", "n_users", "n_items"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"BookConfig.{name} must be a positive integer, got {value!r}")
+        DataSpec(self.dataset)  # validates the name
+
+
+@dataclass
+class Context:
+    """What every chapter starts from: the data split, the backbone and the pre-trained model."""
+
+    config: BookConfig
+    spec: DataSpec
+    split: ColdStartSplit
+    backbone: BackboneConfig
+    pretrain_cfg: TrainConfig
+    pre: Pretrained
+    tune_cfg: TrainConfig
+
+    def settings(self, **changes) -> TuneSettings:
+        """Tuning settings of this context (learning rates per method go in ``lr``)."""
+        return TuneSettings(train=self.tune_cfg, **changes)
+
+
+def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None = None,
+            synthetic: SyntheticConfig | None = None, protocol: ProtocolConfig | None = None) -> Context:
+    """Data, split and pre-trained backbone for a chapter (the pre-training is cached)."""
+    config = config or BookConfig()
+    if config.dataset == "synthetic":
+        syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
+        spec = DataSpec("synthetic", syn)
+        protocol = protocol or ProtocolConfig(seed=config.seed)
+    else:
+        spec = DataSpec(config.dataset)
+        protocol = protocol or ProtocolConfig(seed=config.seed, simulate_cold_share=0.3)
+    sp = load_split(spec, protocol)
+    backbone = backbone or BackboneConfig()
+    pre_cfg = TrainConfig(lr=config.pretrain_lr, loss=config.pretrain_loss, max_epochs=config.pretrain_epochs,
+                          patience=5, batch_size=256, seed=config.seed, device=config.device,
+                          progress=config.progress)
+    pre = pretrain(sp, backbone, pre_cfg)
+    tune_cfg = TrainConfig(batch_size=64, max_epochs=config.tune_epochs, patience=3, device=config.device,
+                           progress=config.progress)
+    return Context(config, spec, sp, backbone, pre_cfg, pre, tune_cfg)
+
+
+def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSettings | None = None,
+              seed: int | None = None) -> dict[str, float]:
+    """The learning rate of each method from ``ctx.config.lr_grid``, chosen on the validation
+    split (best validation NDCG@10 of one seed): the fair setting of PAPER.md section 8."""
+    base = base or ctx.settings()
+    seed = ctx.config.seeds[0] if seed is None else seed
+    chosen = {}
+    for name in names:
+        if method(name).mode is None:
+            continue
+        best = (-np.inf, None)
+        for lr in ctx.config.lr_grid:
+            settings = dataclasses.replace(base, lr={**base.lr, name: lr})
+            out = run_method(ctx.split, ctx.pre, name, ctx.backbone, settings, targets, seed)
+            score = out["history"]["val/NDCG@10"].max()
+            if score > best[0]:
+                best = (score, lr)
+        chosen[name] = best[1]
+    return chosen
+
+
+def parameter_table(n_items: int, field_sizes: list[int], backbone: BackboneConfig | None = None,
+                    n_prompt: int = 1) -> pd.DataFrame:
+    """Tuned parameters of each mode and their share of fine-tuning's (the paper's Table 1).
+    Built on the ``meta`` device, so paper-scale catalogues cost no memory."""
+    backbone = backbone or BackboneConfig()
+    rows = {}
+    with torch.device("meta"):
+        ft = PPRModel(n_items, field_sizes, backbone, PPRConfig(prompt="none"))
+        ppr = PPRModel(n_items, field_sizes, backbone, PPRConfig(n_prompt=n_prompt))
+        n_ft = sum(p.numel() for p in ft.configure("ft"))
+        rows["ft"] = n_ft
+        rows["PPR(light)"] = sum(p.numel() for p in ppr.configure("light"))
+        rows["PPR(full)"] = sum(p.numel() for p in ppr.configure("full"))
+    return pd.DataFrame({"tuned parameters": rows, "% of ft": {k: 100 * v / n_ft for k, v in rows.items()}})
+
+
+def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray, history=(), k: int = 10,
+              exclude_seen: bool = True) -> pd.DataFrame:
+    """Top-``k`` items for any user, a brand-new one with an empty history included.
+
+    ``profile``: labels by field (``{"gender": "F", "age": "25-29"}``; absent fields are
+    missing) or codes; ``history``: item labels in time order.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    codes = data.encode_profile(profile) if isinstance(profile, dict) else np.asarray(profile, dtype=np.int64)
+    lookup = {label: i for i, label in enumerate(data.item_ids) if i > 0}
+    unknown = [h for h in history if h not in lookup]
+    if unknown:
+        raise ValueError(f"unknown item(s) in history: {unknown[:5]}")
+    items = [lookup[h] for h in history][-model.backbone_cfg.max_len:]
+    device = next(model.parameters()).device
+    batch = {
+        "history": torch.tensor([items or [0]], device=device),
+        "lengths": torch.tensor([len(items)], device=device),
+        "profile": torch.from_numpy(codes)[None, :].to(device),
+    }
+    model.eval()
+    with torch.no_grad():
+        scores = model.full_sort_predict(batch)[0, : data.n_items + 1].float().cpu()
+    scores[0] = -np.inf
+    if exclude_seen and items:
+        scores[items] = -np.inf
+    top = torch.topk(scores, min(k, data.n_items)).indices.numpy()
+    return pd.DataFrame({"item": data.item_ids[top], "score": scores[top].numpy()})

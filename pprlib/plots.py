@@ -73,3 +73,32 @@ def preference_heatmap(data: InteractionData, field: str, ax=None, title: str | 
     sns.heatmap(table, cmap="mako_r", ax=ax, cbar_kws={"label": "share of clicks"})
     ax.set(title=title or f"{field} shapes preferences")
     return ax
+
+
+def training_curve(history: pd.DataFrame, metric: str = "val/NDCG@10", ax=None, title: str | None = None):
+    """Training loss and a validation metric per epoch (epoch 0 = before training)."""
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    sns.lineplot(history, x="epoch", y=metric, marker="o", ax=ax, color="C0", label=metric)
+    ax.set(ylabel=metric, title=title)
+    right = ax.twinx()
+    sns.lineplot(history.dropna(subset=["loss"]), x="epoch", y="loss", marker="s", ax=right, color="C1",
+                 label="training loss", legend=False)
+    lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(lines, [metric, "training loss"], loc="center right")
+    return ax
+
+
+def method_bars(tidy: pd.DataFrame, metric: str = "NDCG@10", ax=None, reference: str | None = "ft",
+                title: str | None = None):
+    """Mean of ``metric`` per method with the standard deviation over seeds as error bars."""
+    data = tidy[tidy.metric == metric]
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    order = list(dict.fromkeys(data.method))
+    sns.barplot(data, y="method", x="value", order=order, errorbar="sd", ax=ax, color="C0", orient="h")
+    if reference is not None and reference in order:
+        ax.axvline(data[data.method == reference].value.mean(), color="black", ls="--", lw=1, label=reference)
+        ax.legend(loc="lower right")
+    low = data.value.min()
+    ax.set(xlabel=f"{metric} (mean ± sd over seeds)", ylabel="", title=title,
+           xlim=(max(0.0, low - 0.1 * (data.value.max() - low) - 0.02), None))
+    return ax
