@@ -206,11 +206,11 @@ def run(profile: str | Path = "default", *, build_dir: Path | None = None, force
     log(f"[book] finished in {time.perf_counter() - start:.0f} s")
 
 
-def glued(notebook: Path) -> dict:
+def glued(notebook: Path, rich: bool = True) -> dict:
     """Values recorded with ``myst_nb.glue`` in an executed notebook.
 
     Plain Python values (numbers, strings, lists, dicts) come back as values; anything else
-    (a DataFrame, a figure) as the text of its richest representation.
+    (a DataFrame, a figure) as its HTML (``rich``) or plain-text representation.
     """
     import ast
 
@@ -228,5 +228,5 @@ def glued(notebook: Path) -> dict:
             try:
                 out[name] = ast.literal_eval(text)
             except (ValueError, SyntaxError):
-                out[name] = data.get("text/html", text)
+                out[name] = data.get("text/html", text) if rich else text
     return out

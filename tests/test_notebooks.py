@@ -57,3 +57,49 @@ def test_strict_book_build(executed):
     html = page.read_text()
     assert "Data and evaluation protocol" in html
     assert "<img" in html  # the figures made it into the page
+
+
+def _unit(value):
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+def test_pretraining_chapter_learns_more_than_popularity(executed):
+    _, paths = executed
+    g = book.glued(paths["pretraining"])
+    assert g["pretrain_epochs_run"] >= 1
+    assert all(_unit(g[k]) for k in ("warm_ndcg10_sasrec", "warm_ndcg10_pop", "cold_ndcg10_sasrec"))
+    assert g["warm_ndcg10_sasrec"] > g["warm_ndcg10_pop"]
+
+
+def test_prompts_chapter_parameter_shares(executed):
+    _, paths = executed
+    g = book.glued(paths["prompts"])
+    # at paper-scale catalogues PPR(light) tunes about one percent of ft's parameters or less
+    assert 0 < g["light_share_cikm"] < g["light_share_aliec"] < 2 < g["light_share_ours"] < 100
+    assert "PPR(light)" in g["param_table"]
+    assert g["n_distinct_top5"] >= 5
+
+
+VERDICTS = {"significantly better", "significantly worse", "no significant difference"}
+
+
+def test_few_shot_chapter_tables_and_tests(executed):
+    _, paths = executed
+    g = book.glued(paths["few_shot"])
+    for method in ("most popular", "pre-train", "profile model", "ft", "PPR(light)", "PPR(full)"):
+        assert f">{method}<" in g["few_table"]
+    for key in ("light", "full"):
+        assert g[f"few_verdict_{key}"] in VERDICTS
+        assert _unit(g[f"few_p_{key}"]) and _unit(g[f"null_p_{key}"])
+        assert -1 < g[f"few_diff_{key}"] < 1
+    assert "paper (CIKM)" in g["few_relative"]
+
+
+def test_zero_shot_chapter_tables_and_tests(executed):
+    _, paths = executed
+    g = book.glued(paths["zero_shot"])
+    for method in ("most popular (cold)", "profile model", "ft", "PPR(light)", "PPR(full)"):
+        assert f">{method}<" in g["zero_table"]
+    assert g["zero_verdict_light"] in VERDICTS and g["zero_verdict_full"] in VERDICTS
+    assert "zero-shot instances" in g["joint_table"] and "few-shot instances" in g["joint_table"]
+    assert g["n_zero_test"] > 0
