@@ -24,7 +24,7 @@ from pprlib.data.schema import InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate, most_popular
 from pprlib.models.backbones import BackboneConfig
-from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel
+from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel, SequenceCLConfig
 from pprlib.train import TrainConfig, fit, resolve_device, seed_everything
 
 # --------------------------------------------------------------------------------------------
@@ -105,18 +105,29 @@ class Pretrained:
 
 
 def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, *,
+             seq_cl: SequenceCLConfig | None = None, include_cold: bool = False,
              spec_key: str | None = None, use_cache: bool = True) -> Pretrained:
-    """Pre-train the backbone on the warm users (their clicks but the last two); cached."""
+    """Pre-train the backbone on the warm users (their clicks but the last two); cached.
+
+    ``seq_cl`` adds CL4SRec's contrastive loss. ``include_cold`` also trains on the cold
+    tuning users' clicks and selects on the cold validation users: the "trained on all data"
+    baselines of the paper's table.
+    """
     data = split.data
-    key = config_key("pretrain", spec_key or data.fingerprint(), split.config, backbone, cfg)
+    key = config_key("pretrain", spec_key or data.fingerprint(), split.config, backbone, cfg, seq_cl, include_cold)
 
     def compute():
         seed_everything(cfg.seed)
         model = PPRModel(data.n_items, data.field_sizes, backbone, PPRConfig(prompt="none", profile_model=False))
         params = model.configure("pretrain")
         users, lengths = split.pretrain_sequences()
+        val = split.instances("warm_val")
+        if include_cold:
+            users = np.concatenate([users, split.tune_users])
+            lengths = np.concatenate([lengths, data.lengths[split.tune_users]])
+            val = split.instances("val").few_shot()
         train = SequenceDataset(data, users, lengths, backbone.max_len + 1, seed=cfg.seed)
-        history = fit(model, params, train, split, split.instances("warm_val"), cfg, desc="pre-train")
+        history = fit(model, params, train, split, val, cfg, desc="pre-train", seq_cl=seq_cl)
         return {"state": {k: v.cpu() for k, v in model.backbone_state().items()},
                 "history": {c: history[c].tolist() for c in history.columns}}
 
@@ -255,6 +266,11 @@ class Comparison:
                 for (m, s), per in self.per_instance.items() for k, v in per.items() if k != "position"]
         return pd.DataFrame(rows)
 
+    def merge(self, other: "Comparison") -> "Comparison":
+        """Both sets of results in one comparison (``other`` wins on a clash)."""
+        return Comparison({**self.per_instance, **other.per_instance}, {**self.histories, **other.histories},
+                          {**self.seconds, **other.seconds})
+
     def only(self, kind: str) -> "Comparison":
         """The same results restricted to ``zero``-shot or ``few``-shot test instances."""
         if kind not in ("zero", "few"):
@@ -273,7 +289,7 @@ class Comparison:
             row = {}
             for k in metric_names:
                 vals = tidy[(tidy.method == m) & (tidy.metric == k)].value
-                row[k] = f"{vals.mean():.4f} ± {vals.std(ddof=1) if len(vals) > 1 else 0:.4f}"
+                row[k] = f"{vals.mean():.4f} ± {vals.std(ddof=1):.4f}" if len(vals) > 1 else f"{vals.mean():.4f} (1 run)"
             if reference is not None and reference in self.methods and m != reference:
                 test = self.paired_test(m, reference, metric_names[0])
                 row[f"Δ{metric_names[0]} vs {reference}"] = f"{test['diff']:+.4f}"
@@ -382,8 +398,10 @@ class Context:
 
 
 def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None = None,
-            synthetic: SyntheticConfig | None = None, protocol: ProtocolConfig | None = None) -> Context:
-    """Data, split and pre-trained backbone for a chapter (the pre-training is cached)."""
+            synthetic: SyntheticConfig | None = None, protocol: ProtocolConfig | None = None,
+            seq_cl: SequenceCLConfig | None = None) -> Context:
+    """Data, split and pre-trained backbone for a chapter (the pre-training is cached).
+    ``seq_cl`` pre-trains CL4SRec instead of SASRec."""
     config = config or BookConfig()
     if config.dataset == "synthetic":
         syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
@@ -397,10 +415,27 @@ def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None
     pre_cfg = TrainConfig(lr=config.pretrain_lr, loss=config.pretrain_loss, max_epochs=config.pretrain_epochs,
                           patience=5, batch_size=256, seed=config.seed, device=config.device,
                           progress=config.progress)
-    pre = pretrain(sp, backbone, pre_cfg)
+    pre = pretrain(sp, backbone, pre_cfg, seq_cl=seq_cl)
     tune_cfg = TrainConfig(batch_size=64, max_epochs=config.tune_epochs, patience=3, device=config.device,
                            progress=config.progress)
     return Context(config, spec, sp, backbone, pre_cfg, pre, tune_cfg)
+
+
+def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: SequenceCLConfig | None = None,
+                   targets: str = "few") -> Comparison:
+    """A backbone trained from scratch on the warm users and the cold tuning users together,
+    evaluated on the cold test users like every tuned method (one run, the context's seed)."""
+    pre = pretrain(ctx.split, ctx.backbone, ctx.pretrain_cfg, seq_cl=seq_cl, include_cold=True)
+    data = ctx.split.data
+    model = PPRModel(data.n_items, data.field_sizes, ctx.backbone, PPRConfig(prompt="none", profile_model=False))
+    model.load_pretrained(pre.state)
+    device = resolve_device(ctx.config.device)
+    model.to(device).eval()
+    test = _instances(ctx.split, "test", targets, None)
+    per = evaluate(model.full_sort_predict, ctx.split, test, device=device)
+    per["position"] = test.positions.astype(np.float32)
+    key = (name, ctx.config.seeds[0])
+    return Comparison({key: per}, {key: pre.history}, {key: float(pre.history.seconds.max())})
 
 
 def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSettings | None = None,

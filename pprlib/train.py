@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from pprlib.data.batching import SequenceDataset, loader
 from pprlib.data.protocol import ColdStartSplit, Instances
 from pprlib.evaluation import evaluate
-from pprlib.models.ppr import TARGETS, ContrastiveConfig, PPRModel
+from pprlib.models.ppr import TARGETS, ContrastiveConfig, PPRModel, SequenceCLConfig
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -94,7 +94,8 @@ def validate(model: PPRModel, split: ColdStartSplit, inst: Instances, device: to
 
 def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDataset, split: ColdStartSplit,
         val: Instances, cfg: TrainConfig, cl: ContrastiveConfig | None = None,
-        val_profiles: np.ndarray | None = None, desc: str = "train") -> pd.DataFrame:
+        val_profiles: np.ndarray | None = None, desc: str = "train",
+        seq_cl: SequenceCLConfig | None = None) -> pd.DataFrame:
     """Train ``params`` of ``model``; returns the per-epoch history (loss, validation metrics).
 
     The model ends on the epoch with the best validation ``cfg.monitor``.
@@ -117,7 +118,7 @@ def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDatase
         for batch in batches:
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with _autocast(device, cfg.amp):
-                loss, parts = model.calculate_loss(batch, cfg.targets, cl, generator, cfg.loss)
+                loss, parts = model.calculate_loss(batch, cfg.targets, cl, generator, cfg.loss, seq_cl)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

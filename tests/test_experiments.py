@@ -95,3 +95,25 @@ def test_noisy_profiles_touch_only_cold_users(ctx):
     changed = (noisy[cold] != clean[cold]).mean()
     assert 0.2 < changed < 0.6
     assert np.array_equal(ex.noisy_profiles(ctx.split, 0.0, seed=0), clean)
+
+
+def test_all_data_baselines_are_one_run_each(ctx):
+    from pprlib.models import SequenceCLConfig
+
+    sasrec = ex.trained_on_all(ctx)
+    cl4srec = ex.trained_on_all(ctx, "CL4SRec (all data)", SequenceCLConfig())
+    assert list(sasrec.per_instance) == [("SASRec (all data)", 0)]
+    merged = sasrec.merge(cl4srec)
+    assert merged.methods == ["SASRec (all data)", "CL4SRec (all data)"]
+    assert "(1 run)" in merged.summary(reference=None).loc["SASRec (all data)", "NDCG@10"]
+    # the contrastive pre-training really ran: its history records the sequence-CL loss
+    assert "loss/seq_cl" in cl4srec.histories[("CL4SRec (all data)", 0)].columns
+
+
+def test_sequence_cl_config_validation():
+    from pprlib.models import SequenceCLConfig
+
+    with pytest.raises(ValueError, match="crop_ratio"):
+        SequenceCLConfig(crop_ratio=1.5)
+    with pytest.raises(ValueError, match="temperature"):
+        SequenceCLConfig(temperature=0)

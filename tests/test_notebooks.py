@@ -86,7 +86,8 @@ VERDICTS = {"significantly better", "significantly worse", "no significant diffe
 def test_few_shot_chapter_tables_and_tests(executed):
     _, paths = executed
     g = book.glued(paths["few_shot"])
-    for method in ("most popular", "pre-train", "profile model", "ft", "PPR(light)", "PPR(full)"):
+    for method in ("most popular", "pre-train", "profile model", "ft", "PPR(light)", "PPR(full)",
+                   "SASRec (all data)", "CL4SRec (all data)"):
         assert f">{method}<" in g["few_table"]
     for key in ("light", "full"):
         assert g[f"few_verdict_{key}"] in VERDICTS

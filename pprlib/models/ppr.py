@@ -72,6 +72,28 @@ class ContrastiveConfig:
         return self.weight > 0 and (self.prompt_view or self.behaviour_view)
 
 
+@dataclass(frozen=True)
+class SequenceCLConfig:
+    """CL4SRec's contrastive pre-training: two views of each sequence, each made by one of
+    crop / mask / reorder chosen at random, pulled together with InfoNCE."""
+
+    weight: float = 0.1
+    temperature: float = 1.0
+    crop_ratio: float = 0.6  # eta: share of the sequence kept by a crop
+    mask_ratio: float = 0.3  # gamma: share of items masked
+    reorder_ratio: float = 0.3  # beta: share of the sequence shuffled
+
+    def __post_init__(self) -> None:
+        if self.weight < 0:
+            raise ValueError(f"SequenceCLConfig.weight must be >= 0, got {self.weight!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"SequenceCLConfig.temperature must be > 0, got {self.temperature!r}")
+        for name in ("crop_ratio", "mask_ratio", "reorder_ratio"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"SequenceCLConfig.{name} must lie in [0, 1], got {value!r}")
+
+
 class PPRModel(nn.Module):
     """Backbone + item embeddings, plus (optionally) profile embeddings, prompt and profile model."""
 
@@ -215,7 +237,8 @@ class PPRModel(nn.Module):
         return valid & ((cols > 0) | zero)
 
     def calculate_loss(self, batch: dict, targets: str = "few", cl: ContrastiveConfig | None = None,
-                       generator: torch.Generator | None = None, loss: str = "bpr") -> tuple[torch.Tensor, dict[str, float]]:
+                       generator: torch.Generator | None = None, loss: str = "bpr",
+                       seq_cl: SequenceCLConfig | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Recommendation loss over the target positions of a sequence batch (+ lambda * InfoNCE
         when ``cl``): ``bpr`` with the batch's sampled negatives (the paper's), or ``ce``, the
         softmax cross-entropy over every item (faster to converge, as in RecBole)."""
@@ -240,7 +263,28 @@ class PPRModel(nn.Module):
             l_cl = self._contrastive(batch, x_u, u_s, mask, cl, generator)
             loss = loss + cl.weight * l_cl
             parts["cl"] = float(l_cl.detach())
+        if seq_cl is not None and seq_cl.weight > 0:
+            l_seq = self._sequence_contrastive(batch, seq_cl, generator)
+            loss = loss + seq_cl.weight * l_seq
+            parts["seq_cl"] = float(l_seq.detach())
         return loss, parts
+
+    def _sequence_contrastive(self, batch, cfg: SequenceCLConfig, generator) -> torch.Tensor:
+        """CL4SRec: InfoNCE between the representations of two augmented views of each window's
+        input (its clicks but the last, which is only ever a target)."""
+        items, lengths = batch["items"][:, :-1], (batch["lengths"] - 1).clamp(min=0)
+        x_u = self.profile_vector(batch["profile"]) if self.prompt is not None else None
+        reps = []
+        for _ in range(2):
+            choice = torch.randint(3, (len(items),), generator=generator).to(items.device)
+            cropped, crop_len = augment.crop_items(items, lengths, cfg.crop_ratio, generator)
+            masked = augment.mask_items(items, lengths, cfg.mask_ratio, self.mask_token, generator)
+            reordered = augment.reorder_items(items, lengths, cfg.reorder_ratio, generator)
+            view = torch.where((choice == 0)[:, None], cropped,
+                               torch.where((choice == 1)[:, None], masked, reordered))
+            view_len = torch.where(choice == 0, crop_len, lengths)
+            reps.append(self.user_state(view, view_len, x_u))
+        return losses.info_nce(reps[0], reps[1], cfg.temperature, groups=batch["user"])
 
     def _contrastive(self, batch, x_u, u_s, mask, cl: ContrastiveConfig, generator) -> torch.Tensor:
         items, lengths = batch["items"], batch["lengths"]
