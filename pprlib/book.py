@@ -153,11 +153,24 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
                 f"with the traceback is kept at {ch.executed}; chapters before it are intact"
             ) from None
         seconds = time.perf_counter() - start
+        _hide_injected_parameters(ch.executed)
         manifest[name] = {"key": ch.key, "params": ch.params, "seconds": round(seconds, 1)}
         atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
         log(f"[book] {name}: done in {seconds:.1f} s")
         done.append(ch.executed)
     return done
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected cell ``remove-cell``: the book shows the parameters cell once."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    atomic_write(path, lambda tmp: nbformat.write(nb, str(tmp)))
 
 
 def build(build_dir: Path | None = None, *, strict: bool = True, log=print) -> Path:

@@ -52,8 +52,14 @@ def load_data(spec: DataSpec) -> InteractionData:
 
 
 def load_split(spec: DataSpec, protocol: ProtocolConfig) -> ColdStartSplit:
-    """The protocol split of the data (fast to recompute, so not cached)."""
-    return make_split(load_data(spec), protocol)
+    """The protocol split of the data, saved on disk with its fixed candidate lists and
+    loaded from there on later calls (the load checks the data's fingerprint)."""
+    data = load_data(spec)
+    path = cache_dir() / "splits" / f"split-{config_key(data.fingerprint(), protocol)}.npz"
+    if protocol.simulate_cold_share > 0:  # the split holds truncated data: recompute (it is fast)
+        return make_split(data, protocol)
+    return cached(path, lambda: make_split(data, protocol), lambda sp, tmp: sp.save(tmp),
+                  lambda p: ColdStartSplit.load(p, data, protocol))
 
 
 # --------------------------------------------------------------------------------------------

@@ -102,3 +102,32 @@ def method_bars(tidy: pd.DataFrame, metric: str = "NDCG@10", ax=None, reference:
     ax.set(xlabel=f"{metric} (mean ± sd over seeds)", ylabel="", title=title,
            xlim=(max(0.0, low - 0.1 * (data.value.max() - low) - 0.02), None))
     return ax
+
+
+def delta_frame(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: str = "ft") -> pd.DataFrame:
+    """Per seed, each method's ``metric`` minus the reference method's (paired by seed)."""
+    data = tidy[tidy.metric == metric].pivot_table(index="seed", columns="method", values="value")
+    if reference not in data:
+        raise ValueError(f"reference method {reference!r} is not among {list(data.columns)}")
+    delta = data.sub(data[reference], axis=0).drop(columns=reference).dropna(axis=1, how="all")
+    out = delta.reset_index().melt(id_vars="seed", var_name="method", value_name="delta").dropna()
+    order = [m for m in dict.fromkeys(tidy.method) if m in set(out.method)]
+    out["method"] = pd.Categorical(out.method, categories=order, ordered=True)
+    return out
+
+
+def delta_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: str = "ft", methods=None, ax=None,
+               title: str | None = None):
+    """Each method's difference to ``reference`` per seed (dots) and its mean with a 95 %
+    confidence interval over seeds: the paired view in which small gains are visible."""
+    frame = delta_frame(tidy, metric, reference)
+    if methods is not None:
+        frame = frame[frame.method.isin(methods)]
+        frame["method"] = frame.method.cat.remove_unused_categories()
+    ax = ax or plt.subplots(figsize=(7, 3))[1]
+    sns.pointplot(frame, y="method", x="delta", errorbar=("ci", 95), linestyle="none", color="black",
+                  markers="D", ax=ax, orient="h")
+    sns.stripplot(frame, y="method", x="delta", ax=ax, color="C0", alpha=0.6, size=6, orient="h")
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set(xlabel=f"{metric} minus {reference} (per seed; mean and 95% CI)", ylabel="", title=title)
+    return ax

@@ -73,3 +73,19 @@ def test_unknown_profile_is_a_clear_error():
 
     with pytest.raises(ValueError, match=r"unknown profile 'nope'; choose from \[.*'default'.*'tiny'"):
         book.load_profile("nope")
+
+
+def test_cli_rejects_an_unknown_profile(capsys):
+    from pprlib.cli import main
+
+    assert main(["book", "--profile", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown profile 'nope'" in err and "tiny" in err
+
+
+def test_cli_stats_prints_the_table(capsys):
+    from pprlib.cli import main
+
+    assert main(["stats", "--profile", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "pre-train instances" in out and "cold users (tune / val / test)" in out
