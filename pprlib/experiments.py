@@ -74,6 +74,7 @@ class Method:
     mode: str | None  # tuning mode; None = no tuning
     contrastive: bool = False
     label: str = ""
+    views: tuple = ("prompt", "behaviour")  # contrastive views used (the ablation drops one)
 
 
 METHODS: dict[str, Method] = {
@@ -86,6 +87,14 @@ METHODS: dict[str, Method] = {
     "PPR(full)": Method(PPRConfig(), "full", contrastive=True, label="everything tuned"),
     "PPR(light) w/o CL": Method(PPRConfig(), "light", label="PPR(light) without contrastive learning"),
     "PPR(full) w/o CL": Method(PPRConfig(), "full", label="PPR(full) without contrastive learning"),
+    "PPR(light) w/o prompt aug": Method(PPRConfig(), "light", contrastive=True, views=("behaviour",),
+                                        label="PPR(light), behaviour-based view only"),
+    "PPR(light) w/o behaviour aug": Method(PPRConfig(), "light", contrastive=True, views=("prompt",),
+                                           label="PPR(light), prompt-based view only"),
+    "PPR(full) w/o prompt aug": Method(PPRConfig(), "full", contrastive=True, views=("behaviour",),
+                                       label="PPR(full), behaviour-based view only"),
+    "PPR(full) w/o behaviour aug": Method(PPRConfig(), "full", contrastive=True, views=("prompt",),
+                                          label="PPR(full), prompt-based view only"),
     "shared prompt (light)": Method(PPRConfig(prompt="shared"), "light", contrastive=True,
                                     label="one learned prompt for everyone (prefix-tuning)"),
     "shared prompt (full)": Method(PPRConfig(prompt="shared"), "full", contrastive=True,
@@ -215,7 +224,10 @@ def tune(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneCo
     train = SequenceDataset(split.data, split.tune_users, lengths, backbone.max_len + 1, seed=seed,
                             profiles=profiles)
     cfg = dataclasses.replace(settings.train, lr=settings.lr_for(name), seed=seed, targets=targets)
-    cl = settings.contrastive if m.contrastive else None
+    cl = None
+    if m.contrastive:
+        cl = dataclasses.replace(settings.contrastive, prompt_view=settings.contrastive.prompt_view and "prompt" in m.views,
+                                 behaviour_view=settings.contrastive.behaviour_view and "behaviour" in m.views)
     val = _instances(split, "val", targets, settings.k_shot)
     history = fit(model, params, train, split, val, cfg, cl=cl, val_profiles=profiles, desc=name)
     return model, history

@@ -131,3 +131,49 @@ def delta_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: str = "ft
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.set(xlabel=f"{metric} minus {reference} (per seed; mean and 95% CI)", ylabel="", title=title)
     return ax
+
+
+def ablation_plot(tidy: pd.DataFrame, metrics=("AUC", "NDCG@5", "HIT@5", "NDCG@10")):
+    """Paper Fig. 3: each variant of PPR(light) and PPR(full), one panel per metric, mean and
+    standard deviation over seeds; ft as a dashed line."""
+    data = tidy[tidy.metric.isin(metrics) & (tidy.variant != "ft")]
+    order = ["full model", "w/o CL", "w/o prompt aug", "w/o behaviour aug", "shared prompt"]
+    grid = sns.catplot(data, kind="bar", x="variant", y="value", hue="mode", col="metric", col_order=list(metrics),
+                       order=[o for o in order if o in set(data.variant)], errorbar="sd", sharey=False,
+                       height=3.2, aspect=0.9)
+    for ax, metric in zip(grid.axes.flat, metrics):
+        ft = tidy[(tidy.variant == "ft") & (tidy.metric == metric)].value.mean()
+        ax.axhline(ft, color="black", ls="--", lw=1)
+        values = data[data.metric == metric].value
+        low, high = min(values.min(), ft), max(values.max(), ft)
+        pad = (high - low) * 0.5 + 1e-3
+        ax.set(ylim=(low - pad, high + pad), xlabel="", ylabel=metric)
+        ax.tick_params(axis="x", rotation=60)
+    grid.set_titles("{col_name}")
+    return grid
+
+
+def noise_curve(tidy: pd.DataFrame, metric: str = "NDCG@10", ax=None):
+    """Paper Fig. 4: the metric against the profile noise rate, 95 % confidence band over seeds."""
+    data = tidy[tidy.metric == metric]
+    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
+    sns.lineplot(data, x="noise", y="value", hue="method", style="method", markers=True, dashes=False,
+                 errorbar=("ci", 95), ax=ax)
+    ax.set(xlabel="profile noise rate r", ylabel=metric)
+    return ax
+
+
+def sparsity_bars(ours: pd.DataFrame, paper: pd.DataFrame | None = None, metric: str = "NDCG@10"):
+    """Paper Fig. 5: relative improvement over ft by k, ours (mean ± sd over seeds) beside the paper's."""
+    data = ours[(ours.metric == metric) & (ours.method != "ft")].assign(source="ours")
+    frames = [data[["k", "method", "improvement", "source"]]]
+    if paper is not None:
+        frames.append(paper[["k", "method", "improvement", "source"]])
+    both = pd.concat(frames, ignore_index=True)
+    grid = sns.catplot(both, kind="bar", x="k", y="improvement", hue="method", col="source", errorbar="sd",
+                       height=3.4, aspect=1.1, sharey=False)
+    for ax in grid.axes.flat:
+        ax.axhline(0, color="black", lw=1)
+        ax.set(xlabel="k (clicks of history at most)", ylabel=f"{metric}: % over ft")
+    grid.set_titles("{col_name}")
+    return grid

@@ -104,3 +104,29 @@ def test_zero_shot_chapter_tables_and_tests(executed):
     assert g["zero_verdict_light"] in VERDICTS and g["zero_verdict_full"] in VERDICTS
     assert "zero-shot instances" in g["joint_table"] and "few-shot instances" in g["joint_table"]
     assert g["n_zero_test"] > 0
+
+
+def test_ablation_chapter_has_every_variant_on_two_datasets(executed):
+    _, paths = executed
+    g = book.glued(paths["ablation"])
+    assert set(g["ablation_variants"]) == {"ft", "full model", "w/o CL", "w/o prompt aug", "w/o behaviour aug",
+                                           "shared prompt"}
+    assert "AliEC-like data (8 fields)" in g["ablation_table"]
+    for key in ("gain_cl_light", "gain_cl_full", "gain_personal_light", "gain_personal_full"):
+        assert -1 < g[key] < 1
+
+
+def test_noise_chapter_has_every_rate(executed):
+    _, paths = executed
+    g = book.glued(paths["noise"])
+    assert g["noise_rates"] == book.load_profile("tiny")["noise_rates"]
+    for key in ("ft", "light", "full", "light_nocl"):
+        assert -1 < g[f"noise_drop_{key}"] < 1
+
+
+def test_sparsity_chapter_improvements_are_finite(executed):
+    _, paths = executed
+    g = book.glued(paths["sparsity"])
+    assert g["sparsity_finite"] is True
+    assert g["sparsity_ks"] == book.load_profile("tiny")["k_shots"]
+    assert "HIT@10" in g["sparsity_table"]
