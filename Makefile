@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PROFILE ?= default
+JOBS    ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/python -m pprlib book --profile $(PROFILE)
+	$(BIN)/python -m pprlib book --profile $(PROFILE) --jobs $(JOBS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -16,7 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,27 +122,40 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
 
 
 def execute(profile: str | Path = "default", *, build_dir: Path | None = None, force: bool = False,
-            only: list[str] | None = None, log=print) -> list[Path]:
-    """Execute the book's notebooks in toc order; returns the executed copies."""
+            only: list[str] | None = None, jobs: int = 1, log=print) -> list[Path]:
+    """Execute the book's notebooks; returns the executed copies (in toc order).
+
+    With ``jobs > 1`` that many notebooks run at once, each kernel with one CPU thread (on a
+    small model two single-thread processes do more work than one with two threads). Chapters
+    that need the same pre-trained model wait for each other through the cache's file locks.
+    A failing chapter stops the run: running chapters finish, nothing new starts.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     build_dir = Path(build_dir or ROOT / "_build")
     os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in executed notebooks
     manifest_path = build_dir / "executed" / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    done = []
+    lock = threading.Lock()
+    todo, done = [], {}
     for ch in plan(profile, build_dir):
         name = ch.source.relative_to(ROOT).as_posix()
         if only and ch.source.stem not in only:
             continue
         if not force and manifest.get(name, {}).get("key") == ch.key and ch.executed.exists():
             log(f"[book] {name}: up to date, skipped")
-            done.append(ch.executed)
-            continue
+            done[name] = ch.executed
+        else:
+            todo.append((name, ch))
+
+    def run_one(name: str, ch: Chapter) -> Path:
         log(f"[book] {name}: executing with {ch.params}")
         ch.executed.parent.mkdir(parents=True, exist_ok=True)
-        manifest.pop(name, None)
+        with lock:
+            manifest.pop(name, None)
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -150,15 +165,41 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
         except PapermillExecutionError as exc:
             raise BookError(
                 f"{name} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); the executed copy "
-                f"with the traceback is kept at {ch.executed}; chapters before it are intact"
+                f"with the traceback is kept at {ch.executed}; the other chapters' results are intact"
             ) from None
         seconds = time.perf_counter() - start
         _hide_injected_parameters(ch.executed)
-        manifest[name] = {"key": ch.key, "params": ch.params, "seconds": round(seconds, 1)}
-        atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
+        with lock:
+            manifest[name] = {"key": ch.key, "params": ch.params, "seconds": round(seconds, 1)}
+            atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
         log(f"[book] {name}: done in {seconds:.1f} s")
-        done.append(ch.executed)
-    return done
+        return ch.executed
+
+    if jobs > 1:
+        os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the kernels started from here
+    failure = None
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        pending = {}
+        queue = list(todo)
+        while queue or pending:
+            while queue and len(pending) < jobs and failure is None:
+                name, ch = queue.pop(0)
+                pending[pool.submit(run_one, name, ch)] = name
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = pending.pop(future)
+                try:
+                    done[name] = future.result()
+                except BookError as exc:
+                    failure = failure or exc
+            if failure is not None:
+                queue.clear()
+    if failure is not None:
+        raise failure
+    order = [ch.source.relative_to(ROOT).as_posix() for ch in plan(profile, build_dir)]
+    return [done[n] for n in order if n in done]
 
 
 def _hide_injected_parameters(path: Path) -> None:
@@ -211,9 +252,9 @@ def build(build_dir: Path | None = None, *, strict: bool = True, log=print) -> P
 
 
 def run(profile: str | Path = "default", *, build_dir: Path | None = None, force: bool = False,
-        only: list[str] | None = None, html: bool = True, log=print) -> None:
+        only: list[str] | None = None, html: bool = True, jobs: int = 1, log=print) -> None:
     start = time.perf_counter()
-    execute(profile, build_dir=build_dir, force=force, only=only, log=log)
+    execute(profile, build_dir=build_dir, force=force, only=only, jobs=jobs, log=log)
     if html:
         build(build_dir, log=log)
     log(f"[book] finished in {time.perf_counter() - start:.0f} s")

@@ -10,6 +10,7 @@ half-written file that a later run trusts; a file that fails to load is discarde
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -84,16 +85,36 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def _try_load(path: Path, load: Callable[[Path], Any]) -> tuple[bool, Any]:
+    if not path.exists():
+        return False, None
+    try:
+        return True, load(path)
+    except Exception as exc:  # a truncated or corrupt file is never trusted
+        warnings.warn(f"discarding unreadable cache file {path}: {exc}", stacklevel=3)
+        path.unlink(missing_ok=True)
+        return False, None
+
+
 def cached(path: Path, compute: Callable[[], Any], save: Callable[[Any, Path], None],
            load: Callable[[Path], Any]) -> Any:
-    """Load ``path`` if it loads cleanly; otherwise compute, save atomically and return."""
+    """Load ``path`` if it loads cleanly; otherwise compute, save atomically and return.
+
+    A lock file beside ``path`` makes concurrent processes that need the same artifact wait
+    for the first one instead of computing it twice.
+    """
     path = Path(path)
-    if path.exists():
+    ok, value = _try_load(path, load)
+    if ok:
+        return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return load(path)
-        except Exception as exc:  # a truncated or corrupt file is never trusted
-            warnings.warn(f"discarding unreadable cache file {path}: {exc}", stacklevel=2)
-            path.unlink(missing_ok=True)
-    value = compute()
-    atomic_write(path, lambda tmp: save(value, tmp))
+            ok, value = _try_load(path, load)  # another process may have written it meanwhile
+            if not ok:
+                value = compute()
+                atomic_write(path, lambda tmp: save(value, tmp))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return value

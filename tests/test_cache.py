@@ -211,7 +211,8 @@ def test_cached_recomputes_corrupt_file_with_warning(tmp_path, garbage):
         value = cached(path, compute, save_npy, load_npy)
     assert compute.calls == 1 and value.tolist() == [0, 1, 2, 3]
     assert load_npy(path).tolist() == [0, 1, 2, 3]  # rewritten, valid
-    assert [p.name for p in tmp_path.iterdir()] == ["a.npy"]
+    # only the artifact (and the empty lock file that serialises writers) remains
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "a.npy.lock"]
 
 
 def test_cached_truncated_file(tmp_path):
@@ -233,4 +234,29 @@ def test_cached_failed_save_leaves_no_file(tmp_path):
 
     with pytest.raises(OSError):
         cached(path, Counter(np.arange(3)), bad_save, load_npy)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["a.npy.lock"]  # no artifact, no partial file
+
+
+def test_cached_computes_once_when_processes_race(tmp_path):
+    """Two processes asking for the same artifact: one computes, the other waits and loads."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import time, numpy as np, pathlib
+        from pprlib.cache import cached
+        log = pathlib.Path({str(tmp_path / 'log')!r})
+        def compute():
+            with open(log, 'a') as fh:
+                fh.write('computed\\n')
+            time.sleep(1.0)
+            return np.arange(5)
+        save = lambda v, p: np.save(open(p, 'wb'), v)
+        load = lambda p: np.load(p)
+        print(cached(pathlib.Path({str(tmp_path / 'a.npy')!r}), compute, save, load).sum())
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outs == ["10", "10"]
+    assert (tmp_path / "log").read_text().count("computed") == 1

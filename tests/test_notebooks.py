@@ -19,7 +19,7 @@ def executed(tmp_path_factory):
     old = os.environ.get("PPR_CACHE_DIR")
     os.environ["PPR_CACHE_DIR"] = str(root / "cache")
     try:
-        paths = book.execute("tiny", build_dir=build_dir, log=lambda *_: None)
+        paths = book.execute("tiny", build_dir=build_dir, jobs=2, log=lambda *_: None)
     finally:
         if old is None:
             os.environ.pop("PPR_CACHE_DIR", None)
