@@ -16,7 +16,6 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from pprlib import metrics
 from pprlib.cache import cache_dir, cached, config_key
 from pprlib.data.batching import SequenceDataset
 from pprlib.data.protocol import ColdStartSplit, Instances, ProtocolConfig, split as make_split
@@ -342,10 +341,6 @@ def compare(split: ColdStartSplit, pre: Pretrained, methods: list[str], seeds: l
             if log:
                 log(f"{name} seed {seed}: NDCG@10 {out['metrics']['NDCG@10'].mean():.4f} ({out['seconds']:.1f} s)")
     return Comparison(per, hist, secs)
-
-
-def metric_list(ks=metrics.DEFAULT_KS) -> list[str]:
-    return list(metrics.metric_names(ks))
 
 
 def verdict(diff: float, p: float, alpha: float = 0.05) -> str:

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pprlib.data.protocol import ColdStartSplit, Instances, ProtocolConfig, simulate_cold_users, split
+from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, simulate_cold_users, split
 from pprlib.data.sampling import sample_negatives
 from pprlib.data.schema import InteractionData, MISSING
 from pprlib.data.synthetic import SyntheticConfig, generate

@@ -139,7 +139,7 @@ class SyntheticConfig:
         return PROFILE_SCHEMAS[self.profile]
 
 
-def knob_table(cfg: "SyntheticConfig") -> "pd.DataFrame":
+def knob_table(cfg: "SyntheticConfig"):
     """The generator's knobs, their values in ``cfg`` and what each does."""
     import pandas as pd
 
