@@ -140,9 +140,10 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     manifest_path = build_dir / "executed" / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     lock = threading.Lock()
-    todo, done = [], {}
+    todo, done, order = [], {}, []
     for ch in plan(profile, build_dir):
         name = ch.source.relative_to(ROOT).as_posix()
+        order.append(name)
         if only and ch.source.stem not in only:
             continue
         if not force and manifest.get(name, {}).get("key") == ch.key and ch.executed.exists():
@@ -198,7 +199,6 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
                 queue.clear()
     if failure is not None:
         raise failure
-    order = [ch.source.relative_to(ROOT).as_posix() for ch in plan(profile, build_dir)]
     return [done[n] for n in order if n in done]
 
 

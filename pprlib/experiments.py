@@ -315,6 +315,11 @@ class Comparison:
             table[m] = row
         return pd.DataFrame(table).T
 
+    def relative(self, methods, reference: str = "ft", metric: str = "NDCG@10") -> pd.Series:
+        """Mean ``metric`` of each method relative to ``reference``, in %."""
+        means = self.tidy().query("metric == @metric").groupby("method").value.mean()
+        return pd.Series({m: 100 * (means[m] / means[reference] - 1) for m in methods})
+
     def paired_test(self, a: str, b: str, metric: str = "NDCG@10") -> dict:
         """Paired t-tests of ``a`` against ``b``: over test instances (each instance's metric
         averaged over seeds) and over seeds (each seed's mean)."""

@@ -31,6 +31,12 @@ CROSS_DOMAIN_NDCG10 = {"SASRec (target)": .2375, "ft": .2813, "PPR(full)": .3109
 PROFILE_PREDICTION = {"ft": {"ACC": .89, "F1": .47}, "PPR(light)": {"ACC": .92, "F1": .54}}
 
 
+def relative_to_ft(results: dict, methods=("pre-train", "PPR(light)", "PPR(full)")) -> pd.DataFrame:
+    """NDCG@10 of each method relative to ft, in %, per dataset of FEW_SHOT or ZERO_SHOT."""
+    return pd.DataFrame({f"paper ({d})": {m: 100 * (ms[m][0] / ms["ft"][0] - 1) for m in methods if m in ms}
+                         for d, ms in results.items()}).T
+
+
 def table(results: dict) -> pd.DataFrame:
     """A (dataset, method) x metric frame of FEW_SHOT or ZERO_SHOT."""
     rows = {(d, m): dict(zip(("NDCG@10", "HIT@10", "AUC"), v)) for d, ms in results.items() for m, v in ms.items()}

@@ -42,7 +42,7 @@ def ablation(ctx: Context, lrs: dict[str, float], targets: str = "few") -> tuple
     tidy["mode"] = np.where(tidy.method.str.contains("light"), "PPR(light)",
                             np.where(tidy.method.str.contains("full"), "PPR(full)", "ft"))
     variant = tidy.method.str.replace(r"^PPR\((light|full)\)", "", regex=True).str.strip()
-    variant = variant.replace({"": "full model", "w/o CL": "w/o CL"})
+    variant = variant.replace({"": "full model"})
     variant = variant.where(~tidy.method.str.startswith("shared"), "shared prompt")
     tidy["variant"] = np.where(tidy.method == "ft", "ft", variant)
     return tidy, result

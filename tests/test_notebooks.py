@@ -93,7 +93,7 @@ def test_few_shot_chapter_tables_and_tests(executed):
         assert g[f"few_verdict_{key}"] in VERDICTS
         assert _unit(g[f"few_p_{key}"]) and _unit(g[f"null_p_{key}"])  # synthetic data: the check runs
         assert -1 < g[f"few_diff_{key}"] < 1
-    assert "paper (CIKM)" in g["few_relative"]
+    assert "paper (CIKM)" in g["few_relative"] and "ours (synthetic)" in g["few_relative"]
 
 
 def test_zero_shot_chapter_tables_and_tests(executed):
