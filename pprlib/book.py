@@ -100,6 +100,12 @@ class Chapter:
     params: dict
     key: str
 
+    @property
+    def gathers(self) -> bool:
+        """A chapter that declares ``executed_dir`` reads the other chapters' executed copies
+        (the reproduction summary): it runs after them, and reruns whenever one of them does."""
+        return "executed_dir" in self.params
+
 
 def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
     """The notebooks to execute, each with the parameters of the profile it declares."""
@@ -113,11 +119,17 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
         if not declared:
             raise BookError(f"{path.relative_to(ROOT)}: no cell tagged 'parameters'")
         chosen = {k: v for k, v in params.items() if k in declared}
+        rel = path.relative_to(ROOT)
+        if "executed_dir" in declared:  # relative to the notebook's folder, where it runs
+            chosen["executed_dir"] = os.path.relpath(build_dir / "executed" / rel.parent, path.parent)
         key = hashlib.sha256(
             path.read_bytes() + json.dumps(chosen, sort_keys=True, default=str).encode() + code.encode()
         ).hexdigest()[:16]
-        rel = path.relative_to(ROOT)
         chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key))
+    others = "".join(ch.key for ch in chapters if not ch.gathers)
+    for ch in chapters:
+        if ch.gathers:
+            ch.key = hashlib.sha256((ch.key + others).encode()).hexdigest()[:16]
     return chapters
 
 
@@ -128,7 +140,8 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     With ``jobs > 1`` that many notebooks run at once, each kernel with one CPU thread (on a
     small model two single-thread processes do more work than one with two threads). Chapters
     that need the same pre-trained model wait for each other through the cache's file locks.
-    A failing chapter stops the run: running chapters finish, nothing new starts.
+    A failing chapter stops the run: running chapters finish, nothing new starts. A chapter
+    that gathers the others' results (see :attr:`Chapter.gathers`) starts after all of them.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -181,8 +194,11 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     failure = None
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         pending = {}
-        queue = list(todo)
-        while queue or pending:
+        queue = [item for item in todo if not item[1].gathers]
+        last = [item for item in todo if item[1].gathers]
+        while queue or pending or (last and failure is None):
+            if not queue and not pending:  # every other chapter is done: now the gathering ones
+                queue, last = last, []
             while queue and len(pending) < jobs and failure is None:
                 name, ch = queue.pop(0)
                 pending[pool.submit(run_one, name, ch)] = name

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from pprlib import metrics
-from pprlib.data.batching import InstanceDataset, loader
+from pprlib.data.batching import InstanceDataset
 from pprlib.data.protocol import ColdStartSplit, Instances
 
 Scorer = Callable[[dict], torch.Tensor]
@@ -30,9 +30,11 @@ def evaluate(scorer: Scorer, split: ColdStartSplit, inst: Instances, *, ks=metri
     if inst.candidates is None:
         raise ValueError("these instances have no fixed candidates (only val/test/warm sets do)")
     dataset = InstanceDataset(split.data, inst, split.config.max_history, profiles=profiles)
+    # batches of similar history length pad less (up to 2x faster); results go back in order
+    order = torch.argsort(dataset.tensors["lengths"], stable=True)
     out: dict[str, list] = {}
-    for batch in loader(dataset, batch_size):
-        batch = {k: v.to(device) for k, v in batch.items()}
+    for index in torch.split(order, batch_size):
+        batch = {k: v.to(device) for k, v in dataset.__getitems__(index).items()}
         scores = scorer(batch).float()
         per = metrics.sampled_metrics(torch.gather(scores, 1, batch["candidates"]), ks=ks)
         if full_ranking:
@@ -41,7 +43,9 @@ def evaluate(scorer: Scorer, split: ColdStartSplit, inst: Instances, *, ks=metri
             per.update({f"full/{k}": v for k, v in full.items()})
         for k, v in per.items():
             out.setdefault(k, []).append(v.cpu())
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order))
+    return {k: torch.cat(v)[inverse].numpy() for k, v in out.items()}
 
 
 def summary_frame(results: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:

@@ -415,6 +415,23 @@ class Context:
         return TuneSettings(train=self.tune_cfg, **changes)
 
 
+BACKBONES: dict[str, tuple[BackboneConfig, SequenceCLConfig | None]] = {
+    "SASRec": (BackboneConfig(), None),
+    "CL4SRec": (BackboneConfig(), SequenceCLConfig()),
+    "GRU4Rec": (BackboneConfig(name="gru4rec"), None),
+    "SASRec (2 layers)": (BackboneConfig(n_layers=2, n_heads=2), None),
+}
+"""Pre-trained backbones by name: the architecture and, for CL4SRec, its contrastive pre-training."""
+
+
+def prepare_backbone(config: BookConfig, name: str) -> Context:
+    """:func:`prepare` with one of the named :data:`BACKBONES` (pre-trained and cached)."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose from {list(BACKBONES)}")
+    backbone, seq_cl = BACKBONES[name]
+    return prepare(config, backbone=backbone, seq_cl=seq_cl)
+
+
 def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None = None,
             synthetic: SyntheticConfig | None = None, protocol: ProtocolConfig | None = None,
             seq_cl: SequenceCLConfig | None = None) -> Context:
@@ -431,7 +448,7 @@ def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None
     sp = load_split(spec, protocol)
     backbone = backbone or BackboneConfig()
     pre_cfg = TrainConfig(lr=config.pretrain_lr, loss=config.pretrain_loss, max_epochs=config.pretrain_epochs,
-                          patience=5, batch_size=256, seed=config.seed, device=config.device,
+                          patience=3, min_delta=1e-3, batch_size=256, seed=config.seed, device=config.device,
                           progress=config.progress)
     pre = pretrain(sp, backbone, pre_cfg, seq_cl=seq_cl)
     tune_cfg = TrainConfig(batch_size=64, max_epochs=config.tune_epochs, patience=3, device=config.device,

@@ -177,3 +177,41 @@ def sparsity_bars(ours: pd.DataFrame, paper: pd.DataFrame | None = None, metric:
         ax.set(xlabel="k (clicks of history at most)", ylabel=f"{metric}: % over ft")
     grid.set_titles("{col_name}")
     return grid
+
+
+def universality_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: str = "ft"):
+    """Each method's difference to ``reference`` on each backbone (paired by seed): mean and
+    95 % confidence interval over seeds."""
+    frames = []
+    for backbone, part in tidy.groupby("backbone", sort=False):
+        delta = delta_frame(part, metric, reference)
+        frames.append(delta.assign(backbone=backbone, method=delta.method.astype(str)))
+    data = pd.concat(frames, ignore_index=True)
+    order = [m for m in dict.fromkeys(tidy.method) if m in set(data.method)]
+    ax = plt.subplots(figsize=(7, 0.9 + 0.8 * data.backbone.nunique()))[1]
+    sns.pointplot(data, y="backbone", x="delta", hue="method", hue_order=order, errorbar=("ci", 95),
+                  linestyle="none", dodge=0.5, markers="D", ax=ax, orient="h")
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set(xlabel=f"{metric} minus {reference} (mean and 95% CI over seeds)", ylabel="")
+    return ax
+
+
+def sensitivity_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: float | None = None,
+                     labels: dict | None = None):
+    """One panel per hyper-parameter: ``metric`` at each setting, mean ± sd over seeds; a
+    dashed line at ``reference`` (e.g. ft's mean)."""
+    data = tidy[tidy.metric == metric].copy()
+    data["setting"] = data.setting.map(lambda v: f"{v:g}")
+    grid = sns.catplot(data, kind="point", x="setting", y="value", hue="method", col="parameter",
+                       errorbar="sd", sharex=False, sharey=True, height=2.8, aspect=0.9, col_wrap=4)
+    for ax in grid.axes.flat:
+        if reference is not None:
+            ax.axhline(reference, color="black", ls="--", lw=1)
+        ax.set(ylabel=metric)
+    grid.set_titles("{col_name}")
+    if labels:
+        for ax in grid.axes.flat:
+            ax.set_xlabel(labels.get(ax.get_title(), ax.get_title()))
+            ax.set_title("")
+    return grid

@@ -2,17 +2,21 @@
 
 * :func:`ablation`: PPR(light) and PPR(full) with parts removed (paper Fig. 3);
 * :func:`noise`: profiles of cold users perturbed at rate r (paper Fig. 4);
-* :func:`sparsity`: cold sequences cropped to k clicks (paper Fig. 5).
+* :func:`sparsity`: cold sequences cropped to k clicks (paper Fig. 5);
+* :func:`universality`: the few-shot comparison on other pre-trained backbones (paper Table 6);
+* :func:`sensitivity`: one hyper-parameter of PPR changed at a time (no counterpart in the paper).
 
 They reuse :func:`pprlib.experiments.compare`, so every run is cached by its configuration.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
-from pprlib.experiments import Comparison, Context, compare
+from pprlib.experiments import Comparison, Context, TuneSettings, choose_lr, compare
 
 ABLATION_VARIANTS = {
     "full model": "",
@@ -48,6 +52,28 @@ def ablation(ctx: Context, lrs: dict[str, float], targets: str = "few") -> tuple
     return tidy, result
 
 
+ABLATION_KEYS = {"w/o CL": "cl", "w/o prompt aug": "promptaug", "w/o behaviour aug": "behaviouraug",
+                 "shared prompt": "personal"}
+"""Short names of the removed parts (glue keys of the ablation chapter)."""
+
+
+def ablation_tests(result: Comparison, metric: str = "NDCG@10") -> pd.DataFrame:
+    """For each mode and removed part: the full model minus the variant (mean over seeds and
+    test instances) and the paired t-tests (over instances, over seeds). ``gain > 0`` means
+    the removed part helps."""
+    rows = []
+    for mode in ("light", "full"):
+        full = f"PPR({mode})"
+        for variant in ABLATION_KEYS:
+            other = f"shared prompt ({mode})" if variant == "shared prompt" else f"{full} {variant}"
+            if full not in result.methods or other not in result.methods:
+                continue
+            t = result.paired_test(full, other, metric)
+            rows.append({"mode": full, "removed": variant, "gain": t["diff"], "p (instances)": t["p_instances"],
+                         "p (seeds)": t["p_seeds"]})
+    return pd.DataFrame(rows)
+
+
 def noise(ctx: Context, rates: list[float], methods: list[str], lrs: dict[str, float],
           targets: str = "few") -> pd.DataFrame:
     """Tidy frame (noise, method, seed, metric, value): every cold user's profile fields are
@@ -59,6 +85,29 @@ def noise(ctx: Context, rates: list[float], methods: list[str], lrs: dict[str, f
         tidy.insert(0, "noise", float(r))
         frames.append(tidy)
     return pd.concat(frames, ignore_index=True)
+
+
+def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: float, high: float,
+                    metric: str = "NDCG@10", targets: str = "few") -> dict:
+    """Does ``a`` lose less than ``b`` when the noise rate goes from ``low`` to ``high``?
+
+    Per test instance (averaged over seeds): (a at high - a at low) - (b at high - b at low);
+    ``diff > 0`` means ``a`` is the more robust. One-sample t-test over instances. The runs
+    are those of :func:`noise` (cached).
+    """
+    from scipy import stats
+
+    drops = {}
+    for name in (a, b):
+        per_rate = []
+        for rate in (low, high):
+            result = compare(ctx.split, ctx.pre, [name], list(ctx.config.seeds), ctx.backbone,
+                             ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
+            per_rate.append(np.mean([result.per_instance[(name, s)][metric] for s in result.seeds], axis=0))
+        drops[name] = per_rate[1] - per_rate[0]
+    gap = drops[a] - drops[b]
+    return {"diff": float(gap.mean()), "p_instances": float(stats.ttest_1samp(gap, 0.0).pvalue),
+            "drop_a": float(drops[a].mean()), "drop_b": float(drops[b].mean())}
 
 
 def sparsity(ctx: Context, ks: list[int], lrs: dict[str, float],
@@ -86,12 +135,83 @@ def paper_sparsity_frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ablation_gap(tidy: pd.DataFrame, mode: str, variant: str, metric: str = "NDCG@10") -> float:
-    """How much the full model of ``mode`` beats ``variant`` (mean over seeds; > 0: the removed
-    part helps)."""
-    part = tidy[(tidy.metric == metric) & (tidy["mode"] == mode)]
-    full = part[part.variant == "full model"].value
-    other = part[part.variant == variant].value
-    if full.empty or other.empty:
-        raise ValueError(f"no results for {mode} '{variant}' and its full model on {metric}")
-    return float(full.mean() - other.mean())
+UNIVERSALITY_METHODS = ("pre-train", "ft", "PPR(light)", "PPR(full)")
+
+
+def universality(contexts: dict[str, Context], methods=UNIVERSALITY_METHODS,
+                 targets: str = "few") -> tuple[pd.DataFrame, dict[str, Comparison]]:
+    """Tidy frame (backbone, method, seed, metric, value) of the same comparison on each
+    pre-trained backbone, every method with its own learning rate chosen on validation."""
+    frames, results = [], {}
+    for name, ctx in contexts.items():
+        lrs = choose_lr(ctx, list(methods), targets)
+        result = compare(ctx.split, ctx.pre, list(methods), list(ctx.config.seeds), ctx.backbone,
+                         ctx.settings(lr=lrs), targets)
+        tidy = result.tidy()
+        tidy.insert(0, "backbone", name)
+        frames.append(tidy)
+        results[name] = result
+    return pd.concat(frames, ignore_index=True), results
+
+
+SENSITIVITY_PARAMETERS = {
+    "n_prompt": "prompt length n",
+    "weight": "contrastive weight λ",
+    "temperature": "temperature τ",
+    "mask_ratio": "mask ratio γ (γ₁ = γ₂)",
+}
+"""The hyper-parameters :func:`sensitivity` can vary, with their labels in figures."""
+
+
+def sensitivity_settings(base: TuneSettings, parameter: str, value) -> TuneSettings:
+    """``base`` with one hyper-parameter of PPR set to ``value``."""
+    if parameter == "n_prompt":
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise ValueError(f"prompt length n must be an integer >= 1, got {value!r}")
+        return dataclasses.replace(base, n_prompt=int(value))
+    cl = base.contrastive
+    if parameter == "weight":
+        return dataclasses.replace(base, contrastive=dataclasses.replace(cl, weight=float(value)))
+    if parameter == "temperature":
+        return dataclasses.replace(base, contrastive=dataclasses.replace(cl, temperature=float(value)))
+    if parameter == "mask_ratio":
+        changed = dataclasses.replace(cl, profile_ratio=float(value), item_ratio=float(value))
+        return dataclasses.replace(base, contrastive=changed)
+    raise ValueError(f"unknown sensitivity parameter {parameter!r}; choose from {list(SENSITIVITY_PARAMETERS)}")
+
+
+def sensitivity(ctx: Context, grid: dict[str, list], lrs: dict[str, float], methods=("PPR(light)",),
+                targets: str = "few") -> pd.DataFrame:
+    """Tidy frame (parameter, setting, method, seed, metric, value): each hyper-parameter of
+    ``grid`` varied alone, the others at their defaults (runs at the default setting are
+    shared between parameters through the cache)."""
+    for parameter in grid:
+        if parameter not in SENSITIVITY_PARAMETERS:
+            raise ValueError(f"unknown sensitivity parameter {parameter!r}; choose from {list(SENSITIVITY_PARAMETERS)}")
+    base = ctx.settings(lr=lrs)
+    frames = []
+    for parameter, values in grid.items():
+        if not values:
+            raise ValueError(f"sensitivity grid for {parameter!r} is empty")
+        for value in values:
+            settings = sensitivity_settings(base, parameter, value)
+            tidy = compare(ctx.split, ctx.pre, list(methods), list(ctx.config.seeds), ctx.backbone, settings,
+                           targets).tidy()
+            tidy.insert(0, "setting", value)
+            tidy.insert(0, "parameter", parameter)
+            frames.append(tidy)
+    return pd.concat(frames, ignore_index=True)
+
+
+def sparsity_trend(tidy: pd.DataFrame, method: str, low: int, high: int, metric: str = "NDCG@10") -> dict:
+    """Is ``method``'s improvement over ft larger at ``low`` clicks than at ``high``? The
+    difference of improvements (percentage points) and a paired t-test over seeds."""
+    from scipy import stats
+
+    part = tidy[(tidy.method == method) & (tidy.metric == metric)].pivot_table(
+        index="seed", columns="k", values="improvement")
+    if low not in part or high not in part:
+        raise ValueError(f"no sparsity results for {method} at k={low} and k={high}")
+    gap = (part[low] - part[high]).dropna()
+    p = float(stats.ttest_1samp(gap, 0.0).pvalue) if len(gap) > 1 else float("nan")
+    return {"diff": float(gap.mean()), "p_seeds": p, "n_seeds": int(len(gap))}

@@ -50,6 +50,7 @@ class TrainConfig:
     batch_size: int = 256
     max_epochs: int = 30
     patience: int = 3
+    min_delta: float = 0.0  # an epoch counts as better only if it gains more than this
     targets: str = "few"
     loss: str = "bpr"
     monitor: str = "NDCG@10"
@@ -61,6 +62,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.min_delta < 1:
+            raise ValueError(f"TrainConfig.min_delta must lie in [0, 1), got {self.min_delta!r}")
         if self.weight_decay < 0:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
         for name in ("batch_size", "max_epochs", "patience"):
@@ -132,7 +135,7 @@ def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDatase
                **{f"val/{k}": v for k, v in score.items()}, "seconds": time.perf_counter() - start}
         history.append(row)
         bar.set_postfix(loss=f"{row['loss']:.4f}", **{cfg.monitor: f"{score[cfg.monitor]:.4f}"})
-        if score[cfg.monitor] > best + 1e-6:
+        if score[cfg.monitor] > best + max(cfg.min_delta, 1e-6):
             best, best_state, bad = score[cfg.monitor], copy.deepcopy(model.state_dict()), 0
         else:
             bad += 1

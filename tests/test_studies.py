@@ -28,16 +28,19 @@ def test_ablation_variants_differ_only_in_the_removed_part():
     assert len(studies.ablation_methods()) == 11
 
 
-def test_ablation_frame_and_gap(ctx):
-    tidy, _ = studies.ablation(ctx, {"ft": 1e-3, "PPR(light)": 1e-3, "PPR(full)": 1e-4})
+def test_ablation_frame_and_paired_tests(ctx):
+    tidy, result = studies.ablation(ctx, {"ft": 1e-3, "PPR(light)": 1e-3, "PPR(full)": 1e-4})
     assert set(tidy["mode"]) == {"ft", "PPR(light)", "PPR(full)"}
     assert tidy.groupby(["mode", "variant"]).seed.nunique().eq(2).all()
-    gap = studies.ablation_gap(tidy, "PPR(light)", "w/o CL")
+    tests = studies.ablation_tests(result)
+    assert len(tests) == 8 and set(tests.removed) == set(studies.ABLATION_KEYS)
+    row = tests[(tests["mode"] == "PPR(light)") & (tests.removed == "w/o CL")].iloc[0]
     sel = tidy[(tidy.metric == "NDCG@10") & (tidy["mode"] == "PPR(light)")]
     expected = sel[sel.variant == "full model"].value.mean() - sel[sel.variant == "w/o CL"].value.mean()
-    assert gap == pytest.approx(expected)
-    with pytest.raises(ValueError, match="no results"):
-        studies.ablation_gap(tidy, "PPR(light)", "w/o everything")
+    assert row.gain == pytest.approx(expected, abs=1e-6)
+    assert 0 <= row["p (instances)"] <= 1
+    shared = tests[(tests["mode"] == "PPR(full)") & (tests.removed == "shared prompt")].iloc[0]
+    assert shared.gain == pytest.approx(result.paired_test("PPR(full)", "shared prompt (full)")["diff"])
 
 
 def test_noise_at_zero_equals_the_clean_run(ctx):
@@ -58,3 +61,53 @@ def test_sparsity_improvement_is_relative_to_ft_of_the_same_seed(ctx):
     assert row.improvement == pytest.approx(100 * (row.value / ft.value - 1))
     paper = studies.paper_sparsity_frame()
     assert set(paper.k) == {1, 5, 7} and (paper.improvement > 0).all()
+
+
+def test_noise_drop_test_matches_the_curve(ctx):
+    lrs = {"ft": 1e-3, "PPR(light)": 1e-3}
+    tidy = studies.noise(ctx, [0.0, 0.5], ["ft", "PPR(light)"], lrs)
+    out = studies.noise_drop_test(ctx, lrs, "PPR(light)", "ft", 0.0, 0.5)
+    means = tidy[tidy.metric == "NDCG@10"].groupby(["method", "noise"]).value.mean()
+    assert out["drop_a"] == pytest.approx(means["PPR(light)", 0.5] - means["PPR(light)", 0.0], abs=1e-6)
+    assert out["diff"] == pytest.approx(out["drop_a"] - out["drop_b"], abs=1e-6)
+    assert 0 <= out["p_instances"] <= 1
+
+
+def test_sparsity_trend_is_a_difference_of_improvements():
+    import pandas as pd
+
+    tidy = pd.DataFrame([{"k": k, "method": "PPR(light)", "seed": s, "metric": "NDCG@10", "improvement": v}
+                         for (k, s), v in {(1, 0): 2.0, (1, 1): 3.0, (7, 0): 1.0, (7, 1): 1.5}.items()])
+    out = studies.sparsity_trend(tidy, "PPR(light)", 1, 7)
+    assert out["diff"] == pytest.approx(1.25) and out["n_seeds"] == 2
+    with pytest.raises(ValueError, match="k=3"):
+        studies.sparsity_trend(tidy, "PPR(light)", 3, 7)
+
+
+def test_universality_runs_every_backbone(ctx):
+    other = ex.prepare(ctx.config, backbone=ex.BACKBONES["GRU4Rec"][0],
+                       synthetic=SyntheticConfig(n_users=500, n_items=200, max_length=60))
+    tidy, results = studies.universality({"SASRec": ctx, "GRU4Rec": other}, methods=("pre-train", "ft"))
+    assert set(tidy.backbone) == {"SASRec", "GRU4Rec"}
+    assert tidy.groupby(["backbone", "method"]).seed.nunique().eq(2).all()
+    assert ctx.pre.key != other.pre.key
+    with pytest.raises(ValueError, match="unknown backbone"):
+        ex.prepare_backbone(ctx.config, "BERT4Rec")
+
+
+def test_sensitivity_changes_one_parameter_at_a_time(ctx):
+    base = ctx.settings(lr={"PPR(light)": 1e-3})
+    assert studies.sensitivity_settings(base, "n_prompt", 4).n_prompt == 4
+    changed = studies.sensitivity_settings(base, "mask_ratio", 0.5).contrastive
+    assert changed.profile_ratio == changed.item_ratio == 0.5
+    assert studies.sensitivity_settings(base, "weight", 0.0).contrastive.weight == 0.0
+    with pytest.raises(ValueError, match="prompt length"):
+        studies.sensitivity_settings(base, "n_prompt", 0)
+    with pytest.raises(ValueError, match="unknown sensitivity parameter 'lr'"):
+        studies.sensitivity(ctx, {"lr": [1e-3]}, {"PPR(light)": 1e-3})
+    tidy = studies.sensitivity(ctx, {"n_prompt": [1, 2], "temperature": [1.0]}, {"PPR(light)": 1e-3})
+    assert set(zip(tidy.parameter, tidy.setting)) == {("n_prompt", 1), ("n_prompt", 2), ("temperature", 1.0)}
+    # the default setting of two parameters is the same run (shared through the cache)
+    at_default = tidy[((tidy.parameter == "n_prompt") & (tidy.setting == 1)) | (tidy.parameter == "temperature")]
+    values = at_default.pivot_table(index=["seed", "metric"], columns="parameter", values="value")
+    assert np.allclose(values["n_prompt"], values["temperature"])
