@@ -30,6 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = ROOT / "book" / "profiles"
 
 
+RUNNER_PARAMETERS = ("executed_dir",)
+"""Notebook parameters the runner sets itself (``executed_dir``: where the executed chapters are)."""
+
+
 class BookError(RuntimeError):
     """A chapter failed, or the book could not be built; the message names where."""
 
@@ -99,6 +103,7 @@ class Chapter:
     executed: Path
     params: dict
     key: str
+    priority: int = 0
 
     @property
     def gathers(self) -> bool:
@@ -125,7 +130,8 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
         key = hashlib.sha256(
             path.read_bytes() + json.dumps(chosen, sort_keys=True, default=str).encode() + code.encode()
         ).hexdigest()[:16]
-        chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key))
+        priority = int(json.loads(path.read_text()).get("metadata", {}).get("pprlib", {}).get("priority", 0))
+        chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key, priority))
     others = "".join(ch.key for ch in chapters if not ch.gathers)
     for ch in chapters:
         if ch.gathers:
@@ -154,7 +160,11 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     lock = threading.Lock()
     todo, done, order = [], {}, []
-    for ch in plan(profile, build_dir):
+    chapters = plan(profile, build_dir)
+    unknown = sorted(set(only or ()) - {ch.source.stem for ch in chapters})
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown} in --only; choose from {[ch.source.stem for ch in chapters]}")
+    for ch in chapters:
         name = ch.source.relative_to(ROOT).as_posix()
         order.append(name)
         if only and ch.source.stem not in only:
@@ -194,7 +204,9 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     failure = None
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         pending = {}
-        queue = [item for item in todo if not item[1].gathers]
+        # chapters that pre-train models of their own start first (notebook metadata
+        # pprlib.priority), so that two workers do not wait on the same pre-training
+        queue = sorted((item for item in todo if not item[1].gathers), key=lambda item: -item[1].priority)
         last = [item for item in todo if item[1].gathers]
         while queue or pending or (last and failure is None):
             if not queue and not pending:  # every other chapter is done: now the gathering ones

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _book(args) -> int:
@@ -11,7 +12,8 @@ def _book(args) -> int:
 
     try:
         book.load_profile(args.profile)  # fail before any work on a bad profile name
-        book.run(args.profile, force=args.force, only=args.only or None, html=not args.no_html, jobs=args.jobs)
+        book.run(args.profile, build_dir=args.build_dir, force=args.force, only=args.only or None,
+                 html=not args.no_html, jobs=args.jobs)
     except (book.BookError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="re-execute notebooks even when up to date")
     p.add_argument("--only", nargs="*", metavar="NOTEBOOK", help="execute only these notebooks (by stem)")
     p.add_argument("--no-html", action="store_true", help="execute the notebooks but do not build the book")
+    p.add_argument("--build-dir", type=Path, default=None, metavar="DIR",
+                   help="where executed notebooks and the HTML go (a folder named _build; default ./_build)")
     p.add_argument("--jobs", type=int, default=1,
                    help="notebooks executed at once, one CPU thread each (make book uses 2)")
     p.set_defaults(func=_book)

@@ -381,6 +381,7 @@ class BookConfig:
     tune_epochs: int = 30
     lr_grid: tuple = (1e-4, 1e-3)
     seeds: tuple = (0, 1, 2)
+    deterministic: bool = False  # deterministic CUDA kernels (see pprlib.train.deterministic_algorithms)
     device: str = field(default="auto", metadata={"cosmetic": True})
     progress: bool = field(default=True, metadata={"cosmetic": True})
 
@@ -449,10 +450,10 @@ def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None
     backbone = backbone or BackboneConfig()
     pre_cfg = TrainConfig(lr=config.pretrain_lr, loss=config.pretrain_loss, max_epochs=config.pretrain_epochs,
                           patience=3, min_delta=1e-3, batch_size=256, seed=config.seed, device=config.device,
-                          progress=config.progress)
+                          deterministic=config.deterministic, progress=config.progress)
     pre = pretrain(sp, backbone, pre_cfg, seq_cl=seq_cl)
     tune_cfg = TrainConfig(batch_size=64, max_epochs=config.tune_epochs, patience=3, device=config.device,
-                           progress=config.progress)
+                           deterministic=config.deterministic, progress=config.progress)
     return Context(config, spec, sp, backbone, pre_cfg, pre, tune_cfg)
 
 

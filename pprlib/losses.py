@@ -31,3 +31,57 @@ def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float = 
         logits = logits.masked_fill(same, float("-inf"))
     target = torch.arange(len(a), device=a.device)
     return F.cross_entropy(logits, target)
+
+
+class _ChunkedSoftmaxCE(torch.autograd.Function):
+    """Mean softmax cross-entropy of ``u @ W.T`` against ``target``, computed in row chunks.
+
+    The (N, n_items) logits are never held in full: each chunk's logits, softmax and gradients
+    are made and used while they sit in the CPU cache, and the gradients are computed in the
+    forward pass (they are cheap there and the backward pass only scales them). Same value and
+    gradients as ``F.cross_entropy(u @ W.T, target)`` up to float rounding; on a CPU 2-3x faster.
+    """
+
+    @staticmethod
+    def forward(ctx, u, weight, target, chunk):
+        n = u.shape[0]
+        total = u.new_zeros(())
+        grad_u = torch.empty_like(u) if ctx.needs_input_grad[0] else None
+        grad_w = torch.zeros_like(weight) if ctx.needs_input_grad[1] else None
+        for start in range(0, n, chunk):
+            uc, tc = u[start : start + chunk], target[start : start + chunk]
+            logits = uc @ weight.T
+            lse = torch.logsumexp(logits, dim=-1)
+            total += (lse - logits.gather(1, tc[:, None]).squeeze(1)).sum()
+            if grad_u is None and grad_w is None:
+                continue
+            probs = logits.sub_(lse[:, None]).exp_()
+            probs[torch.arange(len(tc), device=tc.device), tc] -= 1.0  # d loss / d logits (times n)
+            if grad_u is not None:
+                grad_u[start : start + chunk] = probs @ weight
+            if grad_w is not None:
+                grad_w.addmm_(probs.T, uc)
+        ctx.save_for_backward(*(g for g in (grad_u, grad_w) if g is not None))
+        ctx.has = (grad_u is not None, grad_w is not None)
+        ctx.n = n
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad):
+        saved = list(ctx.saved_tensors)
+        scale = grad / ctx.n
+        grad_u = saved.pop(0) * scale if ctx.has[0] else None
+        grad_w = saved.pop(0) * scale if ctx.has[1] else None
+        return grad_u, grad_w, None, None
+
+
+def softmax_cross_entropy(u: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
+                          chunk: int = 256) -> torch.Tensor:
+    """Mean cross-entropy of the softmax over every item: scores ``u @ weight.T`` (N, n_items),
+    ``target`` in ``0..n_items-1``. On a CPU the logits are processed in chunks of ``chunk``
+    rows (see :class:`_ChunkedSoftmaxCE`); elsewhere the plain formula (in float32)."""
+    if len(u) == 0:
+        return u.sum() * 0.0 + weight.sum() * 0.0
+    if u.device.type == "cpu" and u.dtype == torch.float32 and weight.dtype == torch.float32:
+        return _ChunkedSoftmaxCE.apply(u, weight, target, chunk)
+    return F.cross_entropy((u @ weight.T).float(), target)

@@ -8,7 +8,9 @@ and then uses bf16 autocast where supported (``amp``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -55,6 +57,7 @@ class TrainConfig:
     loss: str = "bpr"
     monitor: str = "NDCG@10"
     seed: int = 0
+    deterministic: bool = False  # deterministic (slower) CUDA kernels; CPU runs are deterministic anyway
     device: str = field(default="auto", metadata={"cosmetic": True})
     amp: bool = field(default=True, metadata={"cosmetic": True})
     progress: bool = field(default=True, metadata={"cosmetic": True})
@@ -74,6 +77,28 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.loss must be 'bpr' or 'ce', got {self.loss!r}")
         if self.targets not in TARGETS:
             raise ValueError(f"TrainConfig.targets must be one of {TARGETS}, got {self.targets!r}")
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool):
+    """Within the block, ask torch for deterministic kernels (``enabled``); restored afterwards.
+
+    On CUDA, scatter/index-add style backward passes (embedding gradients, ``index_put`` with
+    accumulation) and some attention kernels are nondeterministic by default: two runs with the
+    same seed can differ in the last bits, and training amplifies that. With the switch on, torch
+    uses deterministic kernels where it has them and warns where it has none; cuBLAS needs
+    ``CUBLAS_WORKSPACE_CONFIG``, set here when absent. CPU kernels used here are deterministic.
+    """
+    if not enabled:
+        yield
+        return
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
 
 def seed_everything(seed: int) -> None:
@@ -103,6 +128,11 @@ def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDatase
 
     The model ends on the epoch with the best validation ``cfg.monitor``.
     """
+    with deterministic_algorithms(cfg.deterministic):
+        return _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl)
+
+
+def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) -> pd.DataFrame:
     device = resolve_device(cfg.device)
     model.to(device)
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pprlib import losses
 from pprlib.losses import bpr, info_nce
 
 torch.set_num_threads(1)
@@ -108,3 +109,33 @@ def test_info_nce_rejects_non_positive_temperature(tau):
     a, p = _random(3, 2, 4)
     with pytest.raises(ValueError, match="temperature"):
         info_nce(a, p, tau)
+
+
+@pytest.mark.parametrize("n, chunk", [(1, 256), (300, 64), (513, 256)])
+def test_chunked_softmax_ce_equals_the_plain_formula(n, chunk):
+    g = torch.Generator().manual_seed(n)
+    u = torch.randn(n, 16, generator=g, requires_grad=True)
+    w = torch.randn(50, 16, generator=g, requires_grad=True)
+    target = torch.randint(0, 50, (n,), generator=g)
+    got = losses.softmax_cross_entropy(u, w, target, chunk=chunk)
+    (got * 3.0).backward()
+    grads = u.grad.clone(), w.grad.clone()
+    u.grad, w.grad = None, None
+    want = torch.nn.functional.cross_entropy(u @ w.T, target)
+    (want * 3.0).backward()
+    assert torch.allclose(got, want, atol=1e-5)
+    assert torch.allclose(grads[0], u.grad, atol=1e-5) and torch.allclose(grads[1], w.grad, atol=1e-5)
+
+
+def test_chunked_softmax_ce_gradcheck_and_frozen_weights():
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(7, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.randint(0, 5, (7,), generator=g)
+    assert torch.autograd.gradcheck(lambda a, b: losses._ChunkedSoftmaxCE.apply(a, b, target, 3), (u, w))
+    frozen = torch.randn(5, 4, generator=g)  # no gradient wanted for the item table
+    x = torch.randn(7, 4, generator=g, requires_grad=True)
+    losses.softmax_cross_entropy(x, frozen, target).backward()
+    assert x.grad is not None and frozen.grad is None
+    empty = losses.softmax_cross_entropy(torch.zeros(0, 4, requires_grad=True), frozen, target[:0])
+    assert float(empty) == 0.0

@@ -112,8 +112,10 @@ def test_ablation_chapter_has_every_variant_on_two_datasets(executed):
     assert set(g["ablation_variants"]) == {"ft", "full model", "w/o CL", "w/o prompt aug", "w/o behaviour aug",
                                            "shared prompt"}
     assert "AliEC-like data (8 fields)" in g["ablation_table"]
-    for key in ("gain_cl_light", "gain_cl_full", "gain_personal_light", "gain_personal_full"):
-        assert -1 < g[key] < 1
+    for part in ("cl", "promptaug", "behaviouraug", "personal"):
+        for mode in ("light", "full"):
+            assert -1 < g[f"gain_{part}_{mode}"] < 1 and _unit(g[f"p_{part}_{mode}"])
+    assert "shared prompt" in g["ablation_tests"]
 
 
 def test_noise_chapter_has_every_rate(executed):
@@ -122,6 +124,8 @@ def test_noise_chapter_has_every_rate(executed):
     assert g["noise_rates"] == book.load_profile("tiny")["noise_rates"]
     for key in ("ft", "light", "full", "light_nocl"):
         assert -1 < g[f"noise_drop_{key}"] < 1
+    assert g["noise_robust_diff"] == pytest.approx(g["noise_drop_light"] - g["noise_drop_light_nocl"], abs=1e-4)
+    assert _unit(g["noise_robust_p"])
 
 
 def test_sparsity_chapter_improvements_are_finite(executed):
@@ -130,3 +134,44 @@ def test_sparsity_chapter_improvements_are_finite(executed):
     assert g["sparsity_finite"] is True
     assert g["sparsity_ks"] == book.load_profile("tiny")["k_shots"]
     assert "HIT@10" in g["sparsity_table"]
+    for key in ("light", "full"):
+        assert g[f"sparsity_trend_{key}"] == pytest.approx(g[f"sparsity_low_{key}"] - g[f"sparsity_high_{key}"], abs=1e-6)
+
+
+def test_universality_chapter_has_every_backbone(executed):
+    _, paths = executed
+    g = book.glued(paths["universality"])
+    backbones = book.load_profile("tiny")["backbones"]
+    assert g["universality_backbones"] == sorted(backbones)
+    for name in backbones:
+        assert f">{name}<" in g["universality_table"]
+    for key in ("cl4srec_light", "cl4srec_full", "gru4rec_light", "gru4rec_full", "sasrec_light"):
+        assert -1 < g[f"univ_diff_{key}"] < 1 and _unit(g[f"univ_p_{key}"])
+    assert all(v in g["universality_tests"] for v in ("PPR(light)", "PPR(full)"))
+
+
+def test_sensitivity_chapter_has_every_setting(executed):
+    _, paths = executed
+    g = book.glued(paths["sensitivity"])
+    tiny = book.load_profile("tiny")
+    assert g["sensitivity_parameters"] == sorted(["n_prompt", "weight", "temperature", "mask_ratio"])
+    for parameter in ("n_prompt", "weight", "temperature", "mask_ratio"):
+        assert 0 <= g[f"spread_{parameter}"] < 1
+    assert g["best_n_prompt"] in tiny["prompt_lengths"]
+    assert _unit(g["sensitivity_ft"])
+    assert all(f">{parameter}<" in g["sensitivity_table"] for parameter in ("n_prompt", "weight"))
+
+
+def test_summary_is_computed_from_the_other_chapters(executed):
+    from pprlib import reproduction
+
+    build_dir, paths = executed
+    g = book.glued(paths["summary"], rich=False)
+    expected = reproduction.evaluate_claims(reproduction.read_executed(build_dir / "executed" / "book"))
+    assert g["summary_verdicts"] == expected.verdict.tolist()
+    assert g["n_claims"] == len(reproduction.CLAIMS)
+    assert g["n_reproduced"] + g["n_not_reproduced"] + g["n_not_comparable"] == g["n_claims"]
+    # every chapter of this book provides its claims' values; only chapters not in the book are missing
+    in_book = {p.stem for p in book.toc_files()}
+    for claim, verdict in zip(reproduction.CLAIMS, g["summary_verdicts"]):
+        assert (verdict == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim

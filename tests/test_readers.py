@@ -74,8 +74,11 @@ def test_csv_pair_valid(tmp_path):
 def test_csv_pair_column_mapping_and_separator(tmp_path):
     inter = write(tmp_path, "log.tsv", "who\twhat\twhen\textra\n1\t10\t3\tx\n1\t11\t2\ty\n")
     users = write(tmp_path, "people.tsv", "who\tcity\tsegment\n1\tParis\tA\n")
+    with pytest.raises(DataValidationError, match=r"unknown column\(s\) \['extra'\]"):
+        read_csv_pair(inter, users, user_col="who", item_col="what", time_col="when", sep="\t",
+                      profile_fields=["segment"])
     data = read_csv_pair(inter, users, user_col="who", item_col="what", time_col="when", sep="\t",
-                         profile_fields=["segment"], name="mapped")
+                         profile_fields=["segment"], name="mapped", extra_columns="ignore")
     assert data.name == "mapped" and data.profile_fields == ["segment"]
     assert labels(data, "1") == ["11", "10"]
 

@@ -200,20 +200,37 @@ def read_csv_pair(
     sep: str = ",",
     unknown_users: Literal["error", "missing", "drop"] = "error",
     duplicates: Literal["error", "drop", "keep"] = "error",
+    extra_columns: Literal["error", "ignore"] = "error",
+    vocab: dict[str, Sequence[str]] | None = None,
     name: str | None = None,
 ) -> InteractionData:
     """An interactions CSV and a users CSV, both with a header, read with a column mapping.
 
     ``user_col`` names the user column of both files. ``profile_fields`` defaults to every
-    column of the users file except ``user_col``. ``unknown_users`` and ``duplicates`` are
-    passed to :func:`build_dataset`. ``name`` defaults to the interactions file's stem.
+    column of the users file except ``user_col``. A column the mapping does not name (a
+    ``rating`` in the interactions, a column of the users file outside ``profile_fields``) is an
+    error unless ``extra_columns="ignore"``: a misspelt name should not go unnoticed.
+    ``unknown_users``, ``duplicates`` and ``vocab`` (fixed labels per field; other values are
+    an error) are passed to :func:`build_dataset`. ``name`` defaults to the interactions file's
+    stem.
     """
+    if extra_columns not in ("error", "ignore"):
+        raise ValueError(f"extra_columns must be 'error' or 'ignore', got {extra_columns!r}")
     inter_path, users_path = Path(interactions_path), Path(users_path)
     inter_source, users_source = str(inter_path), str(users_path)
     interactions = _read_file(inter_path, sep=sep, sep_hint=True)
     users = _read_file(users_path, sep=sep, sep_hint=True)
     if profile_fields is None:
         profile_fields = [c for c in users.columns if c not in (user_col, ROW)]
+    if extra_columns == "error":
+        for frame, source, named in ((interactions, inter_source, (user_col, item_col, time_col)),
+                                     (users, users_source, (user_col, *profile_fields))):
+            extra = [c for c in frame.columns if c not in (*named, ROW)]
+            if extra and all(c in frame.columns for c in named):  # a missing column is reported first
+                raise DataValidationError(
+                    f"{source}: unknown column(s) {extra}; expected {list(named)}. Map the columns "
+                    "(user_col=, item_col=, time_col=, profile_fields=) or read with extra_columns='ignore'"
+                )
     return build_dataset(
         interactions,
         users,
@@ -226,6 +243,7 @@ def read_csv_pair(
         time_col=time_col,
         unknown_users=unknown_users,
         duplicates=duplicates,
+        vocab=vocab,
         meta={"reader": "read_csv_pair", "files": [inter_source, users_source]},
     )
 

@@ -17,6 +17,7 @@ error is raised, naming the source, the column and the offending row or value.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
@@ -32,6 +33,10 @@ ROW = "_row"
 
 class DataValidationError(ValueError):
     """A problem with input data; the message names the source, column and row or value."""
+
+
+class DataWarning(UserWarning):
+    """Something in the input was left out or changed; the message says what and where."""
 
 
 def _where(source: str, column: str | None = None, rows: Sequence | None = None) -> str:
@@ -345,6 +350,11 @@ def build_dataset(
         else:
             values = sorted(set(text[~empty]), key=_natural_key)
             labels = [MISSING] + values
+        if empty.all():
+            raise DataValidationError(
+                f"{_where(users_source, f)}: every value is empty, so the field tells nothing; "
+                "fill it or leave it out of the profile fields"
+            )
         lookup = {v: k for k, v in enumerate(labels)}
         codes[: len(users), j] = np.where(empty, 0, text.map(lookup).fillna(0).to_numpy(dtype=np.int64))
         vocab_out[f] = labels
@@ -352,6 +362,13 @@ def build_dataset(
     # encode users: only users with interactions are kept (a profile row alone is no user)
     all_users = pd.Index(list(profile_user) + extra_users)
     active = pd.Index(pd.unique(inter_user))
+    idle = ~profile_user.isin(set(active)).to_numpy()
+    if idle.any():
+        warnings.warn(
+            f"{_where(users_source, user_col, _row_labels(users, idle))}: {int(idle.sum())} user(s) without "
+            f"interactions (e.g. {profile_user[idle].iloc[0]!r}) are left out: a user needs at least one click",
+            DataWarning, stacklevel=2,
+        )
     keep_rows = all_users.get_indexer(active)
     order = np.argsort(keep_rows, kind="stable")  # keep the profile file's order
     keep_rows = keep_rows[order]

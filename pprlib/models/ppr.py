@@ -253,8 +253,7 @@ class PPRModel(nn.Module):
             neg = (u_sel * self.item_emb(batch["negatives"][mask])).sum(-1)
             rec = losses.bpr(pos, neg)
         elif loss == "ce":
-            logits = u_sel @ self.item_emb.weight[1 : self.n_items + 1].T
-            rec = torch.nn.functional.cross_entropy(logits.float(), items[mask] - 1)
+            rec = losses.softmax_cross_entropy(u_sel, self.item_emb.weight[1 : self.n_items + 1], items[mask] - 1)
         else:
             raise ValueError(f"loss must be 'bpr' or 'ce', got {loss!r}")
         loss = rec

@@ -1,0 +1,49 @@
+"""What a result was computed with: seeds, device, threads and library versions.
+
+Every chapter that reports results ends with :func:`provenance_table`, so a number in the book
+can be traced to the settings and the software that produced it.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import pandas as pd
+import torch
+
+LIBRARIES = ("pprlib", "torch", "numpy", "pandas", "scipy", "papermill", "myst-nb", "jupyter-book")
+
+
+def versions(libraries=LIBRARIES) -> dict[str, str]:
+    """Installed version of each library ("not installed" when absent)."""
+    out = {"python": platform.python_version()}
+    for name in libraries:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def provenance(config=None, **extra) -> dict[str, str]:
+    """Seeds, device and thread count of a run (``config``: a BookConfig), library versions,
+    and anything passed in ``extra``."""
+    from pprlib.train import resolve_device
+
+    out: dict[str, str] = {}
+    if config is not None:
+        out["data / split / pre-training seed"] = str(config.seed)
+        out["tuning seeds"] = ", ".join(str(s) for s in config.seeds)
+        device = resolve_device(config.device)
+        out["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+        out["deterministic CUDA kernels"] = str(config.deterministic)
+    out["torch threads"] = str(torch.get_num_threads())
+    out.update({k: str(v) for k, v in extra.items()})
+    out.update(versions())
+    return out
+
+
+def provenance_table(config=None, **extra) -> pd.DataFrame:
+    """:func:`provenance` as a two-column table for the end of a chapter."""
+    return pd.DataFrame({"value": provenance(config, **extra)}).rename_axis("computed with")
