@@ -188,7 +188,7 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
             )
         except PapermillExecutionError as exc:
             raise BookError(
-                f"{name} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); the executed copy "
+                f"{name} failed in cell In [{exc.exec_count}] ({exc.ename}: {exc.evalue}); the executed copy "
                 f"with the traceback is kept at {ch.executed}; the other chapters' results are intact"
             ) from None
         seconds = time.perf_counter() - start

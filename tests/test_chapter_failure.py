@@ -1,0 +1,58 @@
+"""A chapter that raises stops the batch runner with a message naming the notebook and the cell,
+keeps the executed copy for inspection, and leaves the chapters already done intact."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from pprlib import book
+
+pytestmark = pytest.mark.notebooks
+
+
+def _notebook(path, *sources):
+    cells = [new_code_cell("value = 1", metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(src) for src in sources]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"c{i}"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_failing_chapter_stops_the_run_and_names_notebook_and_cell(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    (root / "book").mkdir(parents=True)
+    good = _notebook(root / "book" / "good.ipynb", "from myst_nb import glue\nglue('answer', value + 41)")
+    bad = _notebook(root / "book" / "bad.ipynb", "x = 2", "raise ValueError('boom: the data is wrong')")
+    later = _notebook(root / "book" / "later.ipynb", "y = 3")
+    monkeypatch.setattr(book, "ROOT", root)
+    monkeypatch.setattr(book, "toc_files", lambda: [good, bad, later])
+    profile = tmp_path / "p.yaml"
+    profile.write_text("value: 1\n")
+    build_dir = tmp_path / "_build"
+
+    with pytest.raises(book.BookError) as info:
+        book.execute(profile, build_dir=build_dir, jobs=1, log=lambda *_: None)
+    message = str(info.value)
+    kept = build_dir / "executed" / "book" / "bad.ipynb"
+    assert message == (f"book/bad.ipynb failed in cell In [4] (ValueError: boom: the data is wrong); the executed "
+                       f"copy with the traceback is kept at {kept}; the other chapters' results are intact")
+    assert "boom" in kept.read_text()  # the traceback is in the kept copy
+    manifest = json.loads((build_dir / "executed" / "manifest.json").read_text())
+    assert set(manifest) == {"book/good.ipynb"}  # the finished chapter stays recorded, the failed one not
+    assert book.glued(build_dir / "executed" / "book" / "good.ipynb")["answer"] == 42
+    assert not (build_dir / "executed" / "book" / "later.ipynb").exists()  # nothing new started
+
+    # after the fix, the next run skips the good chapter and runs the rest
+    _notebook(bad, "x = 2")
+    lines = []
+    book.execute(profile, build_dir=build_dir, jobs=1, log=lines.append)
+    assert "[book] book/good.ipynb: up to date, skipped" in lines
+    assert set(json.loads((build_dir / "executed" / "manifest.json").read_text())) == {
+        "book/good.ipynb", "book/bad.ipynb", "book/later.ipynb"}
