@@ -3,6 +3,8 @@ tuning run for a seed, and the on-disk cache of runs."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -126,3 +128,30 @@ def test_run_method_cache_returns_the_stored_result(tiny, monkeypatch, tmp_path)
         experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 1)
     with pytest.raises(AssertionError, match="tune called"):
         experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "zero", 0)
+
+
+def test_pretraining_twice_gives_identical_weights_and_history(tiny):
+    """Same seed, same data, CPU: the whole pre-training is bit-identical (with the CE loss
+    and CL4SRec's augmentations, the paths the book uses)."""
+    from pprlib.models.ppr import SequenceCLConfig
+
+    sp, _ = tiny
+    cfg = dataclasses.replace(PRETRAIN, loss="ce", max_epochs=2)
+    runs = [experiments.pretrain(sp, BACKBONE, cfg, seq_cl=SequenceCLConfig(), use_cache=False) for _ in range(2)]
+    assert runs[0].key == runs[1].key
+    assert runs[0].state.keys() == runs[1].state.keys()
+    assert all(torch.equal(runs[0].state[k], runs[1].state[k]) for k in runs[0].state)
+    columns = [c for c in runs[0].history.columns if c != "seconds"]
+    assert runs[0].history[columns].equals(runs[1].history[columns])
+    other = experiments.pretrain(sp, BACKBONE, dataclasses.replace(cfg, seed=1), seq_cl=SequenceCLConfig(),
+                                 use_cache=False)
+    assert not all(torch.equal(runs[0].state[k], other.state[k]) for k in runs[0].state)
+
+
+def test_deterministic_switch_is_restored_after_training():
+    from pprlib.train import deterministic_algorithms
+
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic_algorithms(True):
+        assert torch.are_deterministic_algorithms_enabled()
+    assert torch.are_deterministic_algorithms_enabled() == before
