@@ -9,7 +9,7 @@ JOBS    ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test setup lab kernel clean
+.PHONY: book test bench setup lab kernel clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# benchmarks (not tests): throughput, memory, scaling; BENCH_ARGS="--book --peer /path/to/recbole/python"
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 kernel: $(STAMP)
 	$(BIN)/python -m ipykernel install --user --name pprlib --display-name "Python (pprlib)"

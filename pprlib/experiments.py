@@ -148,10 +148,26 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
     save = lambda value, tmp: torch.save(value, tmp)  # noqa: E731
     load = lambda p: torch.load(p, weights_only=True)  # noqa: E731
     if use_cache:
-        value = cached(cache_dir() / "checkpoints" / f"pretrain-{key}.pt", compute, save, load)
+        value = cached(checkpoint_path(key), compute, save, load)
     else:
         value = compute()
     return Pretrained(value["state"], pd.DataFrame(value["history"]), key)
+
+
+def checkpoint_path(key: str):
+    """Where the pre-trained model with cache key ``key`` is stored."""
+    return cache_dir() / "checkpoints" / f"pretrain-{key}.pt"
+
+
+def save_pretrained(pre: Pretrained) -> None:
+    """Store a pre-trained model under its key (as :func:`pretrain` would): a model trained
+    elsewhere (e.g. on several processes) is then found by every chapter."""
+    from pprlib.cache import atomic_write
+
+    value = {"state": pre.state, "history": {c: pre.history[c].tolist() for c in pre.history.columns}}
+    path = checkpoint_path(pre.key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: torch.save(value, tmp))
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,24 +449,34 @@ def prepare_backbone(config: BookConfig, name: str) -> Context:
     return prepare(config, backbone=backbone, seq_cl=seq_cl)
 
 
+def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
+              protocol: ProtocolConfig | None = None) -> tuple[DataSpec, ColdStartSplit]:
+    """The data and its protocol split for the book's settings (the split is cached on disk)."""
+    if config.dataset == "synthetic":
+        syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
+        spec, protocol = DataSpec("synthetic", syn), protocol or ProtocolConfig(seed=config.seed)
+    else:
+        spec = DataSpec(config.dataset)
+        protocol = protocol or ProtocolConfig(seed=config.seed, simulate_cold_share=0.3)
+    return spec, load_split(spec, protocol)
+
+
+def pretrain_config(config: BookConfig) -> TrainConfig:
+    """The pre-training settings of the book."""
+    return TrainConfig(lr=config.pretrain_lr, loss=config.pretrain_loss, max_epochs=config.pretrain_epochs,
+                       patience=3, min_delta=1e-3, batch_size=256, seed=config.seed, device=config.device,
+                       deterministic=config.deterministic, progress=config.progress)
+
+
 def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None = None,
             synthetic: SyntheticConfig | None = None, protocol: ProtocolConfig | None = None,
             seq_cl: SequenceCLConfig | None = None) -> Context:
     """Data, split and pre-trained backbone for a chapter (the pre-training is cached).
     ``seq_cl`` pre-trains CL4SRec instead of SASRec."""
     config = config or BookConfig()
-    if config.dataset == "synthetic":
-        syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
-        spec = DataSpec("synthetic", syn)
-        protocol = protocol or ProtocolConfig(seed=config.seed)
-    else:
-        spec = DataSpec(config.dataset)
-        protocol = protocol or ProtocolConfig(seed=config.seed, simulate_cold_share=0.3)
-    sp = load_split(spec, protocol)
+    spec, sp = book_data(config, synthetic, protocol)
     backbone = backbone or BackboneConfig()
-    pre_cfg = TrainConfig(lr=config.pretrain_lr, loss=config.pretrain_loss, max_epochs=config.pretrain_epochs,
-                          patience=3, min_delta=1e-3, batch_size=256, seed=config.seed, device=config.device,
-                          deterministic=config.deterministic, progress=config.progress)
+    pre_cfg = pretrain_config(config)
     pre = pretrain(sp, backbone, pre_cfg, seq_cl=seq_cl)
     tune_cfg = TrainConfig(batch_size=64, max_epochs=config.tune_epochs, patience=3, device=config.device,
                            deterministic=config.deterministic, progress=config.progress)

@@ -132,12 +132,27 @@ def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDatase
         return _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl)
 
 
+def distributed_world() -> tuple[int, int]:
+    """(rank, world size) of the running ``torch.distributed`` process group, or (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) -> pd.DataFrame:
     device = resolve_device(cfg.device)
     model.to(device)
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
-    batches = loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, pin_memory=device.type == "cuda")
+    rank, world = distributed_world()
+    net = model
+    if world > 1:  # data parallel: each process trains on its shard of every batch, gradients averaged
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=True)
+    batches = loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, pin_memory=device.type == "cuda",
+                     rank=rank, world=world)
     history = []
     best, best_state, bad = -np.inf, None, 0
     start = time.perf_counter()
@@ -151,7 +166,7 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
         for batch in batches:
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with _autocast(device, cfg.amp):
-                loss, parts = model.calculate_loss(batch, cfg.targets, cl, generator, cfg.loss, seq_cl)
+                loss, parts = net(batch, cfg.targets, cl, generator, cfg.loss, seq_cl)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -159,6 +174,10 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
             for k, v in parts.items():
                 parts_sum[k] = parts_sum.get(k, 0.0) + v
             n += 1
+        if world > 1:  # the epoch's loss averaged over the processes (validation is the same on each)
+            sums = torch.tensor([total, *parts_sum.values()], dtype=torch.float64)
+            torch.distributed.all_reduce(sums)
+            total, parts_sum = float(sums[0]) / world, dict(zip(parts_sum, (sums[1:] / world).tolist()))
         score = validate(model, split, val, device, val_profiles)
         row = {"epoch": epoch + 1, "loss": total / max(n, 1),
                **{f"loss/{k}": v / max(n, 1) for k, v in parts_sum.items()},

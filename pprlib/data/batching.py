@@ -171,16 +171,39 @@ class BucketBatchSampler(torch.utils.data.Sampler):
             yield batches[k].tolist()
 
 
+class ShardedBatchSampler(torch.utils.data.Sampler):
+    """Process ``rank``'s share of every batch of ``sampler`` (data parallelism): all processes
+    draw the same seeded batches and each keeps rows ``rank, rank + world, ...``. A batch
+    smaller than ``world`` goes whole to every process (its averaged gradient is unchanged)."""
+
+    def __init__(self, sampler, rank: int, world: int):
+        if not 0 <= rank < world:
+            raise ValueError(f"rank must lie in [0, {world}), got {rank}")
+        self.sampler, self.rank, self.world = sampler, rank, world
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        for batch in self.sampler:
+            yield batch[self.rank :: self.world] if len(batch) >= self.world else batch
+
+
 def loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed: int = 0,
-           pin_memory: bool = False) -> DataLoader:
+           pin_memory: bool = False, rank: int = 0, world: int = 1) -> DataLoader:
     """A DataLoader over a dataset of this module (seeded, no worker processes).
 
     Training sets (``shuffle=True``) of a :class:`SequenceDataset` are batched by length
-    (:class:`BucketBatchSampler`); evaluation keeps the dataset order.
+    (:class:`BucketBatchSampler`); evaluation keeps the dataset order. With ``world > 1``
+    (distributed training) each process gets its shard of every training batch.
     """
     if shuffle and isinstance(dataset, SequenceDataset):
         sampler = BucketBatchSampler(dataset.lengths, batch_size, seed)
+        if world > 1:
+            sampler = ShardedBatchSampler(sampler, rank, world)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, pin_memory=pin_memory)
+    if world > 1:
+        raise ValueError("distributed batches are only made for shuffled SequenceDataset training sets")
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
                       collate_fn=collate, pin_memory=pin_memory)

@@ -249,12 +249,38 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
         "tune": _user_instances(data, tune_users),
         "val": _user_instances(data, val_users),
         "test": _user_instances(data, test_users),
+        **_warm_sets(data, warm),
     }
-    warm_last = data.lengths[warm] - 1
-    sets["warm_val"] = Instances(warm, warm_last - 1, data.items[data.offsets[warm] + warm_last - 1])
-    sets["warm_test"] = Instances(warm, warm_last, data.items[data.offsets[warm] + warm_last])
-    for name in ("val", "test", "warm_val", "warm_test"):
+    _add_candidates(full, sets, ("val", "test", "warm_val", "warm_test"), config, rng)
+    return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets)
+
+
+def _warm_sets(data: InteractionData, warm: np.ndarray) -> dict[str, Instances]:
+    """Leave-one-out instances of warm users: the last click is the test target, the one
+    before it the validation target."""
+    last = data.lengths[warm] - 1
+    return {"warm_val": Instances(warm, last - 1, data.items[data.offsets[warm] + last - 1]),
+            "warm_test": Instances(warm, last, data.items[data.offsets[warm] + last])}
+
+
+def _add_candidates(full: InteractionData, sets: dict, names, config: ProtocolConfig, rng) -> None:
+    for name in names:
         inst = sets[name]
         negatives = sample_negatives(full, inst.users, config.n_negatives, rng)
         inst.candidates = np.concatenate([inst.targets[:, None], negatives], axis=1)
-    return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets)
+
+
+def leave_one_out(data: InteractionData, config: ProtocolConfig | None = None) -> ColdStartSplit:
+    """The usual protocol of sequential recommendation, without cold users: every user with
+    at least three clicks trains on all but the last two, is validated on the second last and
+    tested on the last (as RecBole's ``LS`` split). The cold sets are empty."""
+    config = config or ProtocolConfig()
+    rng = np.random.default_rng(config.seed)
+    warm = np.flatnonzero(data.lengths >= 3)
+    if len(warm) < 10:
+        raise ValueError(f"{data.name}: only {len(warm)} users have three clicks or more")
+    empty = np.zeros(0, dtype=np.int64)
+    sets = {name: Instances(empty, empty, empty) for name in ("tune", "val", "test")}
+    sets.update(_warm_sets(data, warm))
+    _add_candidates(data, sets, ("warm_val", "warm_test"), config, rng)
+    return ColdStartSplit(data, config, warm, empty, empty, empty, sets)

@@ -236,6 +236,10 @@ class PPRModel(nn.Module):
             return valid & zero
         return valid & ((cols > 0) | zero)
 
+    def forward(self, batch: dict, *args, **kwargs):
+        """The training loss (:meth:`calculate_loss`): what DistributedDataParallel calls."""
+        return self.calculate_loss(batch, *args, **kwargs)
+
     def calculate_loss(self, batch: dict, targets: str = "few", cl: ContrastiveConfig | None = None,
                        generator: torch.Generator | None = None, loss: str = "bpr",
                        seq_cl: SequenceCLConfig | None = None) -> tuple[torch.Tensor, dict[str, float]]:
