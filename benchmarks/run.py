@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,122 +27,9 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 
 
-# --------------------------------------------------------------------------------------------
-# the cases (each runs in its own process)
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def _data(n_users=6000, n_items=1000, **knobs):
-    from pprlib.data.protocol import ProtocolConfig, split
-    from pprlib.data.synthetic import SyntheticConfig, generate
-
-    return split(generate(SyntheticConfig(n_users=n_users, n_items=n_items, seed=0, **knobs)), ProtocolConfig(seed=0))
-
-
-def _epochs(model, params, train, cfg, epochs, cl=None):
-    """Seconds of each of ``epochs`` training epochs (no validation)."""
-    import torch
-
-    from pprlib.data.batching import loader
-
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
-    generator = torch.Generator().manual_seed(0)
-    batches = loader(train, cfg.batch_size, shuffle=True, seed=0)
-    times, targets = [], 0
-    for _ in range(epochs):
-        model.train()
-        start = time.perf_counter()
-        for batch in batches:
-            loss, _ = model.calculate_loss(batch, cfg.targets, cl, generator, cfg.loss)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if len(times) == 0:
-                targets += int(model.target_mask(batch, cfg.targets).sum())
-        times.append(time.perf_counter() - start)
-    return times, targets
-
-
-def case_pretrain(epochs: int = 3, **data_args) -> dict:
-    """Pre-training epochs of SASRec with the full-softmax loss (the book's setting)."""
-    from pprlib.data.batching import SequenceDataset
-    from pprlib.models import PPRConfig, PPRModel
-    from pprlib.models.backbones import BackboneConfig
-    from pprlib.train import TrainConfig
-
-    max_len = data_args.pop("max_len", 100)
-    sp = _data(**data_args)
-    backbone = BackboneConfig(max_len=max_len)
-    model = PPRModel(sp.data.n_items, sp.data.field_sizes, backbone, PPRConfig(prompt="none", profile_model=False))
-    users, lengths = sp.pretrain_sequences()
-    train = SequenceDataset(sp.data, users, lengths, backbone.max_len + 1, seed=0)
-    cfg = TrainConfig(lr=5e-3, loss="ce", batch_size=256)
-    times, targets = _epochs(model, model.configure("pretrain"), train, cfg, epochs)
-    epoch = statistics.median(times)
-    return {"epoch_s": epoch, "targets_per_s": targets / epoch, "targets": targets,
-            "users": sp.data.n_users, "items": sp.data.n_items, "clicks": sp.data.n_interactions}
-
-
-def case_tune(method: str, epochs: int = 3) -> dict:
-    """Tuning epochs of one method on the cold tuning users (contrastive loss where it has one)."""
-    from pprlib import experiments as ex
-    from pprlib.data.batching import SequenceDataset
-    from pprlib.models.backbones import BackboneConfig
-    from pprlib.train import TrainConfig
-
-    sp = _data()
-    backbone = BackboneConfig()
-    pre = ex.pretrain(sp, backbone, TrainConfig(lr=5e-3, loss="ce", max_epochs=1, progress=False), use_cache=False)
-    model = ex.build_model(sp, pre, method, backbone, ex.TuneSettings())
-    m = ex.method(method)
-    train = SequenceDataset(sp.data, sp.tune_users, sp.data.lengths[sp.tune_users], backbone.max_len + 1, seed=0)
-    cfg = TrainConfig(lr=1e-3, batch_size=64)
-    cl = ex.ContrastiveConfig() if m.contrastive else None
-    times, targets = _epochs(model, model.configure(m.mode), train, cfg, epochs, cl)
-    epoch = statistics.median(times)
-    return {"epoch_s": epoch, "targets_per_s": targets / epoch, "targets": targets}
-
-
-def case_eval(full: bool) -> dict:
-    """Evaluation of every warm user's test instance: 100 candidates, or full ranking."""
-    import torch
-
-    from pprlib.evaluation import evaluate
-    from pprlib.models import PPRConfig, PPRModel
-
-    sp = _data()
-    model = PPRModel(sp.data.n_items, sp.data.field_sizes, ppr=PPRConfig(prompt="none", profile_model=False)).eval()
-    inst = sp.instances("warm_test")
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        evaluate(model.full_sort_predict, sp, inst, full_ranking=full, device=torch.device("cpu"))
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    return {"seconds": seconds, "users_per_s": len(inst) / seconds, "users": len(inst)}
-
-
-SCALES = {"users": [1, 4, 16], "items": [1, 4, 16], "history length": [1, 4, 16]}
-QUICK_SCALES = {"users": [1, 4], "items": [1, 4], "history length": [1, 4]}
-
-
-def scaling_args(axis: str, factor: int) -> dict:
-    """Data (and model window) of the scaling study: base 1500 users, 250 items, the default
-    length distribution; one axis multiplied by ``factor``."""
-    if axis == "users":
-        return {"n_users": 1500 * factor, "n_items": 1000}
-    if axis == "items":
-        return {"n_users": 1500, "n_items": 250 * factor}
-    # longer histories: the cold threshold (which sets the length distribution) and the model's
-    # window grow together, so attention sees longer sequences too
-    return {"n_users": 1500, "n_items": 4000, "cold_threshold": 10 * factor, "max_length": 200 * factor,
-            "max_len": 50 * factor}
-
-
 def run_case(name: str, args: dict) -> dict:
+    from pprlib.bench import case_eval, case_pretrain, case_tune, peak_mib
+
     if name == "pretrain":
         out = case_pretrain(**args)
     elif name == "tune":
@@ -157,33 +42,12 @@ def run_case(name: str, args: dict) -> dict:
         out = ours(**args)
     else:
         raise ValueError(f"unknown case {name!r}")
-    out["peak_mib"] = _peak_mib()
+    out["peak_mib"] = peak_mib()
     return out
 
 
 # --------------------------------------------------------------------------------------------
-# the driver
-
-
-def machine() -> dict:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        mem = float("nan")
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1), "gpu": gpu,
-            "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "date": time.strftime("%Y-%m-%d")}
+# the driver (the cases themselves are in pprlib.bench, so the book's performance page can run them)
 
 
 def spawn(name: str, args: dict, timeout: int = 3600) -> dict:
@@ -199,17 +63,27 @@ def spawn(name: str, args: dict, timeout: int = 3600) -> dict:
 
 
 def time_book() -> dict:
-    """The whole default book (every notebook, then the strict build) on a fresh cache."""
+    """The whole default book (every notebook, then the strict build) on a fresh cache; memory
+    is sampled every half second as the summed resident memory of the runner and its kernels."""
+    import psutil  # installed with ipykernel
+
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PPR_CACHE_DIR": str(Path(tmp) / "cache")}
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pprlib", "book", "--profile", "default", "--jobs", "2",
-                               "--force", "--build-dir", str(Path(tmp) / "_build")],
-                              env=env, cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.Popen([sys.executable, "-m", "pprlib", "book", "--profile", "default", "--jobs", "2",
+                                 "--force", "--build-dir", str(Path(tmp) / "_build")],
+                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        root, total_peak = psutil.Process(proc.pid), 0.0
+        while proc.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                total_peak = max(total_peak, sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
         seconds = time.perf_counter() - start
-        # peak memory of the largest process the book started (a kernel)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mib": peak, "ok": proc.returncode == 0}
+        largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mib": total_peak, "largest_process_mib": largest, "ok": proc.returncode == 0}
 
 
 def main(argv=None) -> int:
@@ -249,6 +123,8 @@ def main(argv=None) -> int:
         if check(r, "eval"):
             record("evaluate", f"{'full ranking' if full else '100 candidates'}, {r['users']} users",
                    r["users_per_s"], "users/s", r, f"{r['seconds']:.2f} s")
+    from pprlib.bench import QUICK_SCALES, SCALES, scaling_args
+
     for axis, factors in (QUICK_SCALES if args.quick else SCALES).items():
         for factor in factors:
             r = spawn("pretrain", {"epochs": 1, **scaling_args(axis, factor)})
@@ -266,7 +142,10 @@ def main(argv=None) -> int:
     if args.book:
         r = time_book()
         record("book", "whole default book, fresh cache, --jobs 2", r["seconds"], "s", r,
-               "ok" if r["ok"] else "FAILED")
+               ("ok" if r["ok"] else "FAILED") + f"; peak = all processes together, largest one "
+               f"{r['largest_process_mib']:.0f} MiB")
+    from pprlib.bench import machine
+
     write(rows, machine(), args.out)
     return 0
 

@@ -175,3 +175,18 @@ def test_summary_is_computed_from_the_other_chapters(executed):
     in_book = {p.stem for p in book.toc_files()}
     for claim, verdict in zip(reproduction.CLAIMS, g["summary_verdicts"]):
         assert (verdict == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
+
+
+def test_performance_chapter_reads_the_benchmarks_and_measures_live(executed):
+    import math
+
+    _, paths = executed
+    g = book.glued(paths["performance"], rich=False)
+    assert g["live_epoch"] > 0 and g["live_rate"] > 0
+    results = book.ROOT / "benchmarks" / "results" / "latest.csv"
+    if results.exists():
+        assert "cores" in g["bench_machine"] and math.isfinite(g["live_ratio"])
+        for axis in ("users", "items", "history_length"):
+            assert g[f"growth_{axis}"] > 0
+    else:
+        assert "no benchmark results" in g["bench_machine"]

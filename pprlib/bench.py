@@ -1,0 +1,183 @@
+"""Measurements of pprlib's speed and memory: the cases of ``benchmarks/run.py`` and of the
+book's performance page. Each returns a dict of numbers; none asserts anything.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+
+def peak_mib() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _data(n_users=6000, n_items=1000, **knobs):
+    from pprlib.data.protocol import ProtocolConfig, split
+    from pprlib.data.synthetic import SyntheticConfig, generate
+
+    return split(generate(SyntheticConfig(n_users=n_users, n_items=n_items, seed=0, **knobs)), ProtocolConfig(seed=0))
+
+
+def _epochs(model, params, train, cfg, epochs, cl=None):
+    """Seconds of each of ``epochs`` training epochs (no validation)."""
+    import torch
+
+    from pprlib.data.batching import loader
+
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    generator = torch.Generator().manual_seed(0)
+    batches = loader(train, cfg.batch_size, shuffle=True, seed=0)
+    times, targets = [], 0
+    for _ in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        for batch in batches:
+            loss, _ = model.calculate_loss(batch, cfg.targets, cl, generator, cfg.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if len(times) == 0:
+                targets += int(model.target_mask(batch, cfg.targets).sum())
+        times.append(time.perf_counter() - start)
+    return times, targets
+
+
+class threads:
+    """Run a block with ``n`` torch CPU threads (restored afterwards). The cases use one thread
+    unless told otherwise: the book runs one chapter per core, and several OpenMP threads on a
+    busy machine can be many times slower than one (they wait for each other)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        import torch
+
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.before)
+
+
+def case_pretrain(epochs: int = 3, n_threads: int = 1, **data_args) -> dict:
+    """Pre-training epochs of SASRec with the full-softmax loss (the book's setting)."""
+    with threads(n_threads):
+        return _pretrain(epochs, **data_args)
+
+
+def _pretrain(epochs: int, **data_args) -> dict:
+    from pprlib.data.batching import SequenceDataset
+    from pprlib.models import PPRConfig, PPRModel
+    from pprlib.models.backbones import BackboneConfig
+    from pprlib.train import TrainConfig
+
+    max_len = data_args.pop("max_len", 100)
+    sp = _data(**data_args)
+    backbone = BackboneConfig(max_len=max_len)
+    model = PPRModel(sp.data.n_items, sp.data.field_sizes, backbone, PPRConfig(prompt="none", profile_model=False))
+    users, lengths = sp.pretrain_sequences()
+    train = SequenceDataset(sp.data, users, lengths, backbone.max_len + 1, seed=0)
+    cfg = TrainConfig(lr=5e-3, loss="ce", batch_size=256)
+    times, targets = _epochs(model, model.configure("pretrain"), train, cfg, epochs)
+    epoch = statistics.median(times)
+    return {"epoch_s": epoch, "targets_per_s": targets / epoch, "targets": targets,
+            "users": sp.data.n_users, "items": sp.data.n_items, "clicks": sp.data.n_interactions}
+
+
+def case_tune(method: str, epochs: int = 3, n_threads: int = 1) -> dict:
+    """Tuning epochs of one method on the cold tuning users (contrastive loss where it has one)."""
+    with threads(n_threads):
+        return _tune(method, epochs)
+
+
+def _tune(method: str, epochs: int) -> dict:
+    from pprlib import experiments as ex
+    from pprlib.data.batching import SequenceDataset
+    from pprlib.models.backbones import BackboneConfig
+    from pprlib.train import TrainConfig
+
+    sp = _data()
+    backbone = BackboneConfig()
+    pre = ex.pretrain(sp, backbone, TrainConfig(lr=5e-3, loss="ce", max_epochs=1, progress=False), use_cache=False)
+    model = ex.build_model(sp, pre, method, backbone, ex.TuneSettings())
+    m = ex.method(method)
+    train = SequenceDataset(sp.data, sp.tune_users, sp.data.lengths[sp.tune_users], backbone.max_len + 1, seed=0)
+    cfg = TrainConfig(lr=1e-3, batch_size=64)
+    cl = ex.ContrastiveConfig() if m.contrastive else None
+    times, targets = _epochs(model, model.configure(m.mode), train, cfg, epochs, cl)
+    epoch = statistics.median(times)
+    return {"epoch_s": epoch, "targets_per_s": targets / epoch, "targets": targets}
+
+
+def case_eval(full: bool, n_threads: int = 1) -> dict:
+    """Evaluation of every warm user's test instance: 100 candidates, or full ranking."""
+    with threads(n_threads):
+        return _eval(full)
+
+
+def _eval(full: bool) -> dict:
+    import torch
+
+    from pprlib.evaluation import evaluate
+    from pprlib.models import PPRConfig, PPRModel
+
+    sp = _data()
+    model = PPRModel(sp.data.n_items, sp.data.field_sizes, ppr=PPRConfig(prompt="none", profile_model=False)).eval()
+    inst = sp.instances("warm_test")
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        evaluate(model.full_sort_predict, sp, inst, full_ranking=full, device=torch.device("cpu"))
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    return {"seconds": seconds, "users_per_s": len(inst) / seconds, "users": len(inst)}
+
+
+SCALES = {"users": [1, 4, 16], "items": [1, 4, 16], "history length": [1, 4, 16]}
+QUICK_SCALES = {"users": [1, 4], "items": [1, 4], "history length": [1, 4]}
+
+
+def scaling_args(axis: str, factor: int) -> dict:
+    """Data (and model window) of the scaling study: base 1500 users, 250 items, the default
+    length distribution; one axis multiplied by ``factor``."""
+    if axis == "users":
+        return {"n_users": 1500 * factor, "n_items": 1000}
+    if axis == "items":
+        return {"n_users": 1500, "n_items": 250 * factor}
+    # longer histories: the cold threshold (which sets the length distribution) and the model's
+    # window grow together, so attention sees longer sequences too
+    return {"n_users": 1500, "n_items": 4000, "cold_threshold": 10 * factor, "max_length": 200 * factor,
+            "max_len": 50 * factor}
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem = float("nan")
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1), "gpu": gpu,
+            "python": platform.python_version(), "torch": torch.__version__,
+            "threads": "1 per case (peer: torch default)",
+            "date": time.strftime("%Y-%m-%d")}
+
+
