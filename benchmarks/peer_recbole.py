@@ -26,6 +26,7 @@ def main() -> int:
     from recbole.quick_start import run_recbole
 
     with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # RecBole writes log/ and log_tensorboard/ into the working directory
         config = {
             "data_path": os.path.join(os.path.dirname(recbole.__file__), "dataset_example"),
             "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
@@ -42,7 +43,7 @@ def main() -> int:
         seconds = time.perf_counter() - start
     test = {k.lower(): float(v) for k, v in result["test_result"].items()}
     print("RESULT " + json.dumps({"seconds": seconds, "ndcg10": test["ndcg@10"], "hit10": test["hit@10"],
-                                  "epoch_limit": args.epochs}))
+                                  "best_valid_ndcg10": float(result["best_valid_score"]), "epoch_limit": args.epochs}))
     return 0
 
 
