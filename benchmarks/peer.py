@@ -28,16 +28,17 @@ def ours(max_epochs: int = 200) -> dict:
     from pprlib.models.backbones import BackboneConfig
     from pprlib.train import TrainConfig
 
+    read_movielens_100k()  # fetch the wheel once, outside the timing
+    start = time.perf_counter()  # like RecBole's run: reading, splitting, training, testing
     sp = leave_one_out(read_movielens_100k(), ProtocolConfig(seed=0, max_history=50))
     backbone = BackboneConfig(d=64, ffn=64, max_len=50)
     cfg = TrainConfig(lr=5e-3, loss="ce", batch_size=256, max_epochs=max_epochs, patience=10, min_delta=1e-3,
                       device="cpu", progress=False)
-    start = time.perf_counter()
     pre = ex.pretrain(sp, backbone, cfg, use_cache=False)
-    seconds = time.perf_counter() - start
     model = PPRModel(sp.data.n_items, sp.data.field_sizes, backbone, PPRConfig(prompt="none", profile_model=False))
     model.load_pretrained(pre.state)
     per = evaluate(model.eval().full_sort_predict, sp, sp.instances("warm_test"), device=torch.device("cpu"))
+    seconds = time.perf_counter() - start
     return {"seconds": seconds, "epochs": int(pre.history.epoch.max()), "ndcg10": float(per["full/NDCG@10"].mean()),
             "hit10": float(per["full/HIT@10"].mean()), "users": len(per["full/NDCG@10"])}
 
@@ -59,7 +60,8 @@ def compare(python: str, epochs: int = 200) -> list[dict]:
     rows = [{"group": "peer", "case": "pprlib SASRec on ML-100K, to convergence", "value": mine.get("seconds"),
              "unit": "s", "peak_mib": mine.get("peak_mib"),
              "note": f"{mine.get('epochs')} epochs, test full NDCG@10 {mine.get('ndcg10', float('nan')):.4f}"},
-            {"group": "peer", "case": "RecBole 1.2.1 SASRec on ML-100K, to convergence", "value": theirs.get("seconds"),
+            {"group": "peer", "case": f"RecBole 1.2.1 SASRec on ML-100K, early stopping or {epochs} epochs",
+             "value": theirs.get("seconds"),
              "unit": "s", "peak_mib": float("nan"),
              "note": theirs.get("error") or (f"test full NDCG@10 {theirs['ndcg10']:.4f}, best validation "
                                              f"{theirs['best_valid_ndcg10']:.4f} (epoch limit {epochs})")}]

@@ -86,6 +86,9 @@ def time_book() -> dict:
     return {"seconds": seconds, "peak_mib": total_peak, "largest_process_mib": largest, "ok": proc.returncode == 0}
 
 
+GROUPS = ("train", "evaluate", "scaling", "peer", "book")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="scaling up to x4 only")
@@ -93,7 +96,11 @@ def main(argv=None) -> int:
     parser.add_argument("--peer", metavar="PYTHON", help="python of an environment with recbole==1.2.1")
     parser.add_argument("--peer-epochs", type=int, default=200, help="RecBole's epoch limit (it stops early)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the result files")
+    parser.add_argument("--only", nargs="+", choices=GROUPS, metavar="GROUP",
+                        help=f"run only these groups ({', '.join(GROUPS)}); their rows replace the same rows "
+                             "of the existing results, the others are kept")
     args = parser.parse_args(argv)
+    wanted = set(args.only or GROUPS)
 
     rows = []
 
@@ -109,6 +116,26 @@ def main(argv=None) -> int:
             return False
         return True
 
+    if "train" in wanted:
+        train_cases(record, check)
+    if "evaluate" in wanted:
+        eval_cases(record, check)
+    if "scaling" in wanted:
+        scaling_cases(record, check, args.quick)
+    if "peer" in wanted:
+        peer_cases(rows, args)
+    if args.book or (args.only and "book" in wanted):
+        r = time_book()
+        record("book", "whole default book, fresh cache, --jobs 2", r["seconds"], "s", r,
+               ("ok" if r["ok"] else "FAILED") + f"; peak = all processes together, largest one "
+               f"{r['largest_process_mib']:.0f} MiB")
+    from pprlib.bench import machine
+
+    write(rows, machine(), args.out, replace_only=args.only is not None)
+    return 0
+
+
+def train_cases(record, check):
     r = spawn("pretrain", {})
     if check(r, "pretrain"):
         record("train", "pre-training, default data (CE)", r["targets_per_s"], "targets/s", r,
@@ -118,19 +145,28 @@ def main(argv=None) -> int:
         if check(r, method):
             record("train", f"tuning {method}, default data", r["targets_per_s"], "targets/s", r,
                    f"{r['epoch_s']:.3f} s per epoch")
+
+
+def eval_cases(record, check):
     for full in (False, True):
         r = spawn("eval", {"full": full})
         if check(r, "eval"):
             record("evaluate", f"{'full ranking' if full else '100 candidates'}, {r['users']} users",
                    r["users_per_s"], "users/s", r, f"{r['seconds']:.2f} s")
+
+
+def scaling_cases(record, check, quick):
     from pprlib.bench import QUICK_SCALES, SCALES, scaling_args
 
-    for axis, factors in (QUICK_SCALES if args.quick else SCALES).items():
+    for axis, factors in (QUICK_SCALES if quick else SCALES).items():
         for factor in factors:
             r = spawn("pretrain", {"epochs": 1, **scaling_args(axis, factor)})
             if check(r, f"scaling {axis} x{factor}"):
                 record("scaling", f"{axis} x{factor}", r["epoch_s"], "s per epoch", r,
                        f"{r['users']} users, {r['items']} items, {r['clicks']} clicks")
+
+
+def peer_cases(rows, args):
     if args.peer is not None or os.environ.get("RECBOLE_PYTHON"):
         from benchmarks.peer import compare
 
@@ -139,24 +175,24 @@ def main(argv=None) -> int:
             print(row, flush=True)
     else:
         print("peer: skipped (no RecBole environment; pass --peer PYTHON, see benchmarks/README.md)")
-    if args.book:
-        r = time_book()
-        record("book", "whole default book, fresh cache, --jobs 2", r["seconds"], "s", r,
-               ("ok" if r["ok"] else "FAILED") + f"; peak = all processes together, largest one "
-               f"{r['largest_process_mib']:.0f} MiB")
-    from pprlib.bench import machine
-
-    write(rows, machine(), args.out)
-    return 0
 
 
-def write(rows: list[dict], desc: dict, out: Path) -> None:
+def write(rows: list[dict], desc: dict, out: Path, replace_only: bool = False) -> None:
+    """Write the results; with ``replace_only`` the rows of earlier runs that were not measured
+    again are kept (their machine columns say where they were measured)."""
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(rows)
     for key, value in desc.items():
         frame[f"machine_{key}"] = value
+    if replace_only and (out / "latest.csv").exists():
+        old = pd.read_csv(out / "latest.csv")
+        measured = set(frame.group)
+        frame = pd.concat([old[~old.group.isin(measured)], frame], ignore_index=True)
+        order = {g: i for i, g in enumerate(GROUPS)}
+        frame = frame.sort_values("group", key=lambda g: g.map(order), kind="stable")
+    rows = frame.to_dict(orient="records")
     frame.to_csv(out / "latest.csv", index=False)
     lines = ["# Benchmark results", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in desc.items()), "",
              "| group | case | value | unit | peak MiB | note |", "|---|---|---|---|---|---|"]

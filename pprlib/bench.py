@@ -21,7 +21,8 @@ def _data(n_users=6000, n_items=1000, **knobs):
     from pprlib.data.protocol import ProtocolConfig, split
     from pprlib.data.synthetic import SyntheticConfig, generate
 
-    return split(generate(SyntheticConfig(n_users=n_users, n_items=n_items, seed=0, **knobs)), ProtocolConfig(seed=0))
+    cfg = SyntheticConfig(n_users=n_users, n_items=n_items, seed=0, **knobs)
+    return split(generate(cfg), ProtocolConfig(seed=0, cold_threshold=cfg.cold_threshold))
 
 
 def _epochs(model, params, train, cfg, epochs, cl=None):
