@@ -182,3 +182,19 @@ def machine() -> dict:
             "date": time.strftime("%Y-%m-%d")}
 
 
+
+
+def scaling_frame(table):
+    """The scaling rows of a results table with their axis, factor and time relative to x1."""
+    scaling = table[table.group == "scaling"].copy()
+    scaling[["axis", "factor"]] = scaling.case.str.extract(r"^(.*) x(\d+)$")
+    scaling["factor"] = scaling.factor.astype(int)
+    scaling = scaling.sort_values(["axis", "factor"], kind="stable")
+    scaling["relative time"] = scaling.value / scaling.groupby("axis").value.transform("first")
+    return scaling
+
+
+def growth(scaling) -> dict:
+    """Per axis: relative time at the largest factor divided by that factor (1 = linear)."""
+    last = scaling.sort_values("factor").groupby("axis").last()
+    return {axis: float(row["relative time"] / row.factor) for axis, row in last.iterrows()}

@@ -127,11 +127,15 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
         rel = path.relative_to(ROOT)
         if "executed_dir" in declared:  # relative to the notebook's folder, where it runs
             chosen["executed_dir"] = os.path.relpath(build_dir / "executed" / rel.parent, path.parent)
+        # notebook metadata "pprlib": {"priority": n} starts a chapter earlier; {"inputs": [files]}
+        # names files it reads (relative to the project), whose content then enters its key
+        meta = json.loads(path.read_text()).get("metadata", {}).get("pprlib", {})
+        inputs = b"".join((ROOT / f).read_bytes() if (ROOT / f).exists() else f"{f}: missing".encode()
+                          for f in meta.get("inputs", []))
         key = hashlib.sha256(
-            path.read_bytes() + json.dumps(chosen, sort_keys=True, default=str).encode() + code.encode()
+            path.read_bytes() + json.dumps(chosen, sort_keys=True, default=str).encode() + code.encode() + inputs
         ).hexdigest()[:16]
-        priority = int(json.loads(path.read_text()).get("metadata", {}).get("pprlib", {}).get("priority", 0))
-        chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key, priority))
+        chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key, int(meta.get("priority", 0))))
     others = "".join(ch.key for ch in chapters if not ch.gathers)
     for ch in chapters:
         if ch.gathers:

@@ -215,3 +215,23 @@ def sparsity_trend(tidy: pd.DataFrame, method: str, low: int, high: int, metric:
     gap = (part[low] - part[high]).dropna()
     p = float(stats.ttest_1samp(gap, 0.0).pvalue) if len(gap) > 1 else float("nan")
     return {"diff": float(gap.mean()), "p_seeds": p, "n_seeds": int(len(gap))}
+
+
+def slug(name: str) -> str:
+    """A name as a glue key: ``"SASRec (2 layers)"`` -> ``"sasrec_2_layers"``."""
+    text = "".join(c if c.isalnum() else "_" for c in name.lower())
+    return "_".join(part for part in text.split("_") if part)
+
+
+def universality_tests(results: dict[str, Comparison], methods=("PPR(light)", "PPR(full)"),
+                       reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
+    """Per backbone and method: the paired difference to ``reference`` and its tests."""
+    from pprlib.experiments import verdict
+
+    rows = {}
+    for name, result in results.items():
+        for method in methods:
+            t = result.paired_test(method, reference, metric)
+            rows[(name, method)] = {f"Δ {metric} vs {reference}": t["diff"], "p (instances)": t["p_instances"],
+                                    "p (seeds)": t["p_seeds"], "verdict": verdict(t["diff"], t["p_instances"])}
+    return pd.DataFrame(rows).T.rename_axis(["backbone", "method"])

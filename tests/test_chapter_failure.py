@@ -56,3 +56,23 @@ def test_failing_chapter_stops_the_run_and_names_notebook_and_cell(tmp_path, mon
     assert "[book] book/good.ipynb: up to date, skipped" in lines
     assert set(json.loads((build_dir / "executed" / "manifest.json").read_text())) == {
         "book/good.ipynb", "book/bad.ipynb", "book/later.ipynb"}
+
+
+def test_a_chapter_reruns_when_a_file_it_reads_changes(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    (root / "book").mkdir(parents=True)
+    (root / "results.csv").write_text("a,b\n1,2\n")
+    page = _notebook(root / "book" / "page.ipynb", "import pandas")
+    nb = nbformat.read(str(page), as_version=4)
+    nb.metadata["pprlib"] = {"inputs": ["results.csv"], "priority": 2}
+    nbformat.write(nb, str(page))
+    monkeypatch.setattr(book, "ROOT", root)
+    monkeypatch.setattr(book, "toc_files", lambda: [page])
+    profile = tmp_path / "p.yaml"
+    profile.write_text("value: 1\n")
+    first = book.plan(profile, tmp_path / "_build")[0]
+    assert first.priority == 2
+    (root / "results.csv").write_text("a,b\n1,3\n")
+    assert book.plan(profile, tmp_path / "_build")[0].key != first.key
+    (root / "results.csv").unlink()
+    assert book.plan(profile, tmp_path / "_build")[0].key != first.key
