@@ -235,3 +235,16 @@ def universality_tests(results: dict[str, Comparison], methods=("PPR(light)", "P
             rows[(name, method)] = {f"Δ {metric} vs {reference}": t["diff"], "p (instances)": t["p_instances"],
                                     "p (seeds)": t["p_seeds"], "verdict": verdict(t["diff"], t["p_instances"])}
     return pd.DataFrame(rows).T.rename_axis(["backbone", "method"])
+
+
+def sensitivity_summary(tidy: pd.DataFrame, metric: str = "NDCG@10") -> dict:
+    """What the sensitivity figure says in numbers: mean ± sd per setting (``table``), the
+    spread of the means across each parameter's settings (``spread``), the average sd over
+    seeds at one setting (``seed_sd``) and the best setting of each parameter (``best``)."""
+    part = tidy[tidy.metric == metric]
+    by_setting = part.groupby(["parameter", "setting"], sort=False).value
+    means = by_setting.mean()
+    return {"table": by_setting.agg(["mean", "std"]).round(4),
+            "spread": means.groupby("parameter").agg(lambda v: v.max() - v.min()).to_dict(),
+            "seed_sd": float(by_setting.std().mean()),
+            "best": {p: float(means[p].idxmax()) for p in means.index.get_level_values("parameter").unique()}}

@@ -111,3 +111,15 @@ def test_sensitivity_changes_one_parameter_at_a_time(ctx):
     at_default = tidy[((tidy.parameter == "n_prompt") & (tidy.setting == 1)) | (tidy.parameter == "temperature")]
     values = at_default.pivot_table(index=["seed", "metric"], columns="parameter", values="value")
     assert np.allclose(values["n_prompt"], values["temperature"])
+
+
+def test_sensitivity_summary_numbers():
+    import pandas as pd
+
+    rows = [{"parameter": "n_prompt", "setting": n, "seed": s, "metric": "NDCG@10", "value": v}
+            for (n, s), v in {(1, 0): 0.50, (1, 1): 0.52, (2, 0): 0.55, (2, 1): 0.57}.items()]
+    out = studies.sensitivity_summary(pd.DataFrame(rows))
+    assert out["spread"]["n_prompt"] == pytest.approx(0.05)
+    assert out["best"]["n_prompt"] == 2.0
+    assert out["seed_sd"] == pytest.approx(np.std([0.50, 0.52], ddof=1))
+    assert out["table"].loc[("n_prompt", 1), "mean"] == pytest.approx(0.51)
