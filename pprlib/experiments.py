@@ -142,8 +142,7 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
             val = split.instances("val").few_shot()
         train = SequenceDataset(data, users, lengths, backbone.max_len + 1, seed=cfg.seed)
         history = fit(model, params, train, split, val, cfg, desc="pre-train", seq_cl=seq_cl)
-        return {"state": {k: v.cpu() for k, v in model.backbone_state().items()},
-                "history": {c: history[c].tolist() for c in history.columns}}
+        return _checkpoint({k: v.cpu() for k, v in model.backbone_state().items()}, history)
 
     save = lambda value, tmp: torch.save(value, tmp)  # noqa: E731
     load = lambda p: torch.load(p, weights_only=True)  # noqa: E731
@@ -152,6 +151,11 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
     else:
         value = compute()
     return Pretrained(value["state"], pd.DataFrame(value["history"]), key)
+
+
+def _checkpoint(state: dict, history: pd.DataFrame) -> dict:
+    """What a pre-training checkpoint file holds (plain tensors and lists: loads with weights_only)."""
+    return {"state": state, "history": {c: history[c].tolist() for c in history.columns}}
 
 
 def checkpoint_path(key: str):
@@ -164,7 +168,7 @@ def save_pretrained(pre: Pretrained) -> None:
     elsewhere (e.g. on several processes) is then found by every chapter."""
     from pprlib.cache import atomic_write
 
-    value = {"state": pre.state, "history": {c: pre.history[c].tolist() for c in pre.history.columns}}
+    value = _checkpoint(pre.state, pre.history)
     path = checkpoint_path(pre.key)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: torch.save(value, tmp))
