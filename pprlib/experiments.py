@@ -252,6 +252,28 @@ def tune(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneCo
     return model, history
 
 
+def tuned_model(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig,
+                settings: TuneSettings, targets: str, seed: int, *, use_cache: bool = True) -> PPRModel:
+    """The model of method ``name`` tuned with ``seed`` (in eval mode, on the CPU): its weights
+    are cached on disk, so the explorer and the profile-prediction chapter tune each model once.
+    The key includes the split's data, so a split whose profiles were changed gets its own."""
+    if method(name).ppr is None:
+        raise ValueError(f"{name!r} has no model to tune; choose a method with a model, e.g. 'ft'")
+    key = config_key("model", pre.key, split.data.fingerprint(), split.config, name, method(name), backbone,
+                     settings, targets, seed)
+
+    def compute():
+        model, _ = tune(split, pre, name, backbone, settings, targets, seed)
+        return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+    save = lambda value, tmp: torch.save(value, tmp)  # noqa: E731
+    load = lambda p: torch.load(p, weights_only=True)  # noqa: E731
+    state = cached(cache_dir() / "models" / f"{key}.pt", compute, save, load) if use_cache else compute()
+    model = build_model(split, pre, name, backbone, settings)
+    model.load_state_dict(state)
+    return model.cpu().eval()
+
+
 def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig,
                settings: TuneSettings, targets: str, seed: int, *, use_cache: bool = True) -> dict:
     """Per-instance test metrics (and the tuning history) of one method and seed; cached."""
