@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from pprlib import metrics
-from pprlib.data.batching import InstanceDataset
+from pprlib.data.batching import InstanceDataset, gather_windows
 from pprlib.data.protocol import ColdStartSplit, Instances
 
 Scorer = Callable[[dict], torch.Tensor]
@@ -46,6 +46,29 @@ def evaluate(scorer: Scorer, split: ColdStartSplit, inst: Instances, *, ks=metri
     inverse = torch.empty_like(order)
     inverse[order] = torch.arange(len(order))
     return {k: torch.cat(v)[inverse].numpy() for k, v in out.items()}
+
+
+@torch.no_grad()
+def user_vectors(model, data, users: np.ndarray, profiles: np.ndarray | None = None,
+                 batch_size: int = 1024) -> np.ndarray:
+    """The model's user representation u_p after each user's whole sequence (its most recent
+    ``max_len`` clicks), with the user's profile (``profiles`` rows, else the data's): what the
+    cross-domain study uses as the source "profile" and profile prediction classifies."""
+    users = np.asarray(users, dtype=np.int64)
+    source = data.profiles if profiles is None else profiles
+    lengths = np.minimum(data.lengths[users], model.backbone_cfg.max_len)
+    starts = data.lengths[users] - lengths
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for i in range(0, len(users), batch_size):
+        sl = slice(i, i + batch_size)
+        batch = {"history": torch.from_numpy(gather_windows(data, users[sl], starts[sl], lengths[sl],
+                                                            max(1, int(lengths[sl].max(initial=0))))),
+                 "lengths": torch.from_numpy(lengths[sl]),
+                 "profile": torch.from_numpy(np.ascontiguousarray(source[users[sl]]))}
+        out.append(model.user_representation({k: v.to(device) for k, v in batch.items()}).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, model.backbone_cfg.d), dtype=np.float32)
 
 
 def summary_frame(results: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:

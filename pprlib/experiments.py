@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,9 +19,10 @@ import torch
 from scipy import stats
 
 from pprlib.cache import cache_dir, cached, config_key
+from pprlib.data import readers
 from pprlib.data.batching import SequenceDataset
 from pprlib.data.protocol import ColdStartSplit, Instances, ProtocolConfig, split as make_split
-from pprlib.data.schema import InteractionData
+from pprlib.data.schema import DataWarning, InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate, most_popular
 from pprlib.models.backbones import BackboneConfig
@@ -30,30 +33,103 @@ from pprlib.train import TrainConfig, fit, resolve_device, seed_everything
 # data
 
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""Where a relative data folder is read from: the project root (the folder holding
+``pyproject.toml``), since notebooks run with their own folder as the working directory."""
+
+
+def _read_csv_folder(folder: Path) -> InteractionData:
+    return readers.read_csv_pair(folder / "interactions.csv", folder / "users.csv", name=folder.name)
+
+
+FOLDER_READERS = {"csv": _read_csv_folder, "cikm2019": readers.read_cikm2019,
+                  "ali-display-ad": readers.read_ali_display_ad}
+"""Sources read from a folder, written ``"<kind>:<folder>"``: ``csv`` reads ``interactions.csv``
+and ``users.csv`` (:func:`~pprlib.data.readers.read_csv_pair` with its default columns), the
+others the raw files of CIKM Cup 2019 and Ali_Display_Ad_Click."""
+
+SOURCES = ("synthetic", "movielens-100k", *(f"{kind}:<folder>" for kind in FOLDER_READERS))
+
+MIN_COLD_USERS = 10
+"""Fewest cold users :func:`pprlib.data.protocol.split` accepts."""
+
+
+def data_folder(folder: str | Path) -> Path:
+    """``folder`` as an absolute path; a relative one is taken from the project root (the
+    folder holding ``pyproject.toml``; the working directory when pprlib is installed elsewhere)."""
+    path = Path(folder).expanduser()
+    if path.is_absolute():
+        return path
+    root = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd()
+    return root / path
+
+
 @dataclass(frozen=True)
 class DataSpec:
-    """Where the data comes from: the generator (``synthetic``) or ``movielens-100k``."""
+    """Where the data comes from: the generator (``synthetic``), ``movielens-100k``, or the
+    files in a folder: ``csv:<folder>``, ``cikm2019:<folder>`` or ``ali-display-ad:<folder>``
+    (a relative folder is taken from the project root, see :func:`data_folder`)."""
 
     source: str = "synthetic"
     synthetic: SyntheticConfig = SyntheticConfig()
 
     def __post_init__(self) -> None:
-        if self.source not in ("synthetic", "movielens-100k"):
-            raise ValueError(f"DataSpec.source must be 'synthetic' or 'movielens-100k', got {self.source!r}")
+        kind, sep, folder = str(self.source).partition(":")
+        accepted = ", ".join(repr(s) for s in SOURCES[:-1]) + f" or {SOURCES[-1]!r}"
+        if not (self.source in ("synthetic", "movielens-100k") or (sep and kind in FOLDER_READERS)):
+            raise ValueError(f"DataSpec.source (the dataset) must be {accepted}, got {self.source!r}")
+        if sep and not folder.strip():
+            raise ValueError(f"DataSpec.source {self.source!r} names no folder; write {kind}:<folder>")
+        if sep and not self.folder.is_dir():
+            relative = "" if Path(folder.strip()).expanduser().is_absolute() else " (read from the project root)"
+            raise ValueError(f"DataSpec.source {self.source!r}: folder {self.folder} not found{relative}; "
+                             f"the dataset must be {accepted}")
+
+    @property
+    def kind(self) -> str:
+        """``synthetic``, ``movielens-100k`` or one of :data:`FOLDER_READERS`."""
+        return self.source.partition(":")[0]
+
+    @property
+    def folder(self) -> Path | None:
+        """The absolute data folder of a folder source, else ``None``."""
+        return data_folder(self.source.partition(":")[2].strip()) if ":" in self.source else None
 
 
 def load_data(spec: DataSpec) -> InteractionData:
-    if spec.source == "synthetic":
+    """The validated dataset that ``spec`` names (files are read on every call)."""
+    if spec.kind == "synthetic":
         return generate(spec.synthetic)
-    from pprlib.data.readers import read_movielens_100k
+    if spec.kind == "movielens-100k":
+        return readers.read_movielens_100k()
+    return FOLDER_READERS[spec.kind](spec.folder)
 
-    return read_movielens_100k()
+
+def own_data_protocol(data: InteractionData, seed: int = 0) -> ProtocolConfig:
+    """The protocol for real data: its natural cold users (fewer than 10 clicks) when it has
+    enough of them, otherwise 30 % of the users simulated as cold, as for MovieLens (with a
+    :class:`DataWarning` that says so)."""
+    protocol = ProtocolConfig(seed=seed)
+    n_cold = int(((data.lengths > 0) & (data.lengths < protocol.cold_threshold)).sum())
+    if n_cold >= MIN_COLD_USERS:
+        return protocol
+    simulated = dataclasses.replace(protocol, simulate_cold_share=0.3)
+    limit = protocol.cold_threshold
+    warnings.warn(
+        f"{data.name}: only {n_cold} natural cold user(s) (fewer than {limit} clicks), the protocol needs "
+        f"at least {MIN_COLD_USERS}; cold users are simulated instead, as for MovieLens: "
+        f"{simulated.simulate_cold_share:.0%} of the users are cut to their first 1-{limit - 1} clicks",
+        DataWarning, stacklevel=2)
+    return simulated
 
 
 def load_split(spec: DataSpec, protocol: ProtocolConfig) -> ColdStartSplit:
     """The protocol split of the data, saved on disk with its fixed candidate lists and
     loaded from there on later calls (the load checks the data's fingerprint)."""
-    data = load_data(spec)
+    return _split(load_data(spec), protocol)
+
+
+def _split(data: InteractionData, protocol: ProtocolConfig) -> ColdStartSplit:
     path = cache_dir() / "splits" / f"split-{config_key(data.fingerprint(), protocol)}.npz"
     if protocol.simulate_cold_share > 0:  # the split holds truncated data: recompute (it is fast)
         return make_split(data, protocol)
@@ -413,7 +489,7 @@ def paper_lr(name: str) -> float:
 class BookConfig:
     """The parameters of the chapters' ``parameters`` cells, one field per parameter."""
 
-    dataset: str = "synthetic"
+    dataset: str = "synthetic"  # or "movielens-100k", "csv:<folder>", ... (see DataSpec)
     n_users: int = 6000
     n_items: int = 1000
     seed: int = 0  # data, split and pre-training seed
@@ -477,13 +553,21 @@ def prepare_backbone(config: BookConfig, name: str) -> Context:
 
 def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
               protocol: ProtocolConfig | None = None) -> tuple[DataSpec, ColdStartSplit]:
-    """The data and its protocol split for the book's settings (the split is cached on disk)."""
+    """The data and its protocol split for the book's settings (the split is cached on disk).
+
+    MovieLens has no natural cold users: 30 % of its users are simulated as cold. Data read
+    from a folder keeps its natural cold users unless it has too few (:func:`own_data_protocol`).
+    """
     if config.dataset == "synthetic":
         syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
         spec, protocol = DataSpec("synthetic", syn), protocol or ProtocolConfig(seed=config.seed)
-    else:
+    elif config.dataset == "movielens-100k":
         spec = DataSpec(config.dataset)
         protocol = protocol or ProtocolConfig(seed=config.seed, simulate_cold_share=0.3)
+    else:
+        spec = DataSpec(config.dataset)
+        data = load_data(spec)
+        return spec, _split(data, protocol or own_data_protocol(data, config.seed))
     return spec, load_split(spec, protocol)
 
 

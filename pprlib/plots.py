@@ -215,3 +215,27 @@ def sensitivity_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: flo
             ax.set_xlabel(labels.get(ax.get_title(), ax.get_title()))
             ax.set_title("")
     return grid
+
+
+def explorer_plot(frame: pd.DataFrame):
+    """The explorer over a grid of cold test users (:func:`pprlib.explorer.grid_frame`): left,
+    the share of the clean top-k that survives profile noise at rate r, per model and history
+    length; right, the share of each model's top-k (at the lowest noise rate, normally 0) that the pre-trained model
+    without a prompt also recommends, against the history length."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    stability = frame[frame.metric == "stability"].copy()
+    stability["history"] = stability.history.map(lambda h: f"{h} click" + ("" if h == 1 else "s"))
+    sns.lineplot(stability, x="noise", y="value", hue="model", style="history", markers=True, ax=left)
+    left.set(xlabel="profile noise rate r", ylabel="share of the clean top-k kept", ylim=(0, 1.02),
+             title="stability under profile noise")
+    overlap = frame[(frame.metric == "overlap with no prompt") & (frame.noise == frame.noise.min())]
+    if len(overlap):
+        sns.pointplot(overlap, x="history", y="value", hue="model", dodge=0.3, ax=right)
+        right.set(ylim=(0, 1.02))
+    right.set(xlabel="clicks of history", ylabel="share also in the no-prompt top-k",
+              title="overlap with the pre-trained model")
+    for ax in (left, right):
+        if ax.get_legend() is not None:
+            sns.move_legend(ax, "lower left", fontsize=8, title_fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -162,6 +162,43 @@ def test_sensitivity_chapter_has_every_setting(executed):
     assert all(f">{parameter}<" in g["sensitivity_table"] for parameter in ("n_prompt", "weight"))
 
 
+def test_explorer_chapter_shows_a_worked_example_and_the_grid(executed):
+    _, paths = executed
+    g = book.glued(paths["explorer"])
+    assert "PPR(light) (rank without prompt)" in g["example_table"] and ">pre-train<" in g["example_table"]
+    assert len(g["example_history"].split(", ")) == 3  # the user's first three clicks
+    assert 0 <= g["example_new_light"] <= 10 and g["example_median_rank_light"] >= 1
+    assert 0 < g["explorer_users"] <= 200
+    assert g["explorer_high_noise"] == max(book.load_profile("tiny")["noise_rates"])
+    for key in ("ft", "light", "full"):
+        assert all(_unit(g[f"explorer_{what}_{key}"]) for what in ("kept_zero", "kept", "overlap"))
+    assert g["explorer_most_stable_zero"] in ("ft", "PPR(light)", "PPR(full)")
+    assert g["explorer_least_overlap"] in ("ft", "PPR(light)", "PPR(full)")
+    assert g["explorer_history_effect"] in ("more", "less", "as much")
+    assert "overlap with no prompt" in g["explorer_table"] and "kept at noise r = 0.5" in g["explorer_table"]
+
+
+def test_own_data_chapter_reads_every_format_and_runs_end_to_end(executed):
+    _, paths = executed
+    g = book.glued(paths["own_data"], rich=False)
+    # the generic CSV and the CIKM log hold the same shop: the same users and clicks
+    assert g["n_users_csv"] == g["n_users_cikm2019"] >= 100 and g["n_users_ali_display_ad"] >= 100
+    assert g["n_clicks_csv"] == g["n_clicks_cikm2019"] < g["n_rows_cikm"]  # fav/cart/buy and repeats dropped
+    assert g["n_clicks_ali_display_ad"] < g["n_rows_ali"]  # ads shown but not clicked dropped
+    # every error case printed the reader's message, naming the file
+    assert g["n_error_cases"] == len(g["error_messages"]) >= 4
+    expected = {"missing column": "interactions.csv: missing column(s) ['timestamp']",
+                "dates as timestamps": "is not numeric", "user without a profile": "has no row in",
+                "two profile rows": "more than one profile row", "semicolons": "seems to use ';' as separator"}
+    for case, text in expected.items():
+        assert text in g["error_messages"][case], case
+    assert g["simulation_warned"] is True and g["n_simulated_cold"] >= 10
+    assert g["profile_dataset_ok"] is True
+    for key in ("pop", "ft", "light"):
+        assert _unit(g[f"check_ndcg_{key}"])
+    assert all(m in g["check_table"] for m in ("most popular", "ft", "PPR(light)"))
+
+
 def test_summary_is_computed_from_the_other_chapters(executed):
     from pprlib import reproduction
 

@@ -168,6 +168,80 @@ def _sample_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((u > cdf).sum(axis=1), probs.shape[1] - 1)
 
 
+def _items(rng: np.random.Generator, n_items: int, n_groups: int, skew: float):
+    """Items in groups of (almost) equal size, Zipf popularity inside each group."""
+    item_group = rng.permutation(np.arange(n_items) % n_groups)  # item index 0..n_items-1 -> group
+    popularity = rng.permutation(np.arange(1, n_items + 1)).astype(float) ** -skew
+    group_items = [np.flatnonzero(item_group == g) for g in range(n_groups)]
+    group_cdf = [np.cumsum(popularity[items]) / popularity[items].sum() for items in group_items]
+    return item_group, popularity, group_items, group_cdf
+
+
+def _successor_maps(rng: np.random.Generator, n_styles: int, n_successors: int, popularity: np.ndarray,
+                    group_items: list[np.ndarray]) -> np.ndarray:
+    """Style k sends an item of group g to ``n_successors`` items of group perm_k[g]."""
+    n_g = len(group_items)
+    successors = np.empty((n_styles, len(popularity), n_successors), dtype=np.int64)
+    for k in range(n_styles):
+        target_group = rng.permutation(n_g)
+        for g in range(n_g):
+            src = group_items[g]
+            dst = group_items[target_group[g]]
+            p = popularity[dst] / popularity[dst].sum()
+            replace = len(dst) < n_successors
+            for i in src:
+                successors[k, i] = rng.choice(dst, size=n_successors, replace=replace, p=p)
+    return successors
+
+
+def _lengths(rng: np.random.Generator, n: int, cold_share: float, cold_threshold: int, sigma: float,
+             max_length: int) -> np.ndarray:
+    """Log-normal sequence lengths with P(length < cold_threshold) = cold_share."""
+    z = NormalDist().inv_cdf(cold_share)
+    mu = np.log(cold_threshold - 0.5) - sigma * z
+    lengths = np.rint(np.exp(mu + sigma * rng.standard_normal(n))).astype(np.int64)
+    return np.clip(lengths, 1, max_length)
+
+
+def _clicks(rng: np.random.Generator, theta: np.ndarray, style: np.ndarray, lengths: np.ndarray,
+            group_items: list[np.ndarray], group_cdf: list[np.ndarray], successors: np.ndarray,
+            sequential_strength: float, max_length: int) -> np.ndarray:
+    """Click sequences (n_users, max_length), one time step for all users at once: a successor
+    of the previous click with probability ``sequential_strength``, else a draw from the mix."""
+    n_successors = successors.shape[2]
+    seqs = np.zeros((len(theta), max_length), dtype=np.int64)
+    for t in range(int(lengths.max())):
+        active = np.flatnonzero(lengths > t)
+        group = _sample_rows(rng, theta[active])
+        static_items = np.empty(len(active), dtype=np.int64)
+        for g in np.unique(group):
+            rows = np.flatnonzero(group == g)
+            pick = np.searchsorted(group_cdf[g], rng.random(len(rows)) * group_cdf[g][-1])
+            static_items[rows] = group_items[g][np.minimum(pick, len(group_items[g]) - 1)]
+        if t > 0:
+            follow = rng.random(len(active)) < sequential_strength
+            prev = seqs[active, t - 1]
+            nxt = successors[style[active], prev, rng.integers(n_successors, size=len(active))]
+            static_items = np.where(follow, nxt, static_items)
+        seqs[active, t] = static_items
+    return seqs
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    theta = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return theta / theta.sum(axis=1, keepdims=True)
+
+
+def _timestamps(rng: np.random.Generator, lengths: np.ndarray, mean_gap: float, start: int) -> np.ndarray:
+    """Each user starts within 90 days of ``start``; exponential gaps between clicks."""
+    gaps = rng.exponential(mean_gap, size=int(lengths.sum())).astype(np.int64) + 1
+    starts = start + rng.integers(0, 90 * 86_400, size=len(lengths))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    cum = np.cumsum(gaps)
+    within = cum - np.repeat(cum[offsets[:-1]] - gaps[offsets[:-1]], lengths)
+    return np.repeat(starts, lengths) + within
+
+
 def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     """Generate the dataset described by ``cfg`` (same config -> identical data)."""
     cfg = cfg or SyntheticConfig()
@@ -180,60 +254,23 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
         [rng.choice(len(v), size=n_u, p=rng.dirichlet(np.full(len(v), 2.0))) for v in fields.values()],
         axis=1,
     )
-
-    # items: groups of (almost) equal size, Zipf popularity inside each group
-    item_group = rng.permutation(np.arange(n_i) % n_g)  # item index 0..n_i-1 -> group
-    popularity = rng.permutation(np.arange(1, n_i + 1)).astype(float) ** -cfg.popularity_skew
-    group_items = [np.flatnonzero(item_group == g) for g in range(n_g)]
-    group_cdf = [np.cumsum(popularity[items]) / popularity[items].sum() for items in group_items]
+    item_group, popularity, group_items, group_cdf = _items(rng, n_i, n_g, cfg.popularity_skew)
 
     # static preference over groups: profile part and random part
     profile_part = _profile_sum(_field_effects(rng, cfg, n_g), true_codes)
     random_part = rng.standard_normal((n_u, n_g))
     s = cfg.profile_signal
-    logits = cfg.preference_sharpness * (np.sqrt(s) * profile_part + np.sqrt(1 - s) * random_part)
-    theta = np.exp(logits - logits.max(axis=1, keepdims=True))
-    theta /= theta.sum(axis=1, keepdims=True)
+    theta = _softmax(cfg.preference_sharpness * (np.sqrt(s) * profile_part + np.sqrt(1 - s) * random_part))
 
     # transition style: from the profile with probability profile_style_signal
     profile_style = _profile_sum(_field_effects(rng, cfg, n_k), true_codes).argmax(axis=1)
     random_style = rng.integers(n_k, size=n_u)
     style = np.where(rng.random(n_u) < cfg.profile_style_signal, profile_style, random_style)
 
-    # successor maps: style k sends an item of group g to successors in group perm_k[g]
-    successors = np.empty((n_k, n_i, cfg.n_successors), dtype=np.int64)
-    for k in range(n_k):
-        target_group = rng.permutation(n_g)
-        for g in range(n_g):
-            src = group_items[g]
-            dst = group_items[target_group[g]]
-            p = popularity[dst] / popularity[dst].sum()
-            replace = len(dst) < cfg.n_successors
-            for i in src:
-                successors[k, i] = rng.choice(dst, size=cfg.n_successors, replace=replace, p=p)
-
-    # sequence lengths: log-normal with P(length < cold_threshold) = cold_share
-    z = NormalDist().inv_cdf(cfg.cold_share)
-    mu = np.log(cfg.cold_threshold - 0.5) - cfg.length_sigma * z
-    lengths = np.rint(np.exp(mu + cfg.length_sigma * rng.standard_normal(n_u))).astype(np.int64)
-    lengths = np.clip(lengths, 1, cfg.max_length)
-
-    # clicks, one time step for all users at once
-    seqs = np.zeros((n_u, cfg.max_length), dtype=np.int64)
-    for t in range(int(lengths.max())):
-        active = np.flatnonzero(lengths > t)
-        group = _sample_rows(rng, theta[active])
-        static_items = np.empty(len(active), dtype=np.int64)
-        for g in np.unique(group):
-            rows = np.flatnonzero(group == g)
-            pick = np.searchsorted(group_cdf[g], rng.random(len(rows)) * group_cdf[g][-1])
-            static_items[rows] = group_items[g][np.minimum(pick, len(group_items[g]) - 1)]
-        if t > 0:
-            follow = rng.random(len(active)) < cfg.sequential_strength
-            prev = seqs[active, t - 1]
-            nxt = successors[style[active], prev, rng.integers(cfg.n_successors, size=len(active))]
-            static_items = np.where(follow, nxt, static_items)
-        seqs[active, t] = static_items
+    successors = _successor_maps(rng, n_k, cfg.n_successors, popularity, group_items)
+    lengths = _lengths(rng, n_u, cfg.cold_share, cfg.cold_threshold, cfg.length_sigma, cfg.max_length)
+    seqs = _clicks(rng, theta, style, lengths, group_items, group_cdf, successors, cfg.sequential_strength,
+                   cfg.max_length)
 
     # observed profiles: some values missing (code 0); labels get code = index + 1
     observed = true_codes + 1
@@ -242,12 +279,7 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     mask = np.arange(cfg.max_length)[None, :] < lengths[:, None]
     users = np.repeat(np.arange(n_u), lengths)
     items = seqs[mask] + 1  # item codes start at 1; 0 is padding
-    gaps = rng.exponential(cfg.mean_gap_seconds, size=len(items)).astype(np.int64) + 1
-    starts = BASE_TIME + rng.integers(0, 90 * 86_400, size=n_u)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    cum = np.cumsum(gaps)
-    within = cum - np.repeat(cum[offsets[:-1]] - gaps[offsets[:-1]], lengths)
-    timestamps = np.repeat(starts, lengths) + within
+    timestamps = _timestamps(rng, lengths, cfg.mean_gap_seconds, BASE_TIME)
 
     data = InteractionData(
         name=cfg.name,
@@ -273,3 +305,94 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
         },
     )
     return check_dataset(data)
+
+
+# ------------------------------------------------------------------------------------------
+# two domains: the cross-domain study
+
+
+@dataclass(frozen=True)
+class TargetDomainConfig:
+    """The second domain of :func:`generate_two_domains`.
+
+    A share ``user_share`` of the source users also click in the target domain, on a disjoint
+    item set of ``n_items`` items with the same number of latent groups. A user's taste over
+    the target groups follows their source taste with weight ``taste_link`` (0 = unrelated,
+    1 = the same mix), and they keep their transition style (the target has its own successor
+    maps). Target histories are short: a share ``cold_share`` has fewer than the source's
+    ``cold_threshold`` clicks.
+    """
+
+    n_items: int = 500
+    user_share: float = 0.6
+    taste_link: float = 0.8
+    cold_share: float = 0.7
+    length_sigma: float = 0.8
+    max_length: int = 100
+    seed: int = 1
+    name: str = field(default="synthetic-target", metadata={"cosmetic": True})
+
+    def __post_init__(self) -> None:
+        _at_least("n_items", self.n_items, 2)
+        _unit("taste_link", self.taste_link)
+        for name in ("user_share", "cold_share"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0 and not (name == "user_share" and value == 1.0):
+                raise ValueError(f"TargetDomainConfig.{name} must lie in (0, 1], got {value!r}")
+        if self.length_sigma <= 0:
+            raise ValueError(f"TargetDomainConfig.length_sigma must be > 0, got {self.length_sigma!r}")
+        _at_least("max_length", self.max_length, 2)
+        if self.max_length >= self.n_items:
+            raise ValueError(f"TargetDomainConfig.max_length ({self.max_length}) must be below n_items "
+                             f"({self.n_items})")
+
+
+def generate_two_domains(source: SyntheticConfig | None = None,
+                         target: TargetDomainConfig | None = None) -> tuple[InteractionData, InteractionData]:
+    """A source domain (exactly :func:`generate` of ``source``) and a target domain whose users
+    are a subset of the source users (same ids and profiles) clicking on other items.
+
+    What links the domains is the user's latent taste, not the profile alone: the target
+    preference mixes the user's whole source preference (profile part *and* individual part)
+    with fresh noise, so a model of the user's source clicks knows more about their target
+    taste than their profile does.
+    """
+    source = source or SyntheticConfig()
+    target = target or TargetDomainConfig()
+    if target.n_items < source.n_groups:
+        raise ValueError(f"TargetDomainConfig.n_items ({target.n_items}) must be >= n_groups ({source.n_groups})")
+    src = generate(source)
+    latent = src.meta["latent"]
+    rng = np.random.default_rng([source.seed, target.seed, 2])
+    n_u = src.n_users
+    users = np.sort(rng.choice(n_u, size=max(2, int(round(target.user_share * n_u))), replace=False))
+
+    _, popularity, group_items, group_cdf = _items(rng, target.n_items, source.n_groups, source.popularity_skew)
+    base = np.log(latent["theta"][users])
+    base -= base.mean(axis=1, keepdims=True)
+    fresh = source.preference_sharpness * rng.standard_normal(base.shape)
+    theta = _softmax(np.sqrt(target.taste_link) * base + np.sqrt(1 - target.taste_link) * fresh)
+    style = latent["style"][users]
+    successors = _successor_maps(rng, source.n_styles, source.n_successors, popularity, group_items)
+    lengths = _lengths(rng, len(users), target.cold_share, source.cold_threshold, target.length_sigma,
+                       target.max_length)
+    seqs = _clicks(rng, theta, style, lengths, group_items, group_cdf, successors, source.sequential_strength,
+                   target.max_length)
+
+    mask = np.arange(target.max_length)[None, :] < lengths[:, None]
+    data = InteractionData(
+        name=target.name,
+        profile_fields=list(src.profile_fields),
+        vocab=dict(src.vocab),
+        profiles=src.profiles[users].copy(),
+        user_ids=src.user_ids[users].copy(),
+        item_ids=np.asarray([None, *(f"t{i}" for i in range(1, target.n_items + 1))], dtype=object),
+        users=np.repeat(np.arange(len(users)), lengths),
+        items=seqs[mask] + 1,
+        timestamps=_timestamps(rng, lengths, source.mean_gap_seconds, BASE_TIME + 120 * 86_400),
+        meta={
+            "generator": (source, target),
+            "latent": {"source_users": users, "theta": theta, "style": style, "successors": successors + 1},
+        },
+    )
+    return src, check_dataset(data)

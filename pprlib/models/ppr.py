@@ -56,8 +56,11 @@ class ContrastiveConfig:
     item_ratio: float = 0.2  # gamma_2: share of items masked (behaviour-based view)
     prompt_view: bool = True
     behaviour_view: bool = True
+    max_anchors: int | None = None  # None: every target position; n: a random n of them per batch
 
     def __post_init__(self) -> None:
+        if self.max_anchors is not None and (not isinstance(self.max_anchors, int) or self.max_anchors < 2):
+            raise ValueError(f"ContrastiveConfig.max_anchors must be None or an integer >= 2, got {self.max_anchors!r}")
         if self.weight < 0:
             raise ValueError(f"ContrastiveConfig.weight (lambda) must be >= 0, got {self.weight!r}")
         if self.temperature <= 0:
@@ -98,7 +101,10 @@ class PPRModel(nn.Module):
     """Backbone + item embeddings, plus (optionally) profile embeddings, prompt and profile model."""
 
     def __init__(self, n_items: int, field_sizes: list[int], backbone: BackboneConfig | None = None,
-                 ppr: PPRConfig | None = None):
+                 ppr: PPRConfig | None = None, profile_encoder: nn.Module | None = None):
+        """``profile_encoder`` replaces the profile embeddings: any module that maps the
+        batch's ``profile`` codes to x_u and has a ``width`` (the cross-domain study passes
+        :class:`~pprlib.models.prompt.SourceRepresentation`)."""
         super().__init__()
         self.backbone_cfg = backbone or BackboneConfig()
         self.ppr_cfg = ppr or PPRConfig()
@@ -111,7 +117,7 @@ class PPRModel(nn.Module):
             self.item_emb.weight[0].zero_()
         self.backbone = make_backbone(self.backbone_cfg, n_items)
         needs_profile = self.ppr_cfg.prompt == "personalized" or self.ppr_cfg.profile_model
-        self.profile_emb = ProfileEmbedding(field_sizes, d) if needs_profile else None
+        self.profile_emb = (profile_encoder or ProfileEmbedding(field_sizes, d)) if needs_profile else None
         if self.ppr_cfg.prompt == "personalized":
             self.prompt = PromptGenerator(self.profile_emb.width, d, self.ppr_cfg.n_prompt)
         elif self.ppr_cfg.prompt == "shared":
@@ -292,15 +298,18 @@ class PPRModel(nn.Module):
     def _contrastive(self, batch, x_u, u_s, mask, cl: ContrastiveConfig, generator) -> torch.Tensor:
         items, lengths = batch["items"], batch["lengths"]
         groups = batch["user"][:, None].expand_as(items)[mask]
-        anchor = u_s[mask]
+        keep = slice(None)
+        if cl.max_anchors is not None and len(groups) > cl.max_anchors:  # InfoNCE costs O(anchors^2)
+            keep = torch.randperm(len(groups), generator=generator)[: cl.max_anchors].to(groups.device)
+        groups, anchor = groups[keep], u_s[mask][keep]
         total = anchor.new_zeros(())
         if cl.prompt_view and x_u is not None and isinstance(self.prompt, PromptGenerator):
             x_masked = augment.mask_profile_vectors(x_u, cl.profile_ratio, generator)
-            view = self.sequence_states(items, x_masked)[mask]
+            view = self.sequence_states(items, x_masked)[mask][keep]
             total = total + losses.info_nce(anchor, view, cl.temperature, groups)
         if cl.behaviour_view:
             masked_items = augment.mask_items(items, lengths, cl.item_ratio, self.mask_token, generator)
-            view = self.sequence_states(masked_items, x_u)[mask]
+            view = self.sequence_states(masked_items, x_u)[mask][keep]
             total = total + losses.info_nce(anchor, view, cl.temperature, groups)
         return total
 

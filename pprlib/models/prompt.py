@@ -24,6 +24,26 @@ class ProfileEmbedding(nn.Module):
         return torch.cat([table(profile[:, j]) for j, table in enumerate(self.tables)], dim=-1)
 
 
+class SourceRepresentation(nn.Module):
+    """x_u read from a fixed table instead of learned profile embeddings: row ``profile[:, 0]``
+    of ``vectors`` (row 0 = unknown, zeros). The cross-domain study stores there each user's
+    representation from the source-domain model; it is side information, so it is a buffer
+    (never tuned) and travels with the model's state."""
+
+    def __init__(self, vectors: torch.Tensor):
+        super().__init__()
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be a (n_users + 1, d) table, got shape {tuple(vectors.shape)}")
+        self.register_buffer("vectors", vectors.float().clone())
+
+    @property
+    def width(self) -> int:
+        return self.vectors.shape[1]
+
+    def forward(self, profile: torch.Tensor) -> torch.Tensor:
+        return self.vectors[profile[:, 0]]
+
+
 def mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_out))
 

@@ -1,0 +1,169 @@
+"""Running the book on one's own files: the ``dataset`` forms ``csv:<folder>``,
+``cikm2019:<folder>`` and ``ali-display-ad:<folder>``, their errors, and the cold-user rule."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pprlib import book
+from pprlib import experiments as ex
+from pprlib.data import MISSING, DataWarning
+from pprlib.data.readers import read_ali_display_ad, read_cikm2019, read_csv_pair
+from pprlib.data.synthetic import SyntheticConfig, generate
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(SyntheticConfig(n_users=150, n_items=200, max_length=60, seed=3))
+
+
+def _frames(data):
+    """Interactions (user label, item label, timestamp) and profiles (user label, labels, '' = missing)."""
+    frame = data.to_frame()
+    frame["user"] = data.user_ids[frame.user]
+    frame["item"] = data.item_ids[frame.item]
+    users = frame.drop_duplicates("user")[["user", *data.profile_fields]].replace(MISSING, "")
+    return frame[["user", "item", "timestamp"]], users
+
+
+def write_csv(folder, data):
+    inter, users = _frames(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    inter.set_axis(["user_id", "item_id", "timestamp"], axis=1).to_csv(folder / "interactions.csv", index=False)
+    users.rename(columns={"user": "user_id"}).to_csv(folder / "users.csv", index=False)
+    return folder
+
+
+def write_cikm(folder, data):
+    """Headerless CIKM files; every click is a ``pv`` and every 7th click is followed by a ``buy``."""
+    inter, users = _frames(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = pd.DataFrame({"user": inter.user, "item": inter.item, "behavior": "pv",
+                        "timestamp": inter.timestamp - inter.timestamp.min()})  # seconds from the start
+    buys = log.iloc[::7].assign(behavior="buy", timestamp=lambda f: f.timestamp + 5)
+    pd.concat([log, buys]).to_csv(folder / "user_behavior.csv", index=False, header=False)
+    users.to_csv(folder / "user.csv", index=False, header=False)
+    return folder
+
+
+def write_ali(folder, data):
+    """Ali files with header; clicks have clk=1, and one ad per user was shown but not clicked."""
+    inter, users = _frames(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = pd.DataFrame({"user": inter.user, "time_stamp": inter.timestamp, "adgroup_id": inter.item,
+                           "pid": "430548_1007", "nonclk": 0, "clk": 1})
+    shown = sample.drop_duplicates("user").assign(adgroup_id="unseen", nonclk=1, clk=0)
+    pd.concat([sample, shown]).to_csv(folder / "raw_sample.csv", index=False)
+    header = "userid," + ",".join(data.profile_fields) + " "  # the real file's trailing space
+    (folder / "user_profile.csv").write_text(header + "\n" + users.to_csv(index=False, header=False))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, data):
+    root = tmp_path_factory.mktemp("own")
+    ali_data = generate(SyntheticConfig(n_users=150, n_items=200, max_length=60, profile="aliec", seed=4))
+    return {"csv": write_csv(root / "mine", data), "cikm2019": write_cikm(root / "cikm", data),
+            "ali-display-ad": write_ali(root / "ali", ali_data), "ali_data": ali_data}
+
+
+def _same(a, b):
+    return a.fingerprint() == b.fingerprint() and list(a.user_ids) == list(b.user_ids)
+
+
+def test_each_form_reads_its_files_with_its_reader(folders, data):
+    csv = ex.load_data(ex.DataSpec(f"csv:{folders['csv']}"))
+    assert _same(csv, read_csv_pair(folders["csv"] / "interactions.csv", folders["csv"] / "users.csv"))
+    assert csv.name == "mine"  # named after the folder
+    assert csv.n_interactions == data.n_interactions and csv.n_users == data.n_users
+
+    cikm = ex.load_data(ex.DataSpec(f"cikm2019:{folders['cikm2019']}"))
+    assert _same(cikm, read_cikm2019(folders["cikm2019"]))
+    assert cikm.n_interactions == data.n_interactions  # the 'buy' rows are not clicks
+
+    ali = ex.load_data(ex.DataSpec(f"ali-display-ad:{folders['ali-display-ad']}"))
+    assert _same(ali, read_ali_display_ad(folders["ali-display-ad"]))
+    assert ali.n_interactions == folders["ali_data"].n_interactions  # clk=0 rows are not clicks
+    assert "unseen" not in set(ali.item_ids[1:])
+    assert ali.profile_fields[-1] == "new_user_class_level"  # header stripped
+
+
+def test_relative_folder_is_read_from_the_project_root(folders, tmp_path, monkeypatch):
+    relative = os.path.relpath(folders["csv"], ex.PROJECT_ROOT)
+    monkeypatch.chdir(tmp_path)  # a notebook runs in its own folder: the working directory must not matter
+    spec = ex.DataSpec(f"csv:{relative}")
+    assert spec.folder == ex.PROJECT_ROOT / relative
+    assert ex.load_data(spec).n_users == 150
+
+
+ACCEPTED = ("'synthetic', 'movielens-100k', 'csv:<folder>', 'cikm2019:<folder>' or "
+            "'ali-display-ad:<folder>'")
+
+
+@pytest.mark.parametrize("value", ["netflix", "parquet:data", "csv", "CSV:data"])
+def test_unknown_dataset_names_the_value_and_the_forms(value):
+    with pytest.raises(ValueError) as info:
+        ex.BookConfig(dataset=value)
+    assert str(info.value) == f"DataSpec.source (the dataset) must be {ACCEPTED}, got {value!r}"
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError) as info:
+        ex.BookConfig(dataset="csv:no/such/folder")
+    assert str(info.value) == (f"DataSpec.source 'csv:no/such/folder': folder {ex.PROJECT_ROOT}/no/such/folder "
+                               f"not found (read from the project root); the dataset must be {ACCEPTED}")
+    with pytest.raises(ValueError) as info:
+        ex.DataSpec(f"cikm2019:{tmp_path}/gone")
+    assert str(info.value) == (f"DataSpec.source 'cikm2019:{tmp_path}/gone': folder {tmp_path}/gone not found; "
+                               f"the dataset must be {ACCEPTED}")
+    with pytest.raises(ValueError, match=r"^DataSpec.source 'ali-display-ad:' names no folder; "
+                                         r"write ali-display-ad:<folder>$"):
+        ex.DataSpec("ali-display-ad:")
+
+
+def test_folder_without_the_files_names_the_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}/interactions.csv: file not found"):
+        ex.load_data(ex.DataSpec(f"csv:{tmp_path}"))
+
+
+def test_natural_cold_users_are_kept(folders, tmp_path, monkeypatch):
+    monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        spec, sp = ex.book_data(ex.BookConfig(dataset=f"csv:{folders['csv']}", seed=2))
+    assert sp.config == ex.ProtocolConfig(seed=2)  # no simulation
+    cold = np.concatenate([sp.tune_users, sp.val_users, sp.test_users])
+    assert sorted(cold) == list(np.flatnonzero(sp.data.lengths < 10))
+    assert sp.data.n_interactions == ex.load_data(spec).n_interactions  # nothing truncated
+
+
+def test_too_few_natural_cold_users_are_simulated_with_a_warning(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
+    keep = data.lengths[data.users] >= 10
+    keep |= np.isin(data.users, np.flatnonzero(data.lengths < 10)[:3])  # three cold users stay
+    folder = write_csv(tmp_path / "warm", data.subset(keep))
+    with pytest.warns(DataWarning) as caught:
+        _, sp = ex.book_data(ex.BookConfig(dataset=f"csv:{folder}"))
+    assert str(caught[0].message) == (
+        "warm: only 3 natural cold user(s) (fewer than 10 clicks), the protocol needs at least 10; cold users "
+        "are simulated instead, as for MovieLens: 30% of the users are cut to their first 1-9 clicks")
+    assert sp.config.simulate_cold_share == 0.3
+    assert len(sp.test_users) > 0 and (sp.data.lengths[sp.test_users] < 10).all()
+
+
+def test_a_profile_file_with_own_data_loads_and_validates(folders, tmp_path):
+    default = (book.PROFILES_DIR / "default.yaml").read_text()
+    profile = tmp_path / "mine.yaml"
+    text = default.replace("profile: default", "profile: mine")
+    profile.write_text(text.replace("dataset: synthetic", f"dataset: csv:{folders['csv']}"))
+    params = book.load_profile(profile)
+    assert params["dataset"] == f"csv:{folders['csv']}" and params["profile"] == "mine"
+    assert set(params) == set(book.load_profile("default"))
+    fields = {f for f in ex.BookConfig.__dataclass_fields__}
+    config = ex.BookConfig(**{k: v for k, v in params.items() if k in fields})
+    assert ex.DataSpec(config.dataset).folder == folders["csv"]
