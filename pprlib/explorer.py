@@ -60,8 +60,7 @@ def top_k_table(models: dict[str, PPRModel], data: InteractionData, profile: dic
         columns[name] = items
         if ranks is not None and _prompted(model):
             columns[f"{name} (rank without prompt)"] = [ranks[i] for i in items]
-    table = pd.DataFrame(columns, index=pd.RangeIndex(1, len(items) + 1, name="rank"))
-    return table
+    return pd.DataFrame(columns, index=pd.RangeIndex(1, len(items) + 1, name="rank"))
 
 
 def noisy_profile(data: InteractionData, profile: dict[str, str], rate: float, seed: int) -> dict[str, str]:
@@ -120,7 +119,8 @@ def explorer(models: dict[str, PPRModel], data: InteractionData, reference: PPRM
             return
         clean = {f: d.value for f, d in fields.items()}
         used = noisy_profile(data, clean, noise.value, seed)
-        changed = [f"{f}: {html.escape(clean[f])} → <b>{html.escape(used[f])}</b>" for f in clean if used[f] != clean[f]]
+        changed = [f"{f}: {html.escape(clean[f])} → <b>{html.escape(used[f])}</b>"
+                   for f in clean if used[f] != clean[f]]
         table = top_k_table(models, data, used, list(picker.value), k_slider.value, reference)
         note = "the one chosen above" + (" (the noise changed no field)" if noise.value > 0 else "")
         parts = [f"<p>Profile used: {'; '.join(changed) if changed else note}</p>"]
@@ -234,3 +234,24 @@ def grid_table(frame: pd.DataFrame) -> pd.DataFrame:
                        for name, part in parts.items() if len(part)}, axis=1)
     table.columns.names = ["", "clicks of history"]
     return table
+
+
+def grid_summary(frame: pd.DataFrame, clicks: int | None = None) -> dict:
+    """The numbers a reader quotes from :func:`grid_frame`, at the highest noise rate and
+    after ``clicks`` clicks (default: the longest history): ``kept_zero`` / ``kept`` (model ->
+    share of the clean top-k kept without clicks / after ``clicks``), ``overlap`` (model ->
+    overlap with no prompt after ``clicks``, clean profile), ``most_stable_zero`` and
+    ``least_overlap`` (model names), ``history_effect`` ("more", "less" or "as much": do lists
+    keep more under noise after ``clicks`` than without?), ``users`` and ``high_noise``."""
+    clicks = int(frame.history.max()) if clicks is None else clicks
+    high = float(frame.noise.max())
+    kept = frame[(frame.metric == "stability") & (frame.noise == high)].set_index(["history", "model"]).value
+    overlap = frame[(frame.metric == "overlap with no prompt") & (frame.noise == frame.noise.min())]
+    overlap = overlap.set_index(["history", "model"]).value
+    if 0 not in kept.index.get_level_values("history") or clicks not in overlap.index.get_level_values("history"):
+        raise ValueError(f"the frame needs history lengths 0 and {clicks} (with a reference model)")
+    zero, after = kept.loc[0], kept.loc[clicks]
+    effect = "more" if after.mean() > zero.mean() else "less" if after.mean() < zero.mean() else "as much"
+    return {"kept_zero": zero.to_dict(), "kept": after.to_dict(), "overlap": overlap.loc[clicks].to_dict(),
+            "most_stable_zero": zero.idxmax(), "least_overlap": overlap.loc[clicks].idxmin(),
+            "history_effect": effect, "users": int(frame.users.iloc[0]), "high_noise": high}

@@ -168,3 +168,22 @@ def test_explorer_plot_draws_both_panels(setup):
     assert {"0 clicks", "1 click"} <= {t.get_text() for t in left.get_legend().get_texts()}
     assert [t.get_text() for t in right.get_xticklabels()] == ["1"]  # no reference overlap without clicks
     plt.close(fig)
+
+
+def test_grid_summary_quotes_the_frame(setup):
+    from pprlib.explorer import grid_summary
+
+    ctx, models, _, _, _ = setup
+    frame = grid_frame(models, ctx.split, models["pre-train"], k=5, noise_rates=(0.0, 0.5), history_lengths=(0, 2),
+                       n_users=20)
+    s = grid_summary(frame)
+    row = frame.set_index(["model", "history", "noise", "metric"]).value
+    for name in ("ft", "PPR(light)"):
+        assert s["kept_zero"][name] == row[(name, 0, 0.5, "stability")]
+        assert s["kept"][name] == row[(name, 2, 0.5, "stability")]
+        assert s["overlap"][name] == row[(name, 2, 0.0, "overlap with no prompt")]
+    assert s["most_stable_zero"] == max(s["kept_zero"], key=s["kept_zero"].get)
+    assert s["least_overlap"] == min(s["overlap"], key=s["overlap"].get)
+    assert (s["users"], s["high_noise"]) == (20, 0.5)
+    with pytest.raises(ValueError, match="needs history lengths 0 and 2"):
+        grid_summary(frame[frame.history != 0])

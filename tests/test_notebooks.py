@@ -4,27 +4,53 @@ strict book build succeeds on the executed notebooks."""
 from __future__ import annotations
 
 import os
+import zipfile
 
+import numpy as np
 import pytest
 
 from pprlib import book
+from pprlib.data.readers import MOVIELENS_ENV
 
 pytestmark = pytest.mark.notebooks
+
+
+def movielens_fixture(path, n_users=150, n_items=200, seed=0):
+    """A small file in the format of the recbole 1.2.1 wheel's ML-100K (the real data is never
+    used by the tests): every user rates 20-40 movies, in an order with some structure."""
+    rng = np.random.default_rng(seed)
+    inter = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    for u in range(1, n_users + 1):
+        start = rng.integers(1, n_items)
+        items = (start + np.cumsum(rng.integers(1, 4, size=rng.integers(20, 41)))) % n_items + 1
+        for t, i in enumerate(dict.fromkeys(items.tolist())):
+            inter.append(f"{u}\t{i}\t{rng.integers(1, 6)}\t{880000000 + 1000 * u + t}")
+    users = ["user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token"]
+    jobs = ["student", "engineer", "writer", "other"]
+    for u in range(1, n_users + 1):
+        users.append(f"{u}\t{rng.integers(15, 70)}\t{'MF'[u % 2]}\t{jobs[u % 4]}\t{10000 + u}")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("recbole/dataset_example/ml-100k/ml-100k.inter", "\n".join(inter) + "\n")
+        archive.writestr("recbole/dataset_example/ml-100k/ml-100k.user", "\n".join(users) + "\n")
+    return path
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     root = tmp_path_factory.mktemp("book")
     build_dir = root / "_build"
-    old = os.environ.get("PPR_CACHE_DIR")
-    os.environ["PPR_CACHE_DIR"] = str(root / "cache")
+    env = {"PPR_CACHE_DIR": str(root / "cache"),
+           MOVIELENS_ENV: str(movielens_fixture(root / "recbole-1.2.1-py3-none-any.whl"))}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         paths = book.execute("tiny", build_dir=build_dir, jobs=2, log=lambda *_: None)
     finally:
-        if old is None:
-            os.environ.pop("PPR_CACHE_DIR", None)
-        else:
-            os.environ["PPR_CACHE_DIR"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return build_dir, {p.stem: p for p in paths}
 
 
@@ -197,6 +223,47 @@ def test_own_data_chapter_reads_every_format_and_runs_end_to_end(executed):
     for key in ("pop", "ft", "light"):
         assert _unit(g[f"check_ndcg_{key}"])
     assert all(m in g["check_table"] for m in ("most popular", "ft", "PPR(light)"))
+
+
+def test_cross_domain_chapter_has_the_papers_table(executed):
+    _, paths = executed
+    g = book.glued(paths["cross_domain"])
+    for method in ("most popular", "SASRec (target)", "ft", "PPR(full)"):
+        assert f">{method}<" in g["cross_table"]
+    assert ">SASRec (target)<" not in g["cross_zero_table"]  # nothing to rank zero-shot instances by
+    tiny = book.load_profile("tiny")
+    assert g["cross_n_target_users"] == round(0.6 * tiny["n_users"])
+    assert g["cross_n_test_few"] > 0 and g["cross_n_test_zero"] > 0
+    for key in ("few", "zero"):
+        assert g[f"cross_{key}_verdict_full"] in VERDICTS and _unit(g[f"cross_{key}_p_full"])
+    assert g["cross_diff_full"] == g["cross_few_diff_full"] and _unit(g["cross_p_full"])
+    assert "paper NDCG@10" in g["cross_side_by_side"] and "0.3109" in g["cross_side_by_side"]
+
+
+def test_profile_prediction_chapter_reports_every_metric(executed):
+    _, paths = executed
+    g = book.glued(paths["profile_prediction"])
+    assert g["pp_field"] == "gender"
+    for method in ("majority class", "other fields", "pre-train", "ft", "PPR(light)"):
+        assert f">{method}<" in g["pp_table"]
+    for metric in ("ACC", "precision", "recall", "F1", "AUC"):
+        assert f">{metric}<" in g["pp_table"]
+    assert 0 < g["pp_positive_share"] <= 0.5  # the positive class is the rarer one
+    assert _unit(g["profile_f1_p"]) and -1 <= g["profile_f1_diff"] <= 1
+    for key in ("pp_auc_ft", "pp_auc_light", "pp_auc_pretrain", "pp_auc_others"):
+        assert 0 <= g[key] <= 1
+
+
+def test_movielens_chapter_runs_on_a_local_copy(executed):
+    _, paths = executed
+    g = book.glued(paths["movielens"])
+    assert (g["ml_users"], g["ml_items"]) == (150, 200)  # the fixture, read through PPR_MOVIELENS
+    assert g["ml_test_few"] > g["ml_test_zero"] == g["ml_test_users"] > 0
+    for kind in ("few", "zero"):
+        for key in ("light", "full"):
+            assert g[f"ml_{kind}_verdict_{key}"] in VERDICTS and _unit(g[f"ml_{kind}_p_{key}"])
+    assert ">most popular (cold)<" in g["ml_zero_table"] and ">pre-train<" in g["ml_few_table"]
+    assert "ours (MovieLens-100K)" in g["ml_relative"]
 
 
 def test_summary_is_computed_from_the_other_chapters(executed):

@@ -516,3 +516,25 @@ def test_ali_bad_clk(tmp_path):
     write(folder, "raw_sample.csv", "user,time_stamp,adgroup_id,pid,nonclk\n1,100,500,x,1\n")
     with pytest.raises(DataValidationError, match=r"raw_sample.csv: missing column\(s\) \['clk'\]"):
         read_ali_display_ad(folder)
+
+
+def test_local_copy_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
+    wheel = fake_wheel(tmp_path / "recbole-1.2.1-py3-none-any.whl")
+    monkeypatch.setenv(readers.MOVIELENS_ENV, str(wheel))
+    from_wheel = read_movielens_100k(cache_dir=tmp_path / "empty")
+    monkeypatch.setenv(readers.MOVIELENS_ENV, str(ml100k_folder(tmp_path / "ml-100k")))
+    from_folder = read_movielens_100k(cache_dir=tmp_path / "empty")
+    assert from_wheel.n_interactions == from_folder.n_interactions == len(ML100K_DATA)
+    np.testing.assert_array_equal(from_wheel.profiles, from_folder.profiles)
+    monkeypatch.setenv(readers.MOVIELENS_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="PPR_MOVIELENS=.*nowhere: no such file or folder"):
+        read_movielens_100k(cache_dir=tmp_path / "empty")
+
+
+def test_fetch_failure_names_the_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv(readers.MOVIELENS_ENV, raising=False)
+    monkeypatch.setattr(readers.subprocess, "run",
+                        lambda cmd, **k: subprocess.CompletedProcess(cmd, 1, stdout="", stderr="ERROR: offline\n"))
+    with pytest.raises(DatasetUnavailableError, match="set the environment variable PPR_MOVIELENS"):
+        read_movielens_100k(cache_dir=tmp_path / "cache")

@@ -74,6 +74,9 @@ ALI_PROFILE_FIELDS = (
 )
 
 _RECBOLE_WHEEL = "recbole-1.2.1-*.whl"
+MOVIELENS_ENV = "PPR_MOVIELENS"
+"""Environment variable naming a local copy of ML-100K (the recbole 1.2.1 wheel or a GroupLens
+``ml-100k`` folder): :func:`read_movielens_100k` then reads it instead of downloading."""
 _WHEEL_INTER = "recbole/dataset_example/ml-100k/ml-100k.inter"
 _WHEEL_USER = "recbole/dataset_example/ml-100k/ml-100k.user"
 
@@ -400,7 +403,9 @@ def fetch_movielens_100k(cache_dir: str | os.PathLike | None = None) -> Path:
         "Use a local copy instead: pass wheel= a downloaded recbole-1.2.1 wheel, e.g. "
         "read_movielens_100k(wheel='recbole-1.2.1-py3-none-any.whl') (or copy it into "
         f"{folder}), or read a GroupLens ml-100k folder (u.data, u.user) with "
-        "read_grouplens('path/to/ml-100k')."
+        f"read_grouplens('path/to/ml-100k'). For the book and load_data, set the environment "
+        f"variable {MOVIELENS_ENV} to the wheel or the ml-100k folder, e.g. "
+        f"{MOVIELENS_ENV}=path/to/ml-100k python -m pprlib book --profile movielens."
     )
 
 
@@ -418,10 +423,20 @@ def read_movielens_100k(
 ) -> InteractionData:
     """ML-100K read straight from the ``recbole==1.2.1`` wheel (nothing is extracted to disk).
 
-    ``wheel``: a local copy of the wheel; otherwise :func:`fetch_movielens_100k` downloads it
-    into ``cache_dir``. The result equals :func:`read_grouplens` on a GroupLens ml-100k folder
-    with the same content (same fields, age buckets and vocabularies).
+    ``wheel``: a local copy of the wheel; else the environment variable ``PPR_MOVIELENS``
+    (:data:`MOVIELENS_ENV`: a wheel, or a GroupLens ml-100k folder read with
+    :func:`read_grouplens`); otherwise :func:`fetch_movielens_100k` downloads the wheel into
+    ``cache_dir``. The result equals :func:`read_grouplens` on a GroupLens ml-100k folder with
+    the same content (same fields, age buckets and vocabularies).
     """
+    local = os.environ.get(MOVIELENS_ENV, "").strip()
+    if wheel is None and local:
+        wheel = Path(local).expanduser()
+        if not wheel.exists():
+            raise FileNotFoundError(f"{MOVIELENS_ENV}={local}: no such file or folder (expected the recbole 1.2.1 "
+                                    "wheel or a GroupLens ml-100k folder with u.data and u.user)")
+        if wheel.is_dir():
+            return read_grouplens(wheel, profile_fields=profile_fields)
     path = Path(wheel) if wheel is not None else fetch_movielens_100k(cache_dir)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: wheel not found")
