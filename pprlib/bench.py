@@ -198,3 +198,26 @@ def growth(scaling) -> dict:
     """Per axis: relative time at the largest factor divided by that factor (1 = linear)."""
     last = scaling.sort_values("factor").groupby("axis").last()
     return {axis: float(row["relative time"] / row.factor) for axis, row in last.iterrows()}
+
+
+def paper_scale_table(path) -> "pd.DataFrame":
+    """The rows of a ``benchmarks/paper_scale.py`` CSV as a display table (one row per case)."""
+    import pandas as pd
+
+    raw = pd.read_csv(path)
+    rows = []
+    for r in raw.itertuples():
+        if r.case == "data":
+            what = (f"{int(r.users):,} users, {int(r.items):,} items, {int(r.pretrain_instances):,} pre-training "
+                    f"instances, {int(r.cold_test_instances):,} cold test instances (generated)")
+        elif r.case == "pre-training":
+            what = f"{int(r.epochs)} epochs to early stopping (best validation NDCG@10 {r.best_val_ndcg10:.3f})"
+        elif r.case.startswith("tuning"):
+            what = f"{int(r.epochs)} epochs timed"
+        elif r.case.startswith("evaluation"):
+            what = f"{int(r.instances):,} instances, {r.instances_per_second:,.0f} per second"
+        else:
+            what = "everything above"
+        rows.append({"case": r.case, "seconds": r.seconds, "seconds per epoch": r.seconds_per_epoch,
+                     "peak GPU memory (MiB)": r.peak_mib, "notes": what})
+    return pd.DataFrame(rows).set_index("case")

@@ -93,6 +93,11 @@ def _cross_domain_paper() -> str:
     return f"AliEC → AliAD NDCG@10: ft {ft:.4f}, PPR(full) {full:.4f} ({100 * (full / ft - 1):+.1f}%)"
 
 
+def _cross_domain_ft_paper() -> str:
+    base, ft = paper.CROSS_DOMAIN_NDCG10["SASRec (target)"], paper.CROSS_DOMAIN_NDCG10["ft"]
+    return f"AliEC → AliAD NDCG@10: SASRec (target) {base:.4f}, ft {ft:.4f} ({100 * (ft / base - 1):+.1f}%)"
+
+
 def _profile_paper() -> str:
     ft, light = paper.PROFILE_PREDICTION["ft"]["F1"], paper.PROFILE_PREDICTION["PPR(light)"]["F1"]
     return f"AliEC graduate state, F1: ft {ft:.2f}, PPR(light) {light:.2f}"
@@ -136,6 +141,8 @@ CLAIMS: list[Claim] = [
           better("univ_diff_cl4srec_light", "univ_p_cl4srec_light")),
     Claim("universality", "With CL4SRec pre-training, PPR(full) beats ft", "better (Table 6, CIKM)",
           better("univ_diff_cl4srec_full", "univ_p_cl4srec_full")),
+    Claim("cross_domain", "Cross-domain: the source model tuned on the target (ft) beats a target-only SASRec",
+          _cross_domain_ft_paper(), better("cross_diff_ft", "cross_p_ft")),
     Claim("cross_domain", "Cross-domain: the source-domain representation as prompt beats ft",
           _cross_domain_paper(), better("cross_diff_full", "cross_p_full")),
     Claim("profile_prediction", "Profile prediction: PPR(light) beats ft (F1)", _profile_paper(),
@@ -162,6 +169,39 @@ def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | Non
     return pd.DataFrame(rows)
 
 
+ACROSS_DATA = [  # (claim, paper, (chapter, diff, p) on the synthetic data, (chapter, diff, p) on MovieLens)
+    ("ft beats the pre-trained model (few-shot)", _paper_relative(paper.FEW_SHOT, "ft", "pre-train"),
+     ("few_shot", "few_tuning_diff", "few_tuning_p"), ("movielens", "ml_tuning_diff", "ml_tuning_p")),
+    ("Few-shot: PPR(light) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(light)", "ft"),
+     ("few_shot", "few_diff_light", "few_p_light"), ("movielens", "ml_few_diff_light", "ml_few_p_light")),
+    ("Few-shot: PPR(full) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(full)", "ft"),
+     ("few_shot", "few_diff_full", "few_p_full"), ("movielens", "ml_few_diff_full", "ml_few_p_full")),
+    ("Zero-shot: PPR(light) beats ft", _paper_relative(paper.ZERO_SHOT, "PPR(light)", "ft"),
+     ("zero_shot", "zero_diff_light", "zero_p_light"), ("movielens", "ml_zero_diff_light", "ml_zero_p_light")),
+    ("Zero-shot: PPR(full) beats ft", _paper_relative(paper.ZERO_SHOT, "PPR(full)", "ft"),
+     ("zero_shot", "zero_diff_full", "zero_p_full"), ("movielens", "ml_zero_diff_full", "ml_zero_p_full")),
+]
+"""The main claims on the two datasets of the book: the generator's and MovieLens-100K."""
+
+
+def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
+    """The :data:`ACROSS_DATA` claims with our difference, p-value and verdict on each dataset."""
+    rows = []
+    for claim, paper_side, *sides in ACROSS_DATA:
+        row = {"claim": claim, "paper": paper_side}
+        for label, (chapter, diff_key, p_key) in zip(("synthetic", "MovieLens-100K"), sides):
+            glued = glued_by_chapter.get(chapter)
+            try:
+                if glued is None:
+                    raise Missing(chapter)
+                outcome = better(diff_key, p_key)(glued)
+                row[label] = f"{outcome.ours}, {outcome.evidence.split(' (')[0]}: {outcome.verdict}"
+            except Missing:
+                row[label] = NOT_COMPARABLE
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
     """Glued values of every executed notebook in ``executed_dir`` (by stem)."""
     from pprlib.book import glued
@@ -169,5 +209,6 @@ def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
     executed_dir = Path(executed_dir)
     if not executed_dir.is_dir():
         raise FileNotFoundError(f"{executed_dir} does not exist: execute the book first (`python -m pprlib book`)")
-    wanted = set(chapters) if chapters is not None else {c.chapter for c in CLAIMS}
+    wanted = set(chapters) if chapters is not None else {c.chapter for c in CLAIMS} | {
+        side[0] for row in ACROSS_DATA for side in row[2:]}
     return {p.stem: glued(p, rich=False) for p in sorted(executed_dir.glob("*.ipynb")) if p.stem in wanted}

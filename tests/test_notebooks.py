@@ -279,6 +279,17 @@ def test_summary_is_computed_from_the_other_chapters(executed):
     in_book = {p.stem for p in book.toc_files()}
     for claim, verdict in zip(reproduction.CLAIMS, g["summary_verdicts"]):
         assert (verdict == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
+    # the main claims on both datasets: every cell computed (the MovieLens chapter ran on the fixture)
+    assert reproduction.NOT_COMPARABLE not in book.glued(paths["summary"])["across_table"]
+
+
+def test_paper_scale_page_reads_the_gpu_measurements(executed):
+    _, paths = executed
+    g = book.glued(paths["paper_scale"])
+    assert "NVIDIA" in g["ps_machine"]
+    assert g["ps_pretrain_s"] > 0 and g["ps_pretrain_gib"] > 0
+    assert 0 < g["ps_estimate_low"] < g["ps_estimate_high"]
+    assert g["ps_deterministic"] == "identical"
 
 
 def test_performance_chapter_reads_the_benchmarks_and_measures_live(executed):

@@ -53,3 +53,18 @@ def test_every_claim_names_a_chapter_and_the_paper_side():
 def test_read_executed_needs_an_executed_book(tmp_path):
     with pytest.raises(FileNotFoundError, match="execute the book first"):
         rp.read_executed(tmp_path / "nothing")
+
+
+def test_across_data_puts_both_datasets_side_by_side():
+    from pprlib import reproduction
+
+    glued = {"few_shot": {"few_tuning_diff": 0.01, "few_tuning_p": 0.001, "few_diff_light": 0.005, "few_p_light": 0.2,
+                          "few_diff_full": -0.01, "few_p_full": 0.01},
+             "movielens": {"ml_tuning_diff": 0.02, "ml_tuning_p": 0.04}}
+    table = reproduction.across_data(glued).set_index("claim")
+    assert list(table.columns) == ["paper", "synthetic", "MovieLens-100K"]
+    assert table.loc["ft beats the pre-trained model (few-shot)", "synthetic"].endswith(": reproduced")
+    assert table.loc["ft beats the pre-trained model (few-shot)", "MovieLens-100K"].startswith("+0.0200 NDCG@10")
+    assert table.loc["Few-shot: PPR(light) beats ft", "synthetic"].endswith(": not reproduced")
+    assert table.loc["Few-shot: PPR(light) beats ft", "MovieLens-100K"] == reproduction.NOT_COMPARABLE
+    assert table.loc["Zero-shot: PPR(full) beats ft", "synthetic"] == reproduction.NOT_COMPARABLE
