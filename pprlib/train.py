@@ -156,7 +156,8 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
     history = []
     best, best_state, bad = -np.inf, None, 0
     start = time.perf_counter()
-    bar = tqdm(range(cfg.max_epochs), desc=desc, disable=not cfg.progress, leave=False)
+    quiet = not cfg.progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")  # the book runner sets it
+    bar = tqdm(range(cfg.max_epochs), desc=desc, disable=quiet, leave=False)
     score = validate(model, split, val, device, val_profiles)
     history.append({"epoch": 0, "loss": np.nan, **{f"val/{k}": v for k, v in score.items()}, "seconds": 0.0})
     best, best_state = score[cfg.monitor], copy.deepcopy(model.state_dict())
