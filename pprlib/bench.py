@@ -200,7 +200,7 @@ def growth(scaling) -> dict:
     return {axis: float(row["relative time"] / row.factor) for axis, row in last.iterrows()}
 
 
-def paper_scale_table(path) -> "pd.DataFrame":
+def paper_scale_table(path):
     """The rows of a ``benchmarks/paper_scale.py`` CSV as a display table (one row per case)."""
     import pandas as pd
 

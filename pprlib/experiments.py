@@ -356,7 +356,6 @@ def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Back
     key = config_key("run", pre.key, name, method(name), backbone, settings, targets, seed)
 
     def compute():
-        start = time.perf_counter()
         test = _instances(split, "test", targets, settings.k_shot)
         profiles = noisy_profiles(split, settings.profile_noise, seed)
         device = resolve_device(settings.train.device)
@@ -368,13 +367,25 @@ def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Back
             scorer = model.full_sort_predict
         per = evaluate(scorer, split, test, profiles=profiles, device=device)
         per["position"] = test.positions.astype(np.float32)  # lets joint results split by kind
+        return per, history
+
+    return stored_run(key, compute, use_cache)
+
+
+def stored_run(key: str, compute, use_cache: bool = True) -> dict:
+    """``compute()`` -> (per-instance metrics, training history), timed, and kept in the cache
+    under ``key`` (``runs/<key>.pt``); returns ``{"metrics", "history", "seconds"}``."""
+
+    def timed():
+        start = time.perf_counter()
+        per, history = compute()
         return {"metrics": {k: torch.from_numpy(v) for k, v in per.items()},
                 "history": {c: history[c].tolist() for c in history.columns},
                 "seconds": time.perf_counter() - start}
 
     save = lambda value, tmp: torch.save(value, tmp)  # noqa: E731
     load = lambda p: torch.load(p, weights_only=True)  # noqa: E731
-    value = cached(cache_dir() / "runs" / f"{key}.pt", compute, save, load) if use_cache else compute()
+    value = cached(cache_dir() / "runs" / f"{key}.pt", timed, save, load) if use_cache else timed()
     return {"metrics": {k: v.numpy() for k, v in value["metrics"].items()},
             "history": pd.DataFrame(value["history"]), "seconds": value["seconds"]}
 
@@ -407,13 +418,15 @@ class Comparison:
                           {**self.seconds, **other.seconds})
 
     def only(self, kind: str) -> "Comparison":
-        """The same results restricted to ``zero``-shot or ``few``-shot test instances."""
+        """The same results restricted to ``zero``-shot or ``few``-shot test instances (a method
+        with no instance of that kind, e.g. one without a profile for zero-shot, is dropped)."""
         if kind not in ("zero", "few"):
             raise ValueError(f"kind must be 'zero' or 'few', got {kind!r}")
         out = {}
         for key, per in self.per_instance.items():
             keep = per["position"] == 0 if kind == "zero" else per["position"] > 0
-            out[key] = {k: v[keep] for k, v in per.items()}
+            if keep.any():  # a method evaluated on no instance of this kind is left out
+                out[key] = {k: v[keep] for k, v in per.items()}
         return Comparison(out, self.histories, self.seconds)
 
     def summary(self, metric_names=("NDCG@10", "HIT@10", "AUC"), reference: str | None = "ft") -> pd.DataFrame:

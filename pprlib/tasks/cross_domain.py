@@ -22,20 +22,19 @@ instances (some target clicks) and zero-shot instances (none: only the source re
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from pprlib.cache import cache_dir, cached, config_key
+from pprlib.cache import config_key
 from pprlib.data.batching import SequenceDataset
 from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, split as make_split
 from pprlib.data.schema import MISSING, InteractionData
 from pprlib.data.synthetic import TargetDomainConfig, generate_two_domains
 from pprlib.evaluation import evaluate, most_popular, user_vectors
-from pprlib.experiments import BookConfig, Comparison, Context
+from pprlib.experiments import BookConfig, Comparison, Context, stored_run
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel
 from pprlib.models.prompt import SourceRepresentation
 from pprlib.train import TrainConfig, fit, resolve_device, seed_everything
@@ -133,7 +132,6 @@ def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: i
     sp = task.target
 
     def compute():
-        start = time.perf_counter()
         device = resolve_device(settings.train.device)
         test = sp.instances("test")
         history = pd.DataFrame()
@@ -156,15 +154,9 @@ def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: i
                 test = test.few_shot()
         per = evaluate(scorer, sp, test, device=device)
         per["position"] = test.positions.astype(np.float32)
-        return {"metrics": {k: torch.from_numpy(v) for k, v in per.items()},
-                "history": {c: history[c].tolist() for c in history.columns},
-                "seconds": time.perf_counter() - start}
+        return per, history
 
-    save = lambda value, tmp: torch.save(value, tmp)  # noqa: E731
-    load = lambda p: torch.load(p, weights_only=True)  # noqa: E731
-    value = cached(cache_dir() / "runs" / f"{key}.pt", compute, save, load) if use_cache else compute()
-    return {"metrics": {k: v.numpy() for k, v in value["metrics"].items()},
-            "history": pd.DataFrame(value["history"]), "seconds": value["seconds"]}
+    return stored_run(key, compute, use_cache)
 
 
 def compare_cross_domain(task: CrossDomainTask, seeds: list[int], settings: CrossDomainSettings | None = None,
@@ -185,12 +177,11 @@ def domain_table(task: CrossDomainTask) -> pd.DataFrame:
     """Sizes of the two domains and of the target split."""
     src, tgt, sp = task.context.split.data, task.target.data, task.target
     test = sp.instances("test")
-    return pd.DataFrame({
-        "source": {"users": src.n_users, "items": src.n_items, "clicks": src.n_interactions,
-                   "mean clicks per user": round(float(src.lengths.mean()), 1)},
-        "target": {"users": tgt.n_users, "items": tgt.n_items, "clicks": tgt.n_interactions,
-                   "mean clicks per user": round(float(tgt.lengths.mean()), 1)},
-    }).T.assign(**{
-        "cold users (tune / val / test)": ["—", f"{len(sp.tune_users)} / {len(sp.val_users)} / {len(sp.test_users)}"],
-        "test instances (few / zero)": ["—", f"{len(test.few_shot())} / {len(test.zero_shot())}"],
+    rows = {name: {"users": f"{d.n_users:,}", "items": f"{d.n_items:,}", "clicks": f"{d.n_interactions:,}",
+                   "mean clicks per user": f"{d.lengths.mean():.1f}"} for name, d in (("source", src), ("target", tgt))}
+    rows["source"].update({"cold users (tune / val / test)": "—", "test instances (few / zero)": "—"})
+    rows["target"].update({
+        "cold users (tune / val / test)": f"{len(sp.tune_users)} / {len(sp.val_users)} / {len(sp.test_users)}",
+        "test instances (few / zero)": f"{len(test.few_shot())} / {len(test.zero_shot())}",
     })
+    return pd.DataFrame(rows).T
