@@ -21,7 +21,7 @@ from scipy import stats
 from pprlib.cache import cache_dir, cached, config_key
 from pprlib.data import readers
 from pprlib.data.batching import SequenceDataset
-from pprlib.data.protocol import ColdStartSplit, Instances, ProtocolConfig, split as make_split
+from pprlib.data.protocol import MIN_COLD_USERS, ColdStartSplit, Instances, ProtocolConfig, split as make_split
 from pprlib.data.schema import DataWarning, InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate, most_popular
@@ -49,10 +49,6 @@ and ``users.csv`` (:func:`~pprlib.data.readers.read_csv_pair` with its default c
 others the raw files of CIKM Cup 2019 and Ali_Display_Ad_Click."""
 
 SOURCES = ("synthetic", "movielens-100k", *(f"{kind}:<folder>" for kind in FOLDER_READERS))
-
-MIN_COLD_USERS = 10
-"""Fewest cold users :func:`pprlib.data.protocol.split` accepts."""
-
 
 def data_folder(folder: str | Path) -> Path:
     """``folder`` as an absolute path; a relative one is taken from the project root (the

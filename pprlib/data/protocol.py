@@ -29,6 +29,10 @@ from pprlib.data.sampling import sample_negatives
 from pprlib.data.schema import InteractionData
 
 
+MIN_COLD_USERS = 10
+"""Fewest cold users :func:`split` accepts (the test, validation and tuning users come from them)."""
+
+
 @dataclass(frozen=True)
 class ProtocolConfig:
     """Parameters of the warm/cold split and of the evaluation candidates."""
@@ -231,7 +235,7 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
     lengths = data.lengths
     warm = np.flatnonzero(lengths >= config.cold_threshold)
     cold = np.flatnonzero((lengths < config.cold_threshold) & (lengths > 0))
-    if len(cold) < 10:
+    if len(cold) < MIN_COLD_USERS:
         raise ValueError(
             f"{data.name}: only {len(cold)} users have fewer than {config.cold_threshold} clicks; "
             "the cold-start protocol needs cold users (set simulate_cold_share for data without them)"
