@@ -10,12 +10,15 @@ the executed notebooks, into ``_build/html``. The build is strict: warnings fail
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -42,19 +45,125 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
 
 
-def load_profile(profile: str | Path) -> dict:
-    """Parameters of a run profile: a name under ``book/profiles`` or a path to a YAML file."""
-    path = Path(profile)
-    if path.suffix not in (".yaml", ".yml"):
-        path = PROFILES_DIR / f"{profile}.yaml"
-        if not path.exists():
-            raise ValueError(f"unknown profile {str(profile)!r}; choose from {profile_names()} or give a YAML file")
-    elif not path.exists():
-        raise ValueError(f"profile file {path} does not exist")
-    params = yaml.safe_load(path.read_text()) or {}
+def profile_path(profile: str | Path) -> Path:
+    """The YAML file of a profile given by name (``tiny``) or as a path to a file."""
+    text = str(profile).strip()
+    path = Path(text).expanduser()
+    if not text:
+        raise ValueError(f"no profile given; choose from {profile_names()} or give a YAML file")
+    if path.is_dir():
+        raise ValueError(f"profile {text!r} is a folder, not a file; give a YAML file (such as "
+                         f"{PROFILES_DIR.relative_to(ROOT) / 'tiny.yaml'}) or a name from {profile_names()}")
+    if path.is_file():
+        return path
+    named = "/" not in text and "\\" not in text
+    if named and path.suffix.lower() in (".yaml", ".yml") and (PROFILES_DIR / text).is_file():
+        return PROFILES_DIR / text  # `--profile tiny.yaml` from another folder
+    if named and path.suffix.lower() not in (".yaml", ".yml"):
+        if (PROFILES_DIR / f"{text}.yaml").is_file():
+            return PROFILES_DIR / f"{text}.yaml"
+        close = difflib.get_close_matches(text.lower(), profile_names(), n=1, cutoff=0.6)
+        advice = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown profile {text!r}{advice}; choose from {profile_names()} or give a YAML file")
+    raise ValueError(f"profile file {path} does not exist")
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus YAML 1.2's floats: ``5e-3`` is a number, not a string."""
+
+
+_ProfileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _key_near(text: str, line: int) -> str:
+    """The top-level key written on or above 1-based ``line`` (for messages)."""
+    for row in reversed(text.splitlines()[:line]):
+        match = re.match(r"([A-Za-z_][\w-]*)\s*:", row)
+        if match:
+            return f", key {match.group(1)!r}"
+    return ""
+
+
+def _duplicate_keys(node, path: Path) -> None:
+    """Refuse a key written twice in one mapping (PyYAML would silently keep the last)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise ValueError(
+                        f"{path}, line {key_node.start_mark.line + 1}: key {key_node.value!r} is written twice "
+                        f"(first on line {seen[key_node.value]}); keep one of them")
+                seen[key_node.value] = key_node.start_mark.line + 1
+            _duplicate_keys(value_node, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _duplicate_keys(item, path)
+
+
+def read_profile_file(path: Path) -> tuple[dict, dict[str, int]]:
+    """The mapping in a profile file and the line of each top-level key; a clear
+    ``ValueError`` naming the file (and line and key) for anything that is not one."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the profile ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        near = _key_near(raw[: exc.start].decode("utf-8", errors="replace"), line)
+        raise ValueError(f"{path}, line {line}{near}: not UTF-8 text (byte {raw[exc.start]:#04x}); "
+                         "save the profile as UTF-8") from None
+    loader = _ProfileLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ValueError(f"{path}: the profile is empty; write its settings (copy "
+                             f"{PROFILES_DIR.relative_to(ROOT) / 'default.yaml'} and change what you need)")
+        _duplicate_keys(node, path)
+        params = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark, start = exc.problem_mark or exc.context_mark, exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where += _key_near(text, (start or mark).line + 1) if mark else ""
+        context = exc.context or ""
+        if start is not None and mark is not None and start.line != mark.line:
+            context += f" that starts on line {start.line + 1}, column {start.column + 1}"
+        problem = ": ".join(filter(None, [context, exc.problem]))
+        raise ValueError(f"{path}{where}: not valid YAML ({problem})") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    finally:
+        loader.dispose()
     if not isinstance(params, dict):
         raise ValueError(f"{path}: a profile must be a mapping of parameter names to values")
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return params, lines
+
+
+def load_profile(profile: str | Path) -> dict:
+    """Parameters of a run profile (a name under ``book/profiles`` or a path to a YAML file),
+    checked against :class:`~pprlib.experiments.BookConfig` before anything runs: an unknown
+    key, a wrong type or a value out of range is a ``ValueError`` naming the file, line and key."""
+    from pprlib.experiments import BookConfig
+    from pprlib.params import SettingError
+
+    path = profile_path(profile)
+    params, lines = read_profile_file(path)
     params.setdefault("profile", path.stem)
+    try:
+        BookConfig.from_params(params)
+    except SettingError as exc:
+        line = lines.get(exc.key)
+        where = f"{path}, line {line}" if line else str(path)
+        raise ValueError(f"{where}: key {exc.key!r} {exc.detail}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return params
 
 
@@ -117,12 +226,14 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
     params = load_profile(profile)
     code = _sources_digest()
     chapters = []
+    read = set()
     for path in toc_files():
         if path.suffix != ".ipynb":
             continue
         declared = notebook_parameters(path)
         if not declared:
             raise BookError(f"{path.relative_to(ROOT)}: no cell tagged 'parameters'")
+        read |= set(declared)
         chosen = {k: v for k, v in params.items() if k in declared}
         rel = path.relative_to(ROOT)
         if "executed_dir" in declared:  # relative to the notebook's folder, where it runs
@@ -136,6 +247,15 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
             path.read_bytes() + json.dumps(chosen, sort_keys=True, default=str).encode() + code.encode() + inputs
         ).hexdigest()[:16]
         chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key, int(meta.get("priority", 0))))
+    from pprlib.train import resolve_device
+
+    try:  # `device: cuda` on a machine without one fails here, not in the first chapter
+        resolve_device(params.get("device", "auto"))
+    except ValueError as exc:
+        raise ValueError(f"profile {params['profile']!r}: {exc}") from None
+    unread = sorted(set(params) - read)
+    if unread:  # BookConfig knows it but no chapter would receive it: a silent no-op otherwise
+        raise BookError(f"profile setting(s) {unread} are read by no chapter's parameters cell")
     others = "".join(ch.key for ch in chapters if not ch.gathers)
     for ch in chapters:
         if ch.gathers:
@@ -158,16 +278,16 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
 
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    build_dir = Path(build_dir or ROOT / "_build")
+    build_dir = check_build_dir(build_dir)
     os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in executed notebooks
     manifest_path = build_dir / "executed" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     lock = threading.Lock()
     todo, done, order = [], {}, []
     chapters = plan(profile, build_dir)
     unknown = sorted(set(only or ()) - {ch.source.stem for ch in chapters})
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown} in --only; choose from {[ch.source.stem for ch in chapters]}")
+    manifest = _read_manifest(manifest_path, log)
     for ch in chapters:
         name = ch.source.relative_to(ROOT).as_posix()
         order.append(name)
@@ -180,7 +300,7 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
             todo.append((name, ch))
 
     def run_one(name: str, ch: Chapter) -> Path:
-        log(f"[book] {name}: executing with {ch.params}")
+        log(f"[book] {name}: started")
         ch.executed.parent.mkdir(parents=True, exist_ok=True)
         with lock:
             manifest.pop(name, None)
@@ -189,6 +309,7 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
             papermill.execute_notebook(
                 str(ch.source), str(ch.executed), parameters=ch.params, cwd=str(ch.source.parent),
                 kernel_name="python3", progress_bar=False, log_output=False,
+                kernel_manager_class=IPCKernelManager,
             )
         except PapermillExecutionError as exc:
             raise BookError(
@@ -206,7 +327,9 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     if jobs > 1:
         os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the kernels started from here
     failure = None
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    sockets = tempfile.TemporaryDirectory(prefix="pprlib-kernels-")
+    IPCKernelManager = _ipc_kernel_manager(Path(sockets.name))
+    with sockets, ThreadPoolExecutor(max_workers=jobs) as pool:
         pending = {}
         # chapters that pre-train models of their own start first (notebook metadata
         # pprlib.priority), so that two workers do not wait on the same pre-training
@@ -234,6 +357,45 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     return [done[n] for n in order if n in done]
 
 
+def _read_manifest(path: Path, log) -> dict:
+    """The record of executed chapters; a damaged one is set aside (every chapter then
+    re-executes: the record only saves time, the executed notebooks are kept)."""
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(manifest, dict) and all(isinstance(v, dict) for v in manifest.values()):
+            return manifest
+        problem = "not a mapping of chapters to records"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = str(exc)
+    log(f"[book] warning: {path} is damaged ({problem}); it is ignored and every chapter re-executes")
+    return {}
+
+
+def _ipc_kernel_manager(folder: Path):
+    """A kernel manager class whose kernels use IPC sockets under ``folder``."""
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        """Kernels that talk to the runner over local sockets (IPC) rather than TCP on localhost:
+        nothing is reachable from the network, and the kernel has no reason to warn that its
+        traffic is unencrypted."""
+
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):  # socket files go to a private temporary folder, not the notebook's
+            return str(folder / f"kernel-{uuid.uuid4().hex[:8]}")
+
+    return IPCKernelManager
+
+
 def _hide_injected_parameters(path: Path) -> None:
     """Tag papermill's injected cell ``remove-cell``: the book shows the parameters cell once."""
     import nbformat
@@ -246,9 +408,27 @@ def _hide_injected_parameters(path: Path) -> None:
     atomic_write(path, lambda tmp: nbformat.write(nb, str(tmp)))
 
 
+def check_build_dir(build_dir: Path | str | None) -> Path:
+    """The build folder, checked before any work: Jupyter Book writes to ``<parent>/_build``,
+    so it must be called ``_build``, and it must be a folder (or not exist yet)."""
+    path = Path(build_dir) if build_dir is not None else ROOT / "_build"
+    if path.name != "_build":
+        raise ValueError(f"--build-dir {build_dir}: the build folder must be called _build (Jupyter Book writes "
+                         f"to <folder>/_build); use {path / '_build'}")
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise ValueError(f"--build-dir {build_dir}: {part} is a file, not a folder; remove it or choose "
+                                 "another folder")
+            if not os.access(part, os.W_OK):
+                raise ValueError(f"--build-dir {build_dir}: {part} is not writable; choose another folder")
+            break
+    return path
+
+
 def build(build_dir: Path | None = None, *, strict: bool = True, log=print) -> Path:
     """Stage the executed notebooks with the book's other files and build HTML."""
-    build_dir = Path(build_dir or ROOT / "_build")
+    build_dir = check_build_dir(build_dir)
     stage = build_dir / "source"
     if stage.exists():
         shutil.rmtree(stage)
@@ -269,11 +449,9 @@ def build(build_dir: Path | None = None, *, strict: bool = True, log=print) -> P
         else:
             shutil.copy2(path, target)
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage), "--path-output", str(build_dir.parent)]
-    if build_dir.name != "_build":
-        raise BookError("the build folder must be called _build (Jupyter Book writes to <path-output>/_build)")
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
-    log("[book] building HTML: " + " ".join(cmd[3:]))
+    log(f"[book] building the HTML in {build_dir / 'html'}")
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
@@ -286,6 +464,7 @@ def build(build_dir: Path | None = None, *, strict: bool = True, log=print) -> P
 def run(profile: str | Path = "default", *, build_dir: Path | None = None, force: bool = False,
         only: list[str] | None = None, html: bool = True, jobs: int = 1, log=print) -> None:
     start = time.perf_counter()
+    check_build_dir(build_dir)
     execute(profile, build_dir=build_dir, force=force, only=only, jobs=jobs, log=log)
     if html:
         build(build_dir, log=log)

@@ -8,10 +8,12 @@ costs nothing, and changing one setting recomputes exactly the runs it touches.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate, most_popular
 from pprlib.models.backbones import BackboneConfig
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel, SequenceCLConfig
+from pprlib.params import SettingError, check_fields, from_mapping
 from pprlib.train import TrainConfig, fit, resolve_device, seed_everything
 
 # --------------------------------------------------------------------------------------------
@@ -496,34 +499,91 @@ def paper_lr(name: str) -> float:
 
 @dataclass(frozen=True)
 class BookConfig:
-    """The parameters of the chapters' ``parameters`` cells, one field per parameter."""
+    """The parameters of the chapters' ``parameters`` cells, one field per parameter: a run
+    profile (``book/profiles/*.yaml``) sets them and :meth:`from_params` reads it strictly.
+    Fields marked ``profile: False`` are not in the parameters cells (set them in code)."""
 
+    profile: str = field(default="default", metadata={"cosmetic": True})  # the run profile's name
     dataset: str = "synthetic"  # or "movielens-100k", "csv:<folder>", ... (see DataSpec)
     n_users: int = 6000
     n_items: int = 1000
     seed: int = 0  # data, split and pre-training seed
-    pretrain_loss: str = "ce"
-    pretrain_lr: float = 5e-3
+    pretrain_loss: str = field(default="ce", metadata={"profile": False})
+    pretrain_lr: float = field(default=5e-3, metadata={"profile": False})
     pretrain_epochs: int = 40
     tune_epochs: int = 30
-    lr_grid: tuple = (1e-4, 1e-3)
-    seeds: tuple = (0, 1, 2)
+    lr_grid: tuple[float, ...] = (1e-4, 1e-3)
+    seeds: tuple[int, ...] = (0, 1, 2)
     deterministic: bool = False  # deterministic CUDA kernels (see pprlib.train.deterministic_algorithms)
     device: str = field(default="auto", metadata={"cosmetic": True})
-    progress: bool = field(default=True, metadata={"cosmetic": True})
+    progress: bool = field(default=True, metadata={"cosmetic": True, "profile": False})
+    # the grids of single chapters (noise, sparsity, universality, sensitivity)
+    noise_rates: tuple[float, ...] = (0.0, 0.25, 0.5)
+    k_shots: tuple[int, ...] = (1, 5, 7)
+    backbones: tuple[str, ...] = ("SASRec", "CL4SRec", "GRU4Rec")
+    prompt_lengths: tuple[int, ...] = (1, 2, 4)
+    cl_weights: tuple[float, ...] = (0.0, 0.1, 0.5)
+    temperatures: tuple[float, ...] = (0.5, 1.0)
+    mask_ratios: tuple[float, ...] = (0.2, 0.5)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lr_grid", tuple(float(x) for x in self.lr_grid))
-        object.__setattr__(self, "seeds", tuple(int(x) for x in self.seeds))
+        for name, value in check_fields(self).items():  # types: ints are ints, lists become tuples
+            object.__setattr__(self, name, value)
+
+        def bad(name, detail):
+            raise SettingError("BookConfig", name, detail)
+
+        if not self.profile.strip():
+            bad("profile", "must name the run profile, got an empty string")
         if not self.seeds:
-            raise ValueError("BookConfig.seeds must name at least one seed")
+            bad("seeds", "must name at least one seed")
+        for name in ("seed", "seeds"):
+            for value in np.atleast_1d(getattr(self, name)).tolist():
+                if not 0 <= value < 2**32:
+                    bad(name, f"must hold integers from 0 to 2**32 - 1 (random seeds), got {value!r}")
+        if len(set(self.seeds)) < len(self.seeds):
+            bad("seeds", f"must not repeat a seed, got {list(self.seeds)!r}")
         if not self.lr_grid or min(self.lr_grid) <= 0:
-            raise ValueError(f"BookConfig.lr_grid must hold positive learning rates, got {self.lr_grid!r}")
+            bad("lr_grid", f"must hold positive learning rates, got {self.lr_grid!r}")
+        if not self.pretrain_lr > 0:
+            bad("pretrain_lr", f"must be a positive learning rate, got {self.pretrain_lr!r}")
+        if self.pretrain_loss not in ("bpr", "ce"):
+            bad("pretrain_loss", f"must be 'bpr' or 'ce', got {self.pretrain_loss!r}")
         for name in ("pretrain_epochs", "tune_epochs", "n_users", "n_items"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"BookConfig.{name} must be a positive integer, got {value!r}")
-        DataSpec(self.dataset)  # validates the name
+            if not 1 <= value < 2**31:
+                bad(name, f"must be a positive integer, got {value!r}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            bad("device", f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        grids = {"noise_rates": (0.0, 1.0, "rates from 0 to 1"), "k_shots": (1, None, "integers >= 1"),
+                 "prompt_lengths": (1, None, "integers >= 1"), "cl_weights": (0.0, None, "weights >= 0"),
+                 "temperatures": (0.0, None, "temperatures > 0"), "mask_ratios": (0.0, 1.0, "ratios from 0 to 1")}
+        for name, (low, high, what) in grids.items():
+            values = getattr(self, name)
+            if not values:
+                bad(name, f"must hold at least one value ({what})")
+            outside = [v for v in values if v < low or (high is not None and v > high)
+                       or (name == "temperatures" and v <= 0)]
+            if outside:
+                bad(name, f"must hold {what}, got {outside[0]!r}")
+        unknown = [b for b in self.backbones if b not in BACKBONES]
+        if not self.backbones or unknown:
+            bad("backbones", f"must name backbones from {list(BACKBONES)}, got {unknown[0] if unknown else 'none'!r}")
+        try:
+            DataSpec(self.dataset)  # validates the name and the folder
+        except ValueError as exc:  # DataSpec's message names the field already
+            raise SettingError("BookConfig", "dataset", f"names no usable data: {exc}", str(exc)) from None
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> "BookConfig":
+        """The settings of a run profile (or of a chapter's parameters), read strictly: an
+        unknown key (with the nearest known one suggested), a value of the wrong type or out of
+        range raises :class:`~pprlib.params.SettingError` naming the key."""
+        return from_mapping(cls, params, PROFILE_KEYS)
+
+
+PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.metadata.get("profile", True))
+"""The keys a run profile may set: every :class:`BookConfig` field that the chapters' parameters cells declare."""
 
 
 @dataclass
@@ -665,7 +725,7 @@ def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    codes = data.encode_profile(profile) if isinstance(profile, dict) else np.asarray(profile, dtype=np.int64)
+    codes = data.encode_profile(profile) if isinstance(profile, dict) else _profile_codes(data, profile)
     lookup = {label: i for i, label in enumerate(data.item_ids) if i > 0}
     unknown = [h for h in history if h not in lookup]
     if unknown:
@@ -685,3 +745,17 @@ def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray
         scores[items] = -np.inf
     top = torch.topk(scores, min(k, data.n_items)).indices.numpy()
     return pd.DataFrame({"item": data.item_ids[top], "score": scores[top].numpy()})
+
+
+def _profile_codes(data: InteractionData, profile) -> np.ndarray:
+    """Profile codes given as numbers, checked against the fields' vocabularies."""
+    codes = np.asarray(profile)
+    sizes = data.field_sizes
+    if codes.shape != (len(sizes),) or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"profile codes must be {len(sizes)} integers, one per field {data.profile_fields}, "
+                         f"got {profile!r}; or give labels, e.g. {data.profile_labels(0)}")
+    for f, code, size in zip(data.profile_fields, codes.tolist(), sizes):
+        if not 0 <= code < size:
+            raise ValueError(f"profile field {f!r}: code {code} is outside 0..{size - 1} (0 = missing; "
+                             f"the labels are {data.vocab[f]})")
+    return codes.astype(np.int64)
