@@ -24,6 +24,27 @@ import numpy as np
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class CacheError(RuntimeError):
+    """The cache cannot be used (a folder that is a file, no permission); the message names the
+    path and what to do."""
+
+
+def ensure_folder(path: Path) -> Path:
+    """``path`` as an existing folder (created with its parents), or a :class:`CacheError`
+    that names the part of the path in the way."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise CacheError(f"cache folder {path}: {blocking} is a file, not a folder; move or delete it "
+                         "(or set PPR_CACHE_DIR to another folder)") from None
+    except PermissionError:
+        raise CacheError(f"cache folder {path}: no permission to create or write it; set PPR_CACHE_DIR "
+                         "to a folder you can write") from None
+
+
 def cache_dir() -> Path:
     """``$PPR_CACHE_DIR``, else ``data/cache`` of this checkout, else ``~/.cache/pprlib``."""
     env = os.environ.get("PPR_CACHE_DIR")
@@ -33,8 +54,7 @@ def cache_dir() -> Path:
         path = _REPO_ROOT / "data" / "cache"
     else:
         path = Path.home() / ".cache" / "pprlib"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return ensure_folder(path)
 
 
 def _canonical(value: Any) -> Any:
@@ -72,7 +92,7 @@ def config_key(*parts: Any, length: int = 16) -> str:
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o644)  # mkstemp makes files private; a cache may be shared
@@ -88,6 +108,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
 def _try_load(path: Path, load: Callable[[Path], Any]) -> tuple[bool, Any]:
     if not path.exists():
         return False, None
+    if path.is_dir():
+        raise CacheError(f"{path} is a folder where a cache file belongs; delete it (it is recomputed)")
     try:
         return True, load(path)
     except Exception as exc:  # a truncated or corrupt file is never trusted
@@ -107,7 +129,7 @@ def cached(path: Path, compute: Callable[[], Any], save: Callable[[Any, Path], N
     ok, value = _try_load(path, load)
     if ok:
         return value
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

@@ -7,31 +7,47 @@ import sys
 from pathlib import Path
 
 
+def _errors():
+    """The exceptions that are a user's bad file, setting or damaged cache (their messages
+    name the file or setting and say what to do): printed as one line, without a traceback."""
+    from pprlib.book import BookError
+    from pprlib.cache import CacheError
+    from pprlib.data.readers import DatasetUnavailableError
+
+    return (BookError, CacheError, DatasetUnavailableError, ValueError, FileNotFoundError)
+
+
 def _book(args) -> int:
     from pprlib import book
 
     try:
-        book.load_profile(args.profile)  # fail before any work on a bad profile name
+        # every argument is checked before any work: the profile, the build folder, --jobs
+        book.load_profile(args.profile)
+        book.check_build_dir(args.build_dir)
+        if args.jobs < 1:
+            raise ValueError(f"jobs must be an integer >= 1, got {args.jobs}")
         book.run(args.profile, build_dir=args.build_dir, force=args.force, only=args.only or None,
                  html=not args.no_html, jobs=args.jobs)
-    except (book.BookError, ValueError) as exc:
+    except _errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the chapters that finished are kept and are not re-executed next time", file=sys.stderr)
+        return 130
     return 0
 
 
 def _stats(args) -> int:
     from pprlib.book import load_profile
-    from pprlib.data.protocol import split
-    from pprlib.data.synthetic import SyntheticConfig, generate
+    from pprlib.experiments import BookConfig, book_data
 
     try:
-        params = load_profile(args.profile)
-        cfg = SyntheticConfig(n_users=params["n_users"], n_items=params["n_items"], seed=params["seed"])
-    except (ValueError, KeyError) as exc:
+        config = BookConfig.from_params(load_profile(args.profile))
+        _, split = book_data(config)  # the profile's dataset: generator, MovieLens or a folder
+    except _errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(split(generate(cfg)).table().to_string())
+    print(split.table().to_string())
     return 0
 
 

@@ -236,18 +236,33 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
     warm = np.flatnonzero(lengths >= config.cold_threshold)
     cold = np.flatnonzero((lengths < config.cold_threshold) & (lengths > 0))
     if len(cold) < MIN_COLD_USERS:
+        if config.simulate_cold_share > 0:
+            advice = (f"simulate_cold_share={config.simulate_cold_share} of {full.n_users} users gives "
+                      f"{len(cold)}; use data with more users")
+        else:
+            advice = "set simulate_cold_share for data without them"
         raise ValueError(
-            f"{data.name}: only {len(cold)} users have fewer than {config.cold_threshold} clicks; "
-            "the cold-start protocol needs cold users (set simulate_cold_share for data without them)"
+            f"{data.name}: only {len(cold)} users have fewer than {config.cold_threshold} clicks; the cold-start "
+            f"protocol needs at least {MIN_COLD_USERS} cold users ({advice})"
         )
     if len(warm) < 10:
-        raise ValueError(f"{data.name}: only {len(warm)} warm users; pre-training needs more")
+        raise ValueError(f"{data.name}: only {len(warm)} users have {config.cold_threshold} clicks or more (warm "
+                         "users); pre-training needs at least 10 of them")
+    _check_catalogue(full, config)
 
     cold = rng.permutation(cold)
     n_test = max(1, int(round(config.test_share * len(cold))))
     test_users, tuning = np.sort(cold[:n_test]), cold[n_test:]
     n_val = max(1, int(round(config.val_share * len(tuning))))
     val_users, tune_users = np.sort(tuning[:n_val]), np.sort(tuning[n_val:])
+    multi = int((lengths[cold] >= 2).sum())
+    for role, group in (("test", test_users), ("tuning", tune_users), ("validation", val_users)):
+        if not (lengths[group] >= 2).any():
+            raise ValueError(
+                f"{data.name}: each of the {len(group)} cold {role} user(s) has a single click, so there is no "
+                f"few-shot {role} instance (a click after at least one earlier click); {multi} of {len(cold)} cold "
+                f"users have 2 to {config.cold_threshold - 1} clicks, and the few-shot steps need such users in "
+                "the tuning, validation and test groups")
 
     sets = {
         "tune": _user_instances(data, tune_users),
@@ -257,6 +272,25 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
     }
     _add_candidates(full, sets, ("val", "test", "warm_val", "warm_test"), config, rng)
     return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets)
+
+
+def _check_catalogue(data: InteractionData, config: ProtocolConfig) -> None:
+    """Every evaluated click is ranked against ``n_negatives`` items its user never clicked:
+    the catalogue must leave that many to every user."""
+    n = config.n_negatives
+    if data.n_items <= n:
+        raise ValueError(
+            f"{data.name}: the catalogue has {data.n_items} items, but every evaluated click is ranked against "
+            f"{n} items its user never clicked: the protocol needs data with more than {n} items "
+            f"(plus each user's own clicks), or fewer negatives (ProtocolConfig.n_negatives)")
+    clicked = np.bincount(data.clicked_keys() // (data.n_items + 1), minlength=data.n_users)
+    short = np.flatnonzero(data.n_items - clicked < n)
+    if len(short):
+        worst = short[np.argmax(clicked[short])]
+        raise ValueError(
+            f"{data.name}: {len(short)} user(s) clicked so many of the {data.n_items} items that fewer than {n} "
+            f"unclicked ones remain as negatives (e.g. user {data.user_ids[worst]!r} clicked {clicked[worst]}); "
+            f"the protocol needs a catalogue with more than {n} items that each user has not clicked")
 
 
 def _warm_sets(data: InteractionData, warm: np.ndarray) -> dict[str, Instances]:

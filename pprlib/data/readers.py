@@ -19,12 +19,14 @@ import subprocess
 import sys
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
 
+from pprlib.cache import ensure_folder
 from pprlib.data.schema import (
     ROW,
     DataValidationError,
@@ -375,7 +377,7 @@ def fetch_movielens_100k(cache_dir: str | os.PathLike | None = None) -> Path:
     wheel = _cached_wheel(folder)
     if wheel is not None:
         return wheel
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_folder(folder)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                "recbole==1.2.1", "-d", str(folder)]
     output = ""
@@ -443,7 +445,8 @@ def read_movielens_100k(
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise DataValidationError(f"{path}: not a wheel (zip) file") from None
+        raise DataValidationError(f"{path}: not a wheel (zip) file, or a damaged one; delete it so that it is "
+                                  "downloaded again (or point to an intact copy)") from None
     with archive:
         interactions = _read_wheel_member(archive, path, _WHEEL_INTER)
         users = _read_wheel_member(archive, path, _WHEEL_USER)
@@ -454,7 +457,13 @@ def _read_wheel_member(archive: zipfile.ZipFile, path: Path, member: str) -> pd.
     """A recbole atomic file (TAB, typed header such as ``user_id:token``), types stripped."""
     if member not in archive.namelist():
         raise DataValidationError(f"{path}: no member {member}; is this the recbole 1.2.1 wheel?")
-    frame = _read_table(f"{path}:{member}", archive.read(member), sep="\t", encoding="latin-1")
+    try:
+        raw = archive.read(member)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise DataValidationError(
+            f"{path}: member {member} is damaged ({exc}); delete {path.name} so that it is downloaded again "
+            "(or point to an intact copy)") from None
+    frame = _read_table(f"{path}:{member}", raw, sep="\t", encoding="latin-1")
     return frame.rename(columns=lambda c: c if c == ROW else c.split(":")[0])
 
 
