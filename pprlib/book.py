@@ -119,8 +119,9 @@ def read_profile_file(path: Path) -> tuple[dict, dict[str, int]]:
         near = _key_near(raw[: exc.start].decode("utf-8", errors="replace"), line)
         raise ValueError(f"{path}, line {line}{near}: not UTF-8 text (byte {raw[exc.start]:#04x}); "
                          "save the profile as UTF-8") from None
-    loader = _ProfileLoader(text)
+    loader = None
     try:
+        loader = _ProfileLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise ValueError(f"{path}: the profile is empty; write its settings (copy "
@@ -136,10 +137,15 @@ def read_profile_file(path: Path) -> tuple[dict, dict[str, int]]:
             context += f" that starts on line {start.line + 1}, column {start.column + 1}"
         problem = ": ".join(filter(None, [context, exc.problem]))
         raise ValueError(f"{path}{where}: not valid YAML ({problem})") from None
+    except yaml.reader.ReaderError as exc:  # a control character: YAML allows printable text only
+        line = text[: exc.position].count("\n") + 1
+        raise ValueError(f"{path}, line {line}{_key_near(text, line)}: not valid YAML (character {exc.character:#06x} "
+                         "is not allowed; a profile is printable text)") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML ({exc})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(params, dict):
         raise ValueError(f"{path}: a profile must be a mapping of parameter names to values")
     lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}

@@ -123,8 +123,8 @@ def nearest(key: str, known) -> str | None:
 def unknown_key(owner: str, key: Any, known) -> SettingError:
     """The error for a name that is not a setting, with the nearest known name."""
     known = sorted(known)
-    if not isinstance(key, str):
-        return SettingError(owner, repr(key), f"is not a setting name (names are text); the settings are {known}")
+    if not isinstance(key, str) or not key.strip():
+        return SettingError(owner, repr(key), f"is not a setting name; the settings are {known}")
     close = nearest(key, known)
     advice = f"; did you mean {close!r}?" if close else ""
     return SettingError(owner, key, f"is not a setting{advice or '.'} The settings are {known}")

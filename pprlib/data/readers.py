@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -30,6 +31,7 @@ from pprlib.cache import ensure_folder
 from pprlib.data.schema import (
     ROW,
     DataValidationError,
+    DataWarning,
     InteractionData,
     _require_columns,
     _where,
@@ -127,6 +129,7 @@ def _read_table(
                 sep=sep,
                 header=0 if columns is None else None,
                 dtype=str,  # ids such as '007' stay as written; build_dataset parses numbers
+                keep_default_na=False,  # 'NA', 'null', 'None' are labels, not missing values
                 skip_blank_lines=False,  # keep blank lines so that row numbers stay true
                 index_col=False,  # never turn a first column into the index
                 engine="python" if len(sep) > 1 else "c",  # the C engine takes one character
@@ -157,8 +160,29 @@ def _read_table(
         frame.columns = list(columns)
 
     frame[ROW] = np.arange(len(frame), dtype=np.int64) + (2 if columns is None else 1)
-    blank = frame.drop(columns=ROW).isna().all(axis=1).to_numpy()
-    return frame[~blank].reset_index(drop=True)
+    values = frame.drop(columns=ROW)
+    blank = (values.isna() | values.apply(lambda c: c.str.strip() == "")).all(axis=1).to_numpy()
+    frame = frame[~blank].reset_index(drop=True)
+    if columns is not None and len(frame) and _looks_like_header(frame, columns):
+        warnings.warn(
+            f"{source}, line {frame[ROW].iloc[0]}: looks like a header line "
+            f"({', '.join(repr(v) for v in frame.iloc[0, :-1])}) and is skipped: this format has no header",
+            DataWarning, stacklevel=3)
+        frame = frame.iloc[1:].reset_index(drop=True)
+    return frame
+
+
+def _looks_like_header(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
+    """The first row of a headerless file names columns rather than holding values: a field
+    equals a column name of the format, or every field is a word where the next row has numbers."""
+    first = [str(v).strip() for v in frame.iloc[0][list(columns)]]
+    names = {c.lower() for c in columns}
+    if any(v.split(":")[0].lower() in names for v in first):
+        return True
+    if len(frame) < 2 or not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ ]*", v) for v in first):
+        return False
+    second = [str(v).strip() for v in frame.iloc[1][list(columns)]]
+    return any(re.fullmatch(r"[-+]?\d+(\.\d*)?", v) for v in second)
 
 
 def _check_separator(frame: pd.DataFrame, source: str, sep: str, *, header: bool, hint: bool) -> None:

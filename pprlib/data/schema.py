@@ -217,12 +217,34 @@ def _ids(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             f"{_where(source, column, _row_labels(frame, negative))}: ids must be non-negative, "
             f"got {text[negative].iloc[0]!r}"
         )
+    _warn_trailing_zero(frame, text, column, source)
     return text
 
 
-def _timestamps(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+def _warn_trailing_zero(frame: pd.DataFrame, text: pd.Series, column: str, source: str) -> None:
+    """Ids are text, so ``1`` and ``1.0`` are two ids: say so when a column holds both forms
+    (a file written by a tool that turned integer ids into floats, say)."""
+    dotted = text.str.fullmatch(r"\d+\.0+").to_numpy()
+    if not dotted.any():
+        return
+    stripped = text[dotted].str.replace(r"\.0+$", "", regex=True)
+    twins = stripped.isin(set(text[~dotted])).to_numpy()
+    if twins.any():
+        rows = _row_labels(frame, np.flatnonzero(dotted)[twins])
+        first = text[dotted][twins].iloc[0]
+        warnings.warn(
+            f"{_where(source, column, rows)}: ids {first!r} and {first.split('.')[0]!r} differ only by a trailing "
+            f"'.0' and are read as two different ids ({int(twins.sum())} such row(s)); if they are the same, "
+            "write them the same way", DataWarning, stacklevel=4)
+
+
+def _timestamps(frame: pd.DataFrame, column: str, source: str) -> tuple[np.ndarray, int]:
+    """Timestamps as int64 and their scale: ``(t, 1)`` for whole numbers (read exactly, not
+    through float), ``(round(t * 1000), 1000)`` when some have fractions (milliseconds).
+    Values that do not fit a 64-bit integer are an error naming the rows."""
     raw = frame[column]
-    missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    text = raw.astype(str).str.strip()
+    missing = raw.isna().to_numpy() | (text == "").to_numpy()
     if missing.any():
         raise DataValidationError(
             f"{_where(source, column, _row_labels(frame, missing))}: missing timestamp; "
@@ -235,9 +257,54 @@ def _timestamps(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
             f"{_where(source, column, _row_labels(frame, bad))}: timestamp "
             f"{raw[bad].iloc[0]!r} is not numeric; expected a number (e.g. unix seconds)"
         )
-    if not np.isfinite(numeric.to_numpy(dtype=float)).all():
+    as_float = numeric.to_numpy(dtype=np.float64)
+    if not np.isfinite(as_float).all():
         raise DataValidationError(f"{_where(source, column)}: timestamps must be finite")
-    return numeric.to_numpy(dtype=np.float64)
+    if text.str.fullmatch(r"[-+]?\d+").all():  # whole numbers: exact, not through float
+        over = np.zeros(len(text), dtype=bool)
+        long = np.flatnonzero(text.str.lstrip("+-").str.lstrip("0").str.len().to_numpy() >= 19)
+        over[long] = [not -(2**63) <= int(text.iloc[k]) < 2**63 for k in long]
+        scale, values = 1, None if over.any() else numeric.to_numpy(dtype=np.int64)
+    else:
+        scale = 1 if np.all(as_float == np.floor(as_float)) else 1000
+        over = np.abs(as_float) * scale >= 2.0**63
+        values = None if over.any() else np.round(as_float * scale).astype(np.int64)
+    if over.any():
+        raise DataValidationError(
+            f"{_where(source, column, _row_labels(frame, over))}: timestamp {text[over].iloc[0]!r} does not fit a "
+            f"64-bit integer{' (in milliseconds)' if scale == 1000 else ''}; expected unix time (seconds or "
+            "milliseconds)")
+    return values, scale
+
+
+_UNITS = ((1e8, "seconds"), (1e11, "milliseconds"), (1e14, "microseconds"), (1e17, "nanoseconds"))
+"""Where unix times of the years 1973 onwards fall in each unit (the lower bound of each)."""
+
+
+def _check_time_units(inter: pd.DataFrame, uid: np.ndarray, times: np.ndarray, scale: int,
+                      labels: np.ndarray, column: str, source: str) -> None:
+    """A user whose timestamps change unit (seconds next to milliseconds) would have their
+    clicks ordered wrongly: an error naming the rows. Small values (counters) are not judged."""
+    magnitude = np.abs(times.astype(np.float64)) / scale
+    unit = np.searchsorted([b for b, _ in _UNITS], magnitude, side="right") - 1  # -1: below 1e8
+    judged = unit >= 0
+    if not judged.any():
+        return
+    frame = pd.DataFrame({"u": uid[judged], "unit": unit[judged], "k": np.flatnonzero(judged)})
+    per_user = frame.groupby("u")["unit"].nunique()
+    mixed = per_user.index[per_user.to_numpy() > 1]
+    if len(mixed) == 0:
+        return
+    user = mixed[0]
+    mine = frame[frame.u == user]
+    common = mine.unit.mode().iloc[0]
+    odd = mine[mine.unit != common]
+    rows = _row_labels(inter, np.isin(np.arange(len(inter)), odd.k.to_numpy()))
+    example, usual = times[odd.k.iloc[0]], times[mine[mine.unit == common].k.iloc[0]]
+    raise DataValidationError(
+        f"{_where(source, column, rows)}: user {labels[user]!r} mixes timestamp units: {example} looks like "
+        f"{_UNITS[odd.unit.iloc[0]][1]} while {usual} looks like {_UNITS[common][1]}, so their clicks would be "
+        f"ordered wrongly ({len(mixed)} user(s) affected); write every timestamp in one unit")
 
 
 def build_dataset(
@@ -284,7 +351,7 @@ def build_dataset(
     users = users.reset_index(drop=True)
     inter_user = _ids(inter, user_col, interactions_source)
     inter_item = _ids(inter, item_col, interactions_source)
-    times = _timestamps(inter, time_col, interactions_source)
+    times, time_scale = _timestamps(inter, time_col, interactions_source)
     profile_user = _ids(users, user_col, users_source)
 
     dup_profile = profile_user.duplicated(keep=False).to_numpy()
@@ -334,11 +401,11 @@ def build_dataset(
     for j, f in enumerate(profile_fields):
         col = users[f]
         text = col.astype(str).str.strip()
-        empty = col.isna().to_numpy() | text.isin(["", "nan", "NaN", "None", MISSING]).to_numpy()
-        # integral floats (pandas reads "3" as 3.0 next to NaN) become "3"
-        numeric = pd.to_numeric(col, errors="coerce")
-        integral = numeric.notna() & (numeric == np.floor(numeric))
-        text = text.where(~integral.to_numpy(), numeric.where(integral).astype("Int64").astype(str))
+        # text is kept as written ('02139' is not '2139'; 'NA' is a label); only an empty value is missing
+        empty = col.isna().to_numpy() | text.isin(["", MISSING]).to_numpy()
+        if pd.api.types.is_float_dtype(col):  # a numeric frame from code: 3.0 next to NaN is the label '3'
+            integral = (col.notna() & (col == np.floor(col))).to_numpy()
+            text = text.where(~integral, col.where(integral).astype("Int64").astype(str))
         if vocab is not None and f in vocab:
             labels = [MISSING] + [str(v) for v in vocab[f] if str(v) != MISSING]
             outside = ~empty & ~text.isin(labels[1:]).to_numpy()
@@ -379,11 +446,8 @@ def build_dataset(
     item_labels = pd.Index(sorted(pd.unique(inter_item), key=_natural_key))
     iid = item_labels.get_indexer(inter_item.to_numpy()).astype(np.int64) + 1
 
-    ts = times
-    if np.all(ts == np.floor(ts)):
-        ts_int = ts.astype(np.int64)
-    else:
-        ts_int = np.round(ts * 1000).astype(np.int64)  # sub-second times kept as milliseconds
+    ts_int = np.asarray(times, dtype=np.int64)  # sub-second times are kept as milliseconds
+    _check_time_units(inter, uid, ts_int, time_scale, user_labels, time_col, interactions_source)
     order = np.lexsort((np.arange(len(uid)), ts_int, uid))  # stable tie-break: source order
 
     return InteractionData(
