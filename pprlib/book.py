@@ -259,7 +259,7 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
         resolve_device(params.get("device", "auto"))
     except ValueError as exc:
         raise ValueError(f"profile {params['profile']!r}: {exc}") from None
-    unread = sorted(set(params) - read)
+    unread = sorted(set(params) - read - {"profile"})  # the profile's name is only shown, where declared
     if unread:  # BookConfig knows it but no chapter would receive it: a silent no-op otherwise
         raise BookError(f"profile setting(s) {unread} are read by no chapter's parameters cell")
     others = "".join(ch.key for ch in chapters if not ch.gathers)

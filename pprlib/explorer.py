@@ -137,7 +137,28 @@ def explorer(models: dict[str, PPRModel], data: InteractionData, reference: PPRM
     box = w.VBox([w.HBox(list(fields.values())), w.HTML("history (item labels):"), picker,
                   w.HBox([k_slider, noise]), out])
     box.controls = {"fields": fields, "history": picker, "k": k_slider, "noise": noise, "output": out}
+    _add_static_view(box, data.profile_fields, out)
     return box
+
+
+def _add_static_view(box, profile_fields, out) -> None:
+    """Give the widget an HTML view for pages without a kernel (the built book): what the
+    controls are, how to use them live, and the table they showed at execution time. Live
+    frontends still show the widget (they prefer its own mime type)."""
+    widget_bundle = box._repr_mimebundle_
+
+    def bundle(**kwargs):
+        data = widget_bundle(**kwargs)
+        shown = "".join(o.get("data", {}).get("text/html", "") for o in out.outputs)
+        data["text/html"] = (
+            '<div class="pprlib-explorer-static"><p><b>Live explorer</b> (needs a running kernel: open '
+            "<code>book/explorer.ipynb</code> in Jupyter, e.g. <code>make lab</code>). Its controls: a dropdown "
+            f"for each profile field ({html.escape(', '.join(profile_fields))}), a picker for up to {MAX_HISTORY} "
+            "clicked items, a slider for k and one for the profile-noise rate. What it showed when the book was "
+            f"executed:</p>{shown}</div>")
+        return data
+
+    box._repr_mimebundle_ = bundle
 
 
 def _scores(model: PPRModel, history: np.ndarray, profiles: np.ndarray) -> torch.Tensor:

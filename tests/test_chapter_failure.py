@@ -15,7 +15,7 @@ pytestmark = pytest.mark.notebooks
 
 
 def _notebook(path, *sources):
-    cells = [new_code_cell("value = 1", metadata={"tags": ["parameters"]})]
+    cells = [new_code_cell("seed = 1", metadata={"tags": ["parameters"]})]
     cells += [new_code_cell(src) for src in sources]
     nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
@@ -28,13 +28,13 @@ def _notebook(path, *sources):
 def test_failing_chapter_stops_the_run_and_names_notebook_and_cell(tmp_path, monkeypatch):
     root = tmp_path / "project"
     (root / "book").mkdir(parents=True)
-    good = _notebook(root / "book" / "good.ipynb", "from myst_nb import glue\nglue('answer', value + 41)")
+    good = _notebook(root / "book" / "good.ipynb", "from myst_nb import glue\nglue('answer', seed + 41)")
     bad = _notebook(root / "book" / "bad.ipynb", "x = 2", "raise ValueError('boom: the data is wrong')")
     later = _notebook(root / "book" / "later.ipynb", "y = 3")
     monkeypatch.setattr(book, "ROOT", root)
     monkeypatch.setattr(book, "toc_files", lambda: [good, bad, later])
     profile = tmp_path / "p.yaml"
-    profile.write_text("value: 1\n")
+    profile.write_text("seed: 1\n")
     build_dir = tmp_path / "_build"
 
     with pytest.raises(book.BookError) as info:
@@ -69,7 +69,7 @@ def test_a_chapter_reruns_when_a_file_it_reads_changes(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "ROOT", root)
     monkeypatch.setattr(book, "toc_files", lambda: [page])
     profile = tmp_path / "p.yaml"
-    profile.write_text("value: 1\n")
+    profile.write_text("seed: 1\n")
     first = book.plan(profile, tmp_path / "_build")[0]
     assert first.priority == 2
     (root / "results.csv").write_text("a,b\n1,3\n")
