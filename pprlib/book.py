@@ -399,6 +399,13 @@ def _ipc_kernel_manager(folder: Path):
         def _default_ip(self):  # socket files go to a private temporary folder, not the notebook's
             return str(folder / f"kernel-{uuid.uuid4().hex[:8]}")
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts a kernel before asking it to shut down; after a finished
+            # notebook that only makes an idle kernel log "KeyboardInterrupt caught in kernel"
+            # (a busy one is still killed after the shutdown request times out)
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
     return IPCKernelManager
 
 
