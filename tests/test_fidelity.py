@@ -123,6 +123,22 @@ def zero_shot_batch(b, seed=0):
             "first": torch.ones(b, dtype=torch.bool), "negatives": torch.randint(1, N_ITEMS + 1, items.shape)}
 
 
+def test_the_model_never_contrasts_an_anchor_with_itself():
+    """Two-click windows: one few-shot anchor each, with a one-click history. A mask of
+    round(0.2 * window) clicks leaves that history whole (the positive is the anchor itself);
+    the behaviour view masks the click."""
+    m = model().train()
+    items, lengths = windows(12, 2, seed=4, min_len=2)
+    batch = {"items": items, "lengths": lengths, "profile": profiles(12), "user": torch.arange(12),
+             "first": torch.zeros(12, dtype=torch.bool), "negatives": torch.randint(1, N_ITEMS + 1, items.shape)}
+    cl = ContrastiveConfig(prompt_view=False, behaviour_view=True)
+    with torch.no_grad():
+        _, parts = m.calculate_loss(batch, "few", cl, torch.Generator().manual_seed(0))
+        anchor = m.sequence_states(items, m.profile_vector(batch["profile"]))[:, 1]
+        itself = losses.info_nce(anchor, anchor, cl.temperature, batch["user"]).item()
+    assert parts["cl"] != pytest.approx(itself, rel=1e-4)
+
+
 def test_no_behaviour_view_in_zero_shot():
     m = model().train()
     batch = zero_shot_batch(16)
