@@ -25,13 +25,38 @@ def _random_subset(mask_shape: tuple[int, int], counts: torch.Tensor, valid: tor
 
 
 def mask_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float, mask_token: int,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-    """Replace ``round(ratio * length)`` real items of each row by ``mask_token``."""
+               generator: torch.Generator | None = None, at_least_one: bool = False) -> torch.Tensor:
+    """Replace ``round(ratio * length)`` real items of each row by ``mask_token``.
+
+    ``at_least_one``: mask at least one item of every non-empty row when ``ratio > 0`` (PPR's
+    behaviour-based view; without it a history of one or two clicks at ratio 0.2 would be its
+    own "augmented" view, a positive pair identical to the anchor).
+    """
     _check_ratio("item mask ratio", ratio)
     valid = torch.arange(items.shape[1], device=items.device)[None, :] < lengths[:, None]
     counts = torch.round(lengths.double() * ratio).long()
+    if at_least_one and ratio > 0:
+        counts = torch.minimum(counts.clamp(min=1), lengths)
     chosen = _random_subset(tuple(items.shape), counts, valid, generator)
     return items.masked_fill(chosen, mask_token)
+
+
+def behaviour_views(items: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, ratio: float, mask_token: int,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPR's behaviour-based views of the anchors ``(rows, cols)`` of a sequence batch ``items``.
+
+    The anchor at column ``c`` of row ``r`` predicts ``items[r, c]`` from the clicks
+    ``items[r, :c]``: its view is those clicks with ``round(ratio * c)`` of them, at least one,
+    masked. Each anchor draws its own mask (anchors of one window do not share one), and the
+    target is never among the clicks. Anchors without input (``c == 0``: zero-shot) get no view.
+    Returns the right-padded masked histories of the anchors with input and their lengths.
+    """
+    lengths = cols[cols > 0]
+    rows = rows[cols > 0]
+    width = int(lengths.max()) if len(lengths) else 0
+    positions = torch.arange(width, device=items.device)[None, :]
+    history = items[rows, :width].masked_fill(positions >= lengths[:, None], 0)
+    return mask_items(history, lengths, ratio, mask_token, generator, at_least_one=True), lengths
 
 
 def crop_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float,

@@ -30,8 +30,9 @@ def _epochs(model, params, train, cfg, epochs, cl=None):
     import torch
 
     from pprlib.data.batching import loader
+    from pprlib.train import make_optimizer
 
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    optimizer = make_optimizer(params, cfg)
     generator = torch.Generator().manual_seed(0)
     batches = loader(train, cfg.batch_size, shuffle=True, seed=0)
     times, targets = [], 0

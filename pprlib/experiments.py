@@ -215,7 +215,7 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
             users = np.concatenate([users, split.tune_users])
             lengths = np.concatenate([lengths, data.lengths[split.tune_users]])
             val = split.instances("val").few_shot()
-        train = SequenceDataset(data, users, lengths, backbone.max_len + 1, seed=cfg.seed)
+        train = SequenceDataset(data, users, lengths, backbone.max_len + 1, seed=cfg.seed, clicked=split.clicked)
         history = fit(model, params, train, split, val, cfg, desc="pre-train", seq_cl=seq_cl)
         return _checkpoint({k: v.cpu() for k, v in model.backbone_state().items()}, history)
 
@@ -263,9 +263,18 @@ class TuneSettings:
     n_prompt: int = 1
     profile_noise: float = 0.0
     k_shot: int | None = None
+    # zero-shot tuning batches: one target per user, so 256 users make the paper's batch of 256
+    # instances and its in-batch InfoNCE 255 negatives (``train.batch_size`` users of up to nine
+    # few-shot targets each make the few-shot and joint batches)
+    zero_shot_batch: int = 256
 
     def lr_for(self, name: str) -> float:
         return float(self.lr.get(name, self.train.lr))
+
+    def train_config(self, name: str, targets: str, seed: int) -> TrainConfig:
+        """The training settings of method ``name`` tuned on ``targets`` with ``seed``."""
+        batch = self.zero_shot_batch if targets == "zero" else self.train.batch_size
+        return dataclasses.replace(self.train, lr=self.lr_for(name), seed=seed, targets=targets, batch_size=batch)
 
 
 def _instances(split: ColdStartSplit, name: str, targets: str, k_shot: int | None) -> Instances:
@@ -302,6 +311,20 @@ def build_model(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Bac
     return model
 
 
+def tuning_set(split: ColdStartSplit, settings: TuneSettings, backbone: BackboneConfig, seed: int,
+               profiles: np.ndarray | None = None) -> SequenceDataset:
+    """The cold tuning users' training sequences. With ``settings.k_shot = k`` each is cut to
+    its first ``k + 1`` clicks: every few-shot target then has a history of at most ``k``
+    clicks, the reading of the paper's "k-shot" that the sparsity study uses (and its test
+    instances, :meth:`~pprlib.data.protocol.Instances.k_shot`). Training negatives are items
+    the user never clicked in the untruncated data (:attr:`ColdStartSplit.clicked`)."""
+    lengths = split.data.lengths[split.tune_users]
+    if settings.k_shot is not None:
+        lengths = np.minimum(lengths, settings.k_shot + 1)
+    return SequenceDataset(split.data, split.tune_users, lengths, backbone.max_len + 1, seed=seed,
+                           profiles=profiles, clicked=split.clicked)
+
+
 def tune(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig, settings: TuneSettings,
          targets: str, seed: int) -> tuple[PPRModel, pd.DataFrame]:
     """Tune method ``name`` on the cold tuning users; returns the model and its history."""
@@ -312,12 +335,8 @@ def tune(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneCo
     if m.mode is None:
         return model.eval(), pd.DataFrame()
     params = model.configure(m.mode)
-    lengths = split.data.lengths[split.tune_users]
-    if settings.k_shot is not None:
-        lengths = np.minimum(lengths, settings.k_shot + 1)
-    train = SequenceDataset(split.data, split.tune_users, lengths, backbone.max_len + 1, seed=seed,
-                            profiles=profiles)
-    cfg = dataclasses.replace(settings.train, lr=settings.lr_for(name), seed=seed, targets=targets)
+    train = tuning_set(split, settings, backbone, seed, profiles)
+    cfg = settings.train_config(name, targets, seed)
     cl = None
     if m.contrastive:
         cl = dataclasses.replace(settings.contrastive, prompt_view=settings.contrastive.prompt_view and "prompt" in m.views,
@@ -489,12 +508,15 @@ def verdict(diff: float, p: float, alpha: float = 0.05) -> str:
 # the book's settings, shared by every chapter
 
 
-PAPER_LR = {"ft": 1e-5, "PPR(full)": 1e-5, "PPR(full) w/o CL": 1e-5, "shared prompt (full)": 1e-5}
-"""The paper's learning rates: 1e-5 for ft and PPR(full), 1e-4 for everything else."""
-
-
 def paper_lr(name: str) -> float:
-    return PAPER_LR.get(name, 1e-4)
+    """The paper's learning rate of method ``name``: 1e-5 where the whole backbone and the
+    item embeddings are tuned (ft and every PPR(full) variant), 1e-4 for everything else.
+    Read from the method's tuning mode, so a new method cannot be left out."""
+    return 1e-5 if method(name).mode in ("ft", "full") else 1e-4
+
+
+PAPER_LR = {name: paper_lr(name) for name, m in METHODS.items() if m.mode is not None}
+"""The paper's learning rate of every tuned method (:func:`paper_lr`)."""
 
 
 @dataclass(frozen=True)
@@ -508,7 +530,7 @@ class BookConfig:
     n_users: int = 6000
     n_items: int = 1000
     seed: int = 0  # data, split and pre-training seed
-    pretrain_loss: str = field(default="ce", metadata={"profile": False})
+    pretrain_loss: str = "ce"  # "ce": softmax over all items (converges in fewer epochs); "bpr": the paper's
     pretrain_lr: float = field(default=5e-3, metadata={"profile": False})
     pretrain_epochs: int = 40
     tune_epochs: int = 30

@@ -1,4 +1,5 @@
-"""Losses: BPR for recommendation, in-batch InfoNCE for the contrastive views."""
+"""Losses: BPR and softmax cross-entropy for recommendation, in-batch InfoNCE for PPR's
+contrastive views, NT-Xent for CL4SRec's."""
 
 from __future__ import annotations
 
@@ -31,6 +32,29 @@ def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float = 
         logits = logits.masked_fill(same, float("-inf"))
     target = torch.arange(len(a), device=a.device)
     return F.cross_entropy(logits, target)
+
+
+def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float = 1.0,
+            groups: torch.Tensor | None = None) -> torch.Tensor:
+    """NT-Xent (SimCLR, CL4SRec's loss): the 2N views of N sequences, each view an anchor whose
+    positive is the other view of its sequence and whose negatives are the other 2N - 2 views;
+    cosine similarity over ``temperature``, averaged over the 2N anchors (symmetric).
+
+    ``groups`` (N,) marks sequences of the same user: their views leave each other's
+    denominators, as in :func:`info_nce`.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    n = len(view1)
+    z = F.normalize(torch.cat([view1, view2]).float(), dim=-1)
+    logits = z @ z.T / temperature
+    drop = torch.eye(2 * n, dtype=torch.bool, device=z.device)  # a view is not its own negative
+    if groups is not None:
+        g = torch.cat([groups, groups])
+        drop = drop | (g[:, None] == g[None, :])
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    drop[torch.arange(2 * n, device=z.device), target] = False  # the positive pair stays
+    return F.cross_entropy(logits.masked_fill(drop, float("-inf")), target)
 
 
 class _ChunkedSoftmaxCE(torch.autograd.Function):

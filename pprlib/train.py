@@ -1,7 +1,7 @@
 """One training loop for pre-training and tuning.
 
-Adam on the parameters the mode tunes, BPR with one fresh negative per target, optional
-contrastive regularization, validation after every epoch with early stopping on a sampled
+AdamW (decoupled weight decay) on the parameters the mode tunes, BPR with one fresh negative
+per target, optional contrastive regularization, validation after every epoch with early stopping on a sampled
 metric, the best weights restored at the end. Seeded; ``device="auto"`` picks CUDA when present
 and then uses bf16 autocast where supported (``amp``).
 """
@@ -45,10 +45,23 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+
+
+def make_optimizer(params: list[torch.nn.Parameter], cfg: "TrainConfig") -> torch.optim.Optimizer:
+    """The optimizer of :func:`fit` for ``params`` (see ``TrainConfig.optimizer``)."""
+    return OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-6
+    # "adamw": decoupled weight decay (p -= lr * weight_decay * p), the same small shrink for
+    # every parameter. "adam": L2 added to the gradient, which Adam's normalisation turns into a
+    # full-size step toward zero for every parameter without gradient in a step (item rows not
+    # in the batch), so ft and PPR(full) would erode the item embeddings PPR(light) keeps frozen
+    optimizer: str = "adamw"
     batch_size: int = 256
     max_epochs: int = 30
     patience: int = 3
@@ -73,6 +86,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"TrainConfig.optimizer must be one of {tuple(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.loss not in ("bpr", "ce"):
             raise ValueError(f"TrainConfig.loss must be 'bpr' or 'ce', got {self.loss!r}")
         if self.targets not in TARGETS:
@@ -142,7 +157,7 @@ def distributed_world() -> tuple[int, int]:
 def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) -> pd.DataFrame:
     device = resolve_device(cfg.device)
     model.to(device)
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(params, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
     rank, world = distributed_world()
     net = model

@@ -75,13 +75,16 @@ class SequenceDataset(Dataset):
     A batch holds ``items`` (B, W) right-padded, ``lengths``, ``profile`` (B, m), ``user``,
     ``first`` (whether the window starts at the user's first click, so its position 0 is a
     real zero-shot target) and ``negatives`` (B, W): one uniformly drawn unclicked item per
-    target, redrawn at every batch (hence every epoch).
+    target, redrawn at every batch (hence every epoch). ``clicked`` (default ``data``) is the
+    data whose clicks rule the negatives out (:attr:`ColdStartSplit.clicked`).
     """
 
     def __init__(self, data: InteractionData, users: np.ndarray, lengths: np.ndarray,
-                 window: int, seed: int = 0, profiles: np.ndarray | None = None):
+                 window: int, seed: int = 0, profiles: np.ndarray | None = None,
+                 clicked: InteractionData | None = None):
         w_users, w_starts, w_lengths = sequence_windows(users, lengths, window)
         self.data = data
+        self.clicked = data if clicked is None else clicked
         self.rng = np.random.default_rng(seed)
         self.users = w_users
         self.items = torch.from_numpy(gather_windows(data, w_users, w_starts, w_lengths, window))
@@ -99,7 +102,7 @@ class SequenceDataset(Dataset):
         lengths = self.lengths[index]
         width = max(1, int(lengths.max()))
         items = self.items[index, :width]
-        negatives = sample_negatives(self.data, np.repeat(self.users[index.numpy()][:, None], width, 1).ravel(),
+        negatives = sample_negatives(self.clicked, np.repeat(self.users[index.numpy()][:, None], width, 1).ravel(),
                                      1, self.rng, distinct=False).reshape(len(index), width)
         negatives = torch.from_numpy(negatives).masked_fill(items == 0, 0)
         return {

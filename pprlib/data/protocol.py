@@ -121,6 +121,13 @@ class ColdStartSplit:
     val_users: np.ndarray
     test_users: np.ndarray
     sets: dict[str, Instances] = field(default_factory=dict)
+    full: InteractionData | None = None  # the data before simulated cold users were truncated
+
+    @property
+    def clicked(self) -> InteractionData:
+        """The data whose clicks rule out negatives: with simulated cold users the untruncated
+        data, so that a click cut off to simulate cold start never becomes a negative."""
+        return self.data if self.full is None else self.full
 
     # instance sets -----------------------------------------------------------------------
     def instances(self, name: str) -> Instances:
@@ -271,7 +278,8 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
         **_warm_sets(data, warm),
     }
     _add_candidates(full, sets, ("val", "test", "warm_val", "warm_test"), config, rng)
-    return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets)
+    return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets,
+                          full if full is not data else None)
 
 
 def _check_catalogue(data: InteractionData, config: ProtocolConfig) -> None:

@@ -78,7 +78,7 @@ class ContrastiveConfig:
 @dataclass(frozen=True)
 class SequenceCLConfig:
     """CL4SRec's contrastive pre-training: two views of each sequence, each made by one of
-    crop / mask / reorder chosen at random, pulled together with InfoNCE."""
+    crop / mask / reorder chosen at random, pulled together with NT-Xent."""
 
     weight: float = 0.1
     temperature: float = 1.0
@@ -279,8 +279,8 @@ class PPRModel(nn.Module):
         return loss, parts
 
     def _sequence_contrastive(self, batch, cfg: SequenceCLConfig, generator) -> torch.Tensor:
-        """CL4SRec: InfoNCE between the representations of two augmented views of each window's
-        input (its clicks but the last, which is only ever a target)."""
+        """CL4SRec: NT-Xent (2N - 2 negatives per view) between the representations of two
+        augmented views of each window's input (its clicks but the last, only ever a target)."""
         items, lengths = batch["items"][:, :-1], (batch["lengths"] - 1).clamp(min=0)
         x_u = self.profile_vector(batch["profile"]) if self.prompt is not None else None
         reps = []
@@ -293,25 +293,36 @@ class PPRModel(nn.Module):
                                torch.where((choice == 1)[:, None], masked, reordered))
             view_len = torch.where(choice == 0, crop_len, lengths)
             reps.append(self.user_state(view, view_len, x_u))
-        return losses.info_nce(reps[0], reps[1], cfg.temperature, groups=batch["user"])
+        return losses.nt_xent(reps[0], reps[1], cfg.temperature, groups=batch["user"])
 
     def _contrastive(self, batch, x_u, u_s, mask, cl: ContrastiveConfig, generator) -> torch.Tensor:
-        items, lengths = batch["items"], batch["lengths"]
+        items = batch["items"]
         groups = batch["user"][:, None].expand_as(items)[mask]
+        rows, cols = mask.nonzero(as_tuple=True)  # the anchors in the order of u_s[mask]
         keep = slice(None)
         if cl.max_anchors is not None and len(groups) > cl.max_anchors:  # InfoNCE costs O(anchors^2)
             keep = torch.randperm(len(groups), generator=generator)[: cl.max_anchors].to(groups.device)
-        groups, anchor = groups[keep], u_s[mask][keep]
+        groups, anchor, rows, cols = groups[keep], u_s[mask][keep], rows[keep], cols[keep]
         total = anchor.new_zeros(())
         if cl.prompt_view and x_u is not None and isinstance(self.prompt, PromptGenerator):
             x_masked = augment.mask_profile_vectors(x_u, cl.profile_ratio, generator)
             view = self.sequence_states(items, x_masked)[mask][keep]
             total = total + losses.info_nce(anchor, view, cl.temperature, groups)
-        if cl.behaviour_view:
-            masked_items = augment.mask_items(items, lengths, cl.item_ratio, self.mask_token, generator)
-            view = self.sequence_states(masked_items, x_u)[mask][keep]
-            total = total + losses.info_nce(anchor, view, cl.temperature, groups)
+        if cl.behaviour_view and int((cols > 0).sum()) >= 2:  # anchors with input; InfoNCE needs a negative
+            view, has_input = self.behaviour_view(items, rows, cols, x_u, cl.item_ratio, generator)
+            total = total + losses.info_nce(anchor[has_input], view, cl.temperature, groups[has_input])
         return total
+
+    def behaviour_view(self, items: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                       x_u: torch.Tensor | None, ratio: float, generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """u_s of the behaviour-based views (:func:`pprlib.augment.behaviour_views`) of the
+        anchors ``(rows, cols)`` of a sequence batch that have input, and which anchors they are
+        (zero-shot anchors, ``cols == 0``, have no behaviour view)."""
+        has_input = cols > 0
+        history, lengths = augment.behaviour_views(items, rows, cols, ratio, self.mask_token, generator)
+        x_view = x_u[rows[has_input]] if x_u is not None else None
+        return self.user_state(history, lengths, x_view), has_input
 
 
 def count_parameters(model: PPRModel, mode: str) -> int:
