@@ -25,7 +25,7 @@ from pprlib.data.schema import MISSING, InteractionData
 from pprlib.experiments import BookConfig, recommend
 
 SETTINGS = ("['backbones', 'cl_weights', 'dataset', 'deterministic', 'device', 'k_shots', 'lr_grid', 'mask_ratios', "
-            "'n_items', 'n_users', 'noise_rates', 'pretrain_epochs', 'profile', 'prompt_lengths', 'seed', 'seeds', "
+            "'n_items', 'n_users', 'noise_rates', 'pretrain_epochs', 'pretrain_loss', 'profile', 'prompt_lengths', 'seed', 'seeds', "
             "'temperatures', 'tune_epochs']")
 NAMES = book.profile_names()
 
