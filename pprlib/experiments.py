@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from pprlib import evidence
 from pprlib.cache import cache_dir, cached, config_key
 from pprlib.data import readers
 from pprlib.data.batching import SequenceDataset
@@ -457,6 +458,26 @@ class Comparison:
         p_seed = float(stats.ttest_rel(xa.mean(1), xb.mean(1)).pvalue) if len(seeds) > 1 else np.nan
         return {"diff": float(xa.mean() - xb.mean()), "p_instances": p_inst, "p_seeds": p_seed,
                 "n_instances": xa.shape[1], "n_seeds": len(seeds)}
+
+    def effect(self, a: str, b: str, metric: str = "NDCG@10") -> "evidence.Effect":
+        """The paired effect of ``a`` over ``b`` on the seeds both ran, with its interval over
+        seeds and instances, p-value and MDE (:func:`pprlib.evidence.paired_effect`)."""
+        seeds = [s for s in self.seeds if (a, s) in self.per_instance and (b, s) in self.per_instance]
+        if not seeds:
+            raise ValueError(f"no seed with results for both {a!r} and {b!r}")
+        xa = np.stack([self.per_instance[(a, s)][metric] for s in seeds])
+        xb = np.stack([self.per_instance[(b, s)][metric] for s in seeds])
+        return evidence.paired_effect(xa, xb)
+
+    def effects(self, methods=None, reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
+        """One row per method: its effect over ``reference`` with the 95 % interval (seeds and
+        instances), the relative effect, SE, MDE and p (every method but the reference)."""
+        rows = {}
+        for m in methods or [m for m in self.methods if m != reference]:
+            e = self.effect(m, reference, metric)
+            rows[m] = {f"Δ{metric}": e.estimate, "lo": e.lo, "hi": e.hi, "relative": e.relative, "SE": e.se,
+                       "MDE": e.mde, "p": e.p, "seeds": e.n_seeds, "instances": e.n_instances}
+        return pd.DataFrame(rows).T
 
 
 def compare(split: ColdStartSplit, pre: Pretrained, methods: list[str], seeds: list[int],
