@@ -98,7 +98,15 @@ class Effect:
 
     def as_dict(self) -> dict:
         """Plain Python values (NaN as None): what a notebook glues and :meth:`from_dict` reads."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        def plain(v):
+            if isinstance(v, (bool, str)) or v is None:
+                return v
+            if isinstance(v, (int, np.integer)):
+                return int(v)
+            v = float(v)
+            return v if math.isfinite(v) else None
+
+        return {k: plain(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Effect":

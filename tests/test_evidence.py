@@ -242,3 +242,70 @@ def test_holm_adjusts_a_family_and_leaves_nan_out():
     assert math.isnan(adjusted[3])
     assert ev.holm([0.5, 0.9]).tolist() == [1.0, 1.0]
     assert ev.holm([]).size == 0
+
+
+# wiring: the comparison code produces effects ---------------------------------------------
+
+
+def _comparison(shifts: dict, n_seeds=3, n_instances=400, seed=7):
+    from pprlib.experiments import Comparison
+
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 1, n_instances)
+    per = {}
+    for method, shift in shifts.items():
+        for s in range(n_seeds):
+            noise = rng.normal(0, 0.05, n_instances) + rng.normal(0, 0.01)
+            per[(method, s)] = {"NDCG@10": (base + shift + noise).astype(np.float32),
+                                "position": np.ones(n_instances, np.float32)}
+    return Comparison(per, {}, {})
+
+
+def test_comparison_effect_pairs_seeds_and_instances():
+    result = _comparison({"ft": 0.0, "PPR(light)": 0.02})
+    e = result.effect("PPR(light)", "ft")
+    assert (e.n_seeds, e.n_instances) == (3, 400)
+    assert e.lo < 0.02 < e.hi and e.estimate == pytest.approx(0.02, abs=0.02)
+    table = result.effects()
+    assert list(table.index) == ["PPR(light)"] and table.loc["PPR(light)", "MDE"] == pytest.approx(e.mde)
+    with pytest.raises(ValueError, match="no seed"):
+        result.effect("PPR(light)", "nothing")
+
+
+def test_studies_key_their_effects_as_the_chapters_glue_them():
+    from pprlib import studies
+
+    ablation = _comparison({"ft": 0.0, "PPR(light)": 0.02, "PPR(light) w/o CL": 0.0, "shared prompt (light)": 0.01})
+    effects = studies.ablation_effects(ablation)
+    assert set(effects) == {"cl_light", "personal_light"}
+    assert effects["cl_light"].estimate == pytest.approx(ablation.effect("PPR(light)", "PPR(light) w/o CL").estimate)
+    univ = studies.universality_effects({"CL4SRec": _comparison({"ft": 0.0, "PPR(light)": 0.0, "PPR(full)": 0.01})})
+    assert set(univ) == {"univ_cl4srec_light", "univ_cl4srec_full"}
+
+
+def test_sparsity_trend_carries_a_seed_level_effect():
+    import pandas as pd
+
+    from pprlib import studies
+
+    rows = [{"method": "PPR(light)", "metric": "NDCG@10", "seed": s, "k": k, "improvement": v}
+            for s, (low, high) in enumerate([(1.0, 0.2), (0.8, 0.1), (1.2, 0.5)]) for k, v in ((1, low), (7, high))]
+    trend = studies.sparsity_trend(pd.DataFrame(rows), "PPR(light)", 1, 7)
+    e = ev.Effect.from_dict(trend["effect"])
+    assert e.estimate == pytest.approx(trend["diff"]) and e.n_seeds == 3 and e.n_instances == 1
+    assert "training randomness only" in e.note and e.p == pytest.approx(trend["p_seeds"])
+
+
+def test_profile_f1_effect_pairs_seeds():
+    from types import SimpleNamespace
+
+    from pprlib.tasks import profile_prediction as pp
+
+    y = np.array([1, 1, 0, 0, 1, 0])
+    probs = {("ft", s): np.array([0.9, 0.2, 0.1, 0.6, 0.3, 0.2]) for s in (0, 1)}
+    probs.update({("PPR(light)", 0): np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.2]),
+                  ("PPR(light)", 1): np.array([0.9, 0.8, 0.1, 0.2, 0.7, 0.2])})
+    e = pp.f1_effect({"labels": SimpleNamespace(y={"test": y}), "probs": probs}, "PPR(light)", "ft")
+    assert e.n_seeds == 2 and e.reference_mean == pytest.approx(0.4)  # ft: TP 1, FP 1, FN 2
+    assert e.estimate == pytest.approx(((0.8 - 0.4) + (1.0 - 0.4)) / 2)
+    assert "test users not resampled" in e.note
