@@ -691,7 +691,8 @@ def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray
     unknown = [h for h in history if h not in lookup]
     if unknown:
         raise ValueError(f"unknown item(s) in history: {unknown[:5]}")
-    items = [lookup[h] for h in history][-model.backbone_cfg.max_len:]
+    seen = [lookup[h] for h in history]
+    items = seen[-model.backbone_cfg.max_len:]
     device = next(model.parameters()).device
     batch = {
         "history": torch.tensor([items or [0]], device=device),
@@ -702,7 +703,7 @@ def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray
     with torch.no_grad():
         scores = model.full_sort_predict(batch)[0, : data.n_items + 1].float().cpu()
     scores[0] = -np.inf
-    if exclude_seen and items:
-        scores[items] = -np.inf
+    if exclude_seen and seen:
+        scores[seen] = -np.inf  # the whole history, not only the model's window
     top = torch.topk(scores, min(k, data.n_items)).indices.numpy()
     return pd.DataFrame({"item": data.item_ids[top], "score": scores[top].numpy()})
