@@ -21,14 +21,37 @@ from pprlib.data.protocol import ColdStartSplit, Instances
 Scorer = Callable[[dict], torch.Tensor]
 
 
+EXCLUDE = ("history", "window")
+"""What full ranking removes from a user's competitors: ``"history"``, every item the user
+clicked before the target (the field's definition, as in RecBole), or ``"window"``, only the
+items in the model's input window (at most ``max_history`` clicks; the book's former rule)."""
+
+
+def history_mask(data, users: np.ndarray, positions: np.ndarray) -> torch.Tensor:
+    """Bool mask ``(n, n_items + 1)``: True where user ``users[r]`` clicked the item before
+    position ``positions[r]`` of their sequence (the whole earlier history, however long)."""
+    users, positions = np.asarray(users, dtype=np.int64), np.asarray(positions, dtype=np.int64)
+    rows = np.repeat(np.arange(len(users)), positions)
+    starts = np.repeat(data.offsets[users] - (np.cumsum(positions) - positions), positions)
+    cols = data.items[starts + np.arange(positions.sum())]
+    mask = torch.zeros(len(users), data.n_items + 1, dtype=torch.bool)
+    mask[torch.from_numpy(rows), torch.from_numpy(cols)] = True
+    mask[:, 0] = False
+    return mask
+
+
 @torch.no_grad()
 def evaluate(scorer: Scorer, split: ColdStartSplit, inst: Instances, *, ks=metrics.DEFAULT_KS,
              full_ranking: bool = True, batch_size: int = 512, profiles: np.ndarray | None = None,
-             device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
+             device: str | torch.device = "cpu", exclude: str = "history") -> dict[str, np.ndarray]:
     """Per-instance metrics: ``AUC``, ``HIT@k``, ``NDCG@k`` on the fixed candidates, and the same
-    names prefixed ``full/`` on full ranking (history items excluded, the target never)."""
+    names prefixed ``full/`` on full ranking, where the items the user clicked before the target
+    are excluded (all of them, or only those in the input window: ``exclude``, see
+    :data:`EXCLUDE`); the target never is."""
     if inst.candidates is None:
         raise ValueError("these instances have no fixed candidates (only val/test/warm sets do)")
+    if exclude not in EXCLUDE:
+        raise ValueError(f"exclude must be one of {EXCLUDE}, got {exclude!r}")
     dataset = InstanceDataset(split.data, inst, split.config.max_history, profiles=profiles)
     # batches of similar history length pad less (up to 2x faster); results go back in order
     order = torch.argsort(dataset.tensors["lengths"], stable=True)
@@ -38,7 +61,11 @@ def evaluate(scorer: Scorer, split: ColdStartSplit, inst: Instances, *, ks=metri
         scores = scorer(batch).float()
         per = metrics.sampled_metrics(torch.gather(scores, 1, batch["candidates"]), ks=ks)
         if full_ranking:
-            mask = metrics.exclusion_mask(batch["history"], split.data.n_items)
+            if exclude == "history":
+                idx = index.numpy()
+                mask = history_mask(split.data, inst.users[idx], inst.positions[idx]).to(device)
+            else:
+                mask = metrics.exclusion_mask(batch["history"], split.data.n_items)
             full = metrics.full_ranking_metrics(scores, batch["target"], exclude=mask, ks=ks)
             per.update({f"full/{k}": v for k, v in full.items()})
         for k, v in per.items():

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from pprlib import evidence
 from pprlib.cache import cache_dir, cached, config_key
 from pprlib.data import readers
 from pprlib.data.batching import SequenceDataset
@@ -480,6 +481,26 @@ class Comparison:
         return {"diff": float(xa.mean() - xb.mean()), "p_instances": p_inst, "p_seeds": p_seed,
                 "n_instances": xa.shape[1], "n_seeds": len(seeds)}
 
+    def effect(self, a: str, b: str, metric: str = "NDCG@10") -> "evidence.Effect":
+        """The paired effect of ``a`` over ``b`` on the seeds both ran, with its interval over
+        seeds and instances, p-value and MDE (:func:`pprlib.evidence.paired_effect`)."""
+        seeds = [s for s in self.seeds if (a, s) in self.per_instance and (b, s) in self.per_instance]
+        if not seeds:
+            raise ValueError(f"no seed with results for both {a!r} and {b!r}")
+        xa = np.stack([self.per_instance[(a, s)][metric] for s in seeds])
+        xb = np.stack([self.per_instance[(b, s)][metric] for s in seeds])
+        return evidence.paired_effect(xa, xb)
+
+    def effects(self, methods=None, reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
+        """One row per method: its effect over ``reference`` with the 95 % interval (seeds and
+        instances), the relative effect, SE, MDE and p (every method but the reference)."""
+        rows = {}
+        for m in methods or [m for m in self.methods if m != reference]:
+            e = self.effect(m, reference, metric)
+            rows[m] = {f"Δ{metric}": e.estimate, "lo": e.lo, "hi": e.hi, "relative": e.relative, "SE": e.se,
+                       "MDE": e.mde, "p": e.p, "seeds": e.n_seeds, "instances": e.n_instances}
+        return pd.DataFrame(rows).T
+
 
 def compare(split: ColdStartSplit, pre: Pretrained, methods: list[str], seeds: list[int],
             backbone: BackboneConfig, settings: TuneSettings, targets: str = "few", *,
@@ -752,7 +773,8 @@ def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray
     unknown = [h for h in history if h not in lookup]
     if unknown:
         raise ValueError(f"unknown item(s) in history: {unknown[:5]}")
-    items = [lookup[h] for h in history][-model.backbone_cfg.max_len:]
+    seen = [lookup[h] for h in history]
+    items = seen[-model.backbone_cfg.max_len:]
     device = next(model.parameters()).device
     batch = {
         "history": torch.tensor([items or [0]], device=device),
@@ -763,8 +785,8 @@ def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray
     with torch.no_grad():
         scores = model.full_sort_predict(batch)[0, : data.n_items + 1].float().cpu()
     scores[0] = -np.inf
-    if exclude_seen and items:
-        scores[items] = -np.inf
+    if exclude_seen and seen:
+        scores[seen] = -np.inf  # the whole history, not only the model's window
     top = torch.topk(scores, min(k, data.n_items)).indices.numpy()
     return pd.DataFrame({"item": data.item_ids[top], "score": scores[top].numpy()})
 

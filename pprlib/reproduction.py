@@ -1,15 +1,20 @@
-"""The reproduction summary: every claim of the paper beside our number and a verdict.
+"""The reproduction summary: every claim of the paper beside our effect and a verdict.
 
-Each :class:`Claim` names the chapter whose executed notebook holds the evidence and a check
-that turns that chapter's glued values into our number, the evidence and a verdict:
+Each :class:`Claim` names the chapter whose executed notebook holds the evidence, the glued
+effect (an :class:`pprlib.evidence.Effect` glued as a dict, key ``ev_<name>``) and the paper's
+effect (:data:`pprlib.paper.EFFECTS`). The verdict is the five-way one of
+:func:`pprlib.evidence.verdict`: our 95 % interval (over seeds and test instances) against the
+paper's effect in our units (its relative gain times our reference's mean, or the book's
+smallest effect of interest where the paper gives only a direction):
 
-* **reproduced**: our effect has the paper's sign and a paired test gives p < 0.05;
-* **not reproduced**: our effect has the other sign, or the test does not reach p < 0.05;
-* **not comparable**: the chapter was not run, or the value does not exist on this data (for
-  example a check that needs the synthetic generator, run on MovieLens).
+* **reproduced**, **weaker than claimed**, **not found**, **opposite**, **inconclusive**;
+* **the paper is mixed**: the paper itself is better on at most half of its datasets: shown,
+  not scored;
+* **not comparable**: the chapter was not run, or the value does not exist on this data.
 
-The paper's side comes from :mod:`pprlib.paper` (its tables, typed in) or, for its figures,
-from the direction it reports. Nothing on our side is typed: it is read from the notebooks.
+Holm's adjustment runs over the p-values of the scored claims (those with a verdict other than
+not comparable and the paper is mixed). Nothing on our side is typed: it is read from the
+notebooks.
 """
 
 from __future__ import annotations
@@ -19,12 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from pprlib import paper
+from pprlib import evidence, paper
 
 ALPHA = 0.05
-REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE = "reproduced", "not reproduced", "not comparable"
+REPRODUCED, WEAKER, NOT_FOUND = evidence.REPRODUCED, evidence.WEAKER, evidence.NOT_FOUND
+OPPOSITE, INCONCLUSIVE, NOT_COMPARABLE = evidence.OPPOSITE, evidence.INCONCLUSIVE, evidence.NOT_COMPARABLE
+MIXED = evidence.MIXED
+VERDICTS = (*evidence.VERDICTS[:-1], MIXED, NOT_COMPARABLE)
+"""Every verdict a row can get, in the order the summary counts them."""
+NOT_REPRODUCED = "not reproduced"
+"""The former two-way verdict; no row gets it any more (kept for pages that still count it)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,8 @@ class Outcome:
     ours: str
     evidence: str
     verdict: str
+    effect: evidence.Effect | None = None
+    delta: float = math.nan
 
 
 class Missing(KeyError):
@@ -53,34 +67,67 @@ def _number(glued: dict, key: str) -> float:
     return float(value)
 
 
-def _relative(diff: float, base: float | None) -> str:
-    return f" ({100 * diff / base:+.2f}%)" if base else ""
+def _effect(glued: dict, key: str) -> evidence.Effect:
+    value = glued.get(key)
+    if not isinstance(value, dict):
+        raise Missing(key)
+    effect = evidence.Effect.from_dict(value)
+    if not math.isfinite(effect.estimate):
+        raise Missing(key)
+    return effect
 
 
-def better(diff_key: str, p_key: str, unit: str = "NDCG@10", base_key: str | None = None,
-           test: str = "paired t-test over test instances") -> Callable[[dict], Outcome]:
-    """A claim that one method beats another: the glued difference and its p-value."""
+def _fmt_delta(delta: float, pe: paper.PaperEffect) -> str:
+    if pe.unit == "relative":
+        where = f"{pe.dataset} " if pe.dataset else "smallest effect of interest, "
+        return f"{delta:+.4f} ({where}{100 * pe.value:+.2f}%)"
+    return f"{delta:+.2f} ({pe.dataset} {pe.value:+.2f} points)"
 
-    def check(g: dict) -> Outcome:
-        diff, p = _number(g, diff_key), _number(g, p_key)
-        base = _number(g, base_key) if base_key else None
-        verdict = REPRODUCED if diff > 0 and p < ALPHA else NOT_REPRODUCED
-        return Outcome(f"{diff:+.4f} {unit}{_relative(diff, base)}", f"p = {p:.3g} ({test})", verdict)
 
-    return check
+@dataclass(frozen=True)
+class Judged:
+    """The check of a claim that A beats B: the glued effect ``effect_key`` against the paper's
+    effect :data:`pprlib.paper.EFFECTS` ``[paper_key]`` converted to our units."""
+
+    effect_key: str
+    paper_key: str
+    unit: str = "NDCG@10"
+
+    @property
+    def paper_effect(self) -> paper.PaperEffect:
+        return paper.EFFECTS[self.paper_key]
+
+    def __call__(self, g: dict) -> Outcome:
+        pe = self.paper_effect
+        e = _effect(g, self.effect_key)
+        delta = pe.delta(e.reference_mean)
+        relative = f" ({100 * e.relative:+.2f}%)" if pe.unit == "relative" and math.isfinite(e.relative) else ""
+        ours = f"{e.text()} {self.unit}{relative}"
+        parts = [f"p = {e.p:.3g}", f"MDE {e.mde:.4f}", f"{e.n_seeds} seeds x {e.n_instances} instances"]
+        if e.note:
+            parts.append(e.note)
+        if pe.mixed:
+            return Outcome(ours, "; ".join(parts), MIXED, e, delta)
+        v = evidence.verdict(e.lo, e.hi, delta) if math.isfinite(delta) and delta > 0 else NOT_COMPARABLE
+        if v == INCONCLUSIVE:
+            grow = evidence.growth_needed(e, delta)
+            if math.isfinite(grow.scale):
+                parts.append(f"needs a run about {grow.scale:.1f}x as large")
+        return Outcome(ours, "; ".join(parts), v, e, delta)
+
+
+def _share_check(g: dict) -> Outcome:
+    cikm, aliec = _number(g, "light_share_cikm"), _number(g, "light_share_aliec")
+    threshold = paper.SHARE_THRESHOLD
+    verdict = REPRODUCED if cikm < threshold and aliec < threshold else OPPOSITE
+    return Outcome(f"CIKM sizes {cikm:.2f}%, AliEC sizes {aliec:.2f}%",
+                   f"counted on the model (exact); the paper's threshold: under {threshold:g}%", verdict)
 
 
 def _paper_relative(table: dict, method: str, reference: str) -> str:
     parts = [f"{d} {100 * (ms[method][0] / ms[reference][0] - 1):+.2f}%" for d, ms in table.items()]
     wins = sum(ms[method][0] > ms[reference][0] for ms in table.values())
     return f"NDCG@10 vs {reference}: " + ", ".join(parts) + f" (better on {wins} of {len(table)})"
-
-
-def _share_check(g: dict) -> Outcome:
-    cikm, aliec = _number(g, "light_share_cikm"), _number(g, "light_share_aliec")
-    verdict = REPRODUCED if cikm < 1 and aliec < 1 else NOT_REPRODUCED
-    ratio = f"{cikm / paper.TUNED_SHARE_LIGHT['CIKM']:.1f}x and {aliec / paper.TUNED_SHARE_LIGHT['AliEC']:.1f}x the paper's"
-    return Outcome(f"CIKM sizes {cikm:.2f}%, AliEC sizes {aliec:.2f}%", f"counted on the model ({ratio})", verdict)
 
 
 def _sparsity_paper(mode: int) -> str:
@@ -103,101 +150,125 @@ def _profile_paper() -> str:
     return f"AliEC graduate state, F1: ft {ft:.2f}, PPR(light) {light:.2f}"
 
 
-FIGURE = "better (figure; no numbers given)"
+FIGURE = f"better (figure; no numbers given): the book's smallest effect, {100 * paper.SMALLEST_EFFECT:.1f}%"
 
 CLAIMS: list[Claim] = [
     Claim("few_shot", "Tuning on the cold users improves on the pre-trained model (ft > pre-train)",
-          _paper_relative(paper.FEW_SHOT, "ft", "pre-train"), better("few_tuning_diff", "few_tuning_p")),
+          _paper_relative(paper.FEW_SHOT, "ft", "pre-train"), Judged("ev_few_tuning", "few_tuning")),
     Claim("few_shot", "Few-shot: PPR(light) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(light)", "ft"),
-          better("few_diff_light", "few_p_light", base_key="few_ndcg_ft")),
+          Judged("ev_few_light", "few_light")),
     Claim("few_shot", "Few-shot: PPR(full) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(full)", "ft"),
-          better("few_diff_full", "few_p_full", base_key="few_ndcg_ft")),
+          Judged("ev_few_full", "few_full")),
     Claim("zero_shot", "Zero-shot: PPR(light) beats ft (the profile model)",
-          _paper_relative(paper.ZERO_SHOT, "PPR(light)", "ft"), better("zero_diff_light", "zero_p_light", base_key="zero_ndcg_ft")),
+          _paper_relative(paper.ZERO_SHOT, "PPR(light)", "ft"), Judged("ev_zero_light", "zero_light")),
     Claim("zero_shot", "Zero-shot: PPR(full) beats ft (the profile model)",
-          _paper_relative(paper.ZERO_SHOT, "PPR(full)", "ft"), better("zero_diff_full", "zero_p_full", base_key="zero_ndcg_ft")),
+          _paper_relative(paper.ZERO_SHOT, "PPR(full)", "ft"), Judged("ev_zero_full", "zero_full")),
     Claim("prompts", "PPR(light) tunes under 1% of ft's parameters",
           f"CIKM {paper.TUNED_SHARE_LIGHT['CIKM']}%, AliEC {paper.TUNED_SHARE_LIGHT['AliEC']}%", _share_check),
-    Claim("ablation", "Contrastive learning helps PPR(light)", FIGURE, better("gain_cl_light", "p_cl_light")),
-    Claim("ablation", "Contrastive learning helps PPR(full)", FIGURE, better("gain_cl_full", "p_cl_full")),
+    Claim("ablation", "Contrastive learning helps PPR(light)", FIGURE, Judged("ev_cl_light", "cl_light")),
+    Claim("ablation", "Contrastive learning helps PPR(full)", FIGURE, Judged("ev_cl_full", "cl_full")),
     Claim("ablation", "The prompt-based (profile masking) view helps PPR(light)", FIGURE,
-          better("gain_promptaug_light", "p_promptaug_light")),
+          Judged("ev_promptaug_light", "promptaug_light")),
     Claim("ablation", "The behaviour-based (item masking) view helps PPR(light)", FIGURE,
-          better("gain_behaviouraug_light", "p_behaviouraug_light")),
+          Judged("ev_behaviouraug_light", "behaviouraug_light")),
     Claim("ablation", "A personalized prompt beats one shared prompt (PPR(light))", FIGURE,
-          better("gain_personal_light", "p_personal_light")),
+          Judged("ev_personal_light", "personal_light")),
     Claim("ablation", "A personalized prompt beats one shared prompt (PPR(full))", FIGURE,
-          better("gain_personal_full", "p_personal_full")),
+          Judged("ev_personal_full", "personal_full")),
     Claim("noise", "Contrastive learning makes PPR(light) more robust to profile noise",
-          "smaller drop with CL (figure, AliEC)",
-          better("noise_robust_diff", "noise_robust_p", unit="NDCG@10 less lost")),
+          "smaller drop with CL (figure, AliEC)", Judged("ev_noise_robust", "noise_robust", unit="NDCG@10 less lost")),
     Claim("sparsity", "PPR(light)'s gain over ft grows as histories get shorter", _sparsity_paper(0),
-          better("sparsity_trend_light", "sparsity_trend_p_light", unit="points (shortest minus longest k)",
-                 test="paired t-test over seeds")),
+          Judged("ev_sparsity_light", "sparsity_light", unit="points (shortest minus longest k)")),
     Claim("sparsity", "PPR(full)'s gain over ft grows as histories get shorter", _sparsity_paper(1),
-          better("sparsity_trend_full", "sparsity_trend_p_full", unit="points (shortest minus longest k)",
-                 test="paired t-test over seeds")),
+          Judged("ev_sparsity_full", "sparsity_full", unit="points (shortest minus longest k)")),
     Claim("universality", "With CL4SRec pre-training, PPR(light) beats ft", "better (Table 6, CIKM)",
-          better("univ_diff_cl4srec_light", "univ_p_cl4srec_light")),
+          Judged("ev_univ_cl4srec_light", "univ_cl4srec_light")),
     Claim("universality", "With CL4SRec pre-training, PPR(full) beats ft", "better (Table 6, CIKM)",
-          better("univ_diff_cl4srec_full", "univ_p_cl4srec_full")),
+          Judged("ev_univ_cl4srec_full", "univ_cl4srec_full")),
     Claim("cross_domain", "Cross-domain: the source model tuned on the target (ft) beats a target-only SASRec",
-          _cross_domain_ft_paper(), better("cross_diff_ft", "cross_p_ft")),
+          _cross_domain_ft_paper(), Judged("ev_cross_ft", "cross_ft")),
     Claim("cross_domain", "Cross-domain: the source-domain representation as prompt beats ft",
-          _cross_domain_paper(), better("cross_diff_full", "cross_p_full")),
+          _cross_domain_paper(), Judged("ev_cross_full", "cross_full")),
     Claim("profile_prediction", "Profile prediction: PPR(light) beats ft (F1)", _profile_paper(),
-          better("profile_f1_diff", "profile_f1_p", unit="F1")),
+          Judged("ev_profile_f1", "profile_f1", unit="F1")),
 ]
+
+
+def _outcome(claim: Claim, glued_by_chapter: dict[str, dict]) -> Outcome:
+    glued = glued_by_chapter.get(claim.chapter)
+    if glued is None:
+        return Outcome("—", f"chapter '{claim.chapter}' not run", NOT_COMPARABLE)
+    try:
+        return claim.check(glued)
+    except Missing as exc:
+        return Outcome("—", f"no value {exc.args[0]!r} on this data", NOT_COMPARABLE)
+
+
+def scored(verdict: str) -> bool:
+    """Whether a verdict belongs to the scored family (Holm's adjustment, the counts)."""
+    return verdict not in (MIXED, NOT_COMPARABLE)
 
 
 def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | None = None) -> pd.DataFrame:
-    """One row per claim: chapter, claim, the paper's number, ours, the evidence, the verdict.
-    ``glued_by_chapter`` maps notebook stems to their glued values; a chapter that is absent
-    (not in this book or not executed) makes its claims *not comparable*."""
+    """One row per claim: chapter, claim, the paper's number, ours (effect and 95 % interval),
+    the paper's effect in our units (``δ``), the MDE, p, Holm-adjusted p over the scored
+    claims, the evidence and the verdict, plus the numbers (``effect``, ``lo``, ``hi``,
+    ``delta``) for figures. A chapter that is absent (not in this book or not executed)
+    makes its claims *not comparable*."""
     rows = []
     for claim in claims or CLAIMS:
-        glued = glued_by_chapter.get(claim.chapter)
-        if glued is None:
-            outcome = Outcome("—", f"chapter '{claim.chapter}' not run", NOT_COMPARABLE)
-        else:
-            try:
-                outcome = claim.check(glued)
-            except Missing as exc:
-                outcome = Outcome("—", f"no value {exc.args[0]!r} on this data", NOT_COMPARABLE)
+        o = _outcome(claim, glued_by_chapter)
+        e = o.effect
+        pe = _paper_effect(claim)
         rows.append({"chapter": claim.chapter, "claim": claim.claim, "paper": claim.paper,
-                     "ours": outcome.ours, "evidence": outcome.evidence, "verdict": outcome.verdict})
-    return pd.DataFrame(rows)
+                     "δ (paper, our units)": _fmt_delta(o.delta, pe) if pe and math.isfinite(o.delta) else "—",
+                     "ours": o.ours, "MDE": e.mde if e else math.nan, "p": e.p if e else math.nan,
+                     "evidence": o.evidence, "verdict": o.verdict,
+                     "effect": e.estimate if e else math.nan, "lo": e.lo if e else math.nan,
+                     "hi": e.hi if e else math.nan, "delta": o.delta})
+    table = pd.DataFrame(rows)
+    family = table.verdict.map(scored) & np.isfinite(table.p.astype(float))
+    table.insert(table.columns.get_loc("p") + 1, "p (Holm)",
+                 np.where(family, evidence.holm(table.p.where(family)), np.nan))
+    return table
 
 
-ACROSS_DATA = [  # (claim, paper, (chapter, diff, p) on the synthetic data, (chapter, diff, p) on MovieLens)
-    ("ft beats the pre-trained model (few-shot)", _paper_relative(paper.FEW_SHOT, "ft", "pre-train"),
-     ("few_shot", "few_tuning_diff", "few_tuning_p"), ("movielens", "ml_tuning_diff", "ml_tuning_p")),
-    ("Few-shot: PPR(light) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(light)", "ft"),
-     ("few_shot", "few_diff_light", "few_p_light"), ("movielens", "ml_few_diff_light", "ml_few_p_light")),
-    ("Few-shot: PPR(full) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(full)", "ft"),
-     ("few_shot", "few_diff_full", "few_p_full"), ("movielens", "ml_few_diff_full", "ml_few_p_full")),
-    ("Zero-shot: PPR(light) beats ft", _paper_relative(paper.ZERO_SHOT, "PPR(light)", "ft"),
-     ("zero_shot", "zero_diff_light", "zero_p_light"), ("movielens", "ml_zero_diff_light", "ml_zero_p_light")),
-    ("Zero-shot: PPR(full) beats ft", _paper_relative(paper.ZERO_SHOT, "PPR(full)", "ft"),
-     ("zero_shot", "zero_diff_full", "zero_p_full"), ("movielens", "ml_zero_diff_full", "ml_zero_p_full")),
+def _paper_effect(claim: Claim) -> paper.PaperEffect | None:
+    return claim.check.paper_effect if isinstance(claim.check, Judged) else None
+
+
+ACROSS_DATA = [  # (claim, paper's key, (chapter, effect) on the synthetic data, (chapter, effect) on MovieLens)
+    ("ft beats the pre-trained model (few-shot)", "few_tuning",
+     ("few_shot", "ev_few_tuning"), ("movielens", "ev_ml_tuning")),
+    ("Few-shot: PPR(light) beats ft", "few_light", ("few_shot", "ev_few_light"), ("movielens", "ev_ml_few_light")),
+    ("Few-shot: PPR(full) beats ft", "few_full", ("few_shot", "ev_few_full"), ("movielens", "ev_ml_few_full")),
+    ("Zero-shot: PPR(light) beats ft", "zero_light", ("zero_shot", "ev_zero_light"),
+     ("movielens", "ev_ml_zero_light")),
+    ("Zero-shot: PPR(full) beats ft", "zero_full", ("zero_shot", "ev_zero_full"), ("movielens", "ev_ml_zero_full")),
 ]
-"""The main claims on the two datasets of the book: the generator's and MovieLens-100K."""
+"""The main claims on the two datasets of the book: the generator's and MovieLens-100K (the
+paper's effect from its CIKM numbers on both)."""
+
+_PAPER_TABLES = {"few": (paper.FEW_SHOT, "ft"), "zero": (paper.ZERO_SHOT, "ft")}
+
+
+def _across_paper(key: str) -> str:
+    kind, _, method = key.partition("_")
+    if method == "tuning":
+        return _paper_relative(paper.FEW_SHOT, "ft", "pre-train")
+    table, reference = _PAPER_TABLES[kind]
+    return _paper_relative(table, f"PPR({method})", reference)
 
 
 def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
-    """The :data:`ACROSS_DATA` claims with our difference, p-value and verdict on each dataset."""
+    """The :data:`ACROSS_DATA` claims with our effect, its interval and verdict on each dataset."""
     rows = []
-    for claim, paper_side, *sides in ACROSS_DATA:
-        row = {"claim": claim, "paper": paper_side}
-        for label, (chapter, diff_key, p_key) in zip(("synthetic", "MovieLens-100K"), sides):
-            glued = glued_by_chapter.get(chapter)
-            try:
-                if glued is None:
-                    raise Missing(chapter)
-                outcome = better(diff_key, p_key)(glued)
-                row[label] = f"{outcome.ours}, {outcome.evidence.split(' (')[0]}: {outcome.verdict}"
-            except Missing:
-                row[label] = NOT_COMPARABLE
+    for claim, key, *sides in ACROSS_DATA:
+        row = {"claim": claim, "paper": _across_paper(key)}
+        for label, (chapter, effect_key) in zip(("synthetic", "MovieLens-100K"), sides):
+            outcome = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
+            row[label] = (NOT_COMPARABLE if outcome.verdict == NOT_COMPARABLE else
+                          f"{outcome.ours}, {outcome.evidence.split('; ')[0]}: {outcome.verdict}")
         rows.append(row)
     return pd.DataFrame(rows)
 

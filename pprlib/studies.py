@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from pprlib import evidence
 from pprlib.experiments import Comparison, Context, TuneSettings, choose_lr, compare
 
 ABLATION_VARIANTS = {
@@ -74,6 +75,19 @@ def ablation_tests(result: Comparison, metric: str = "NDCG@10") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ablation_effects(result: Comparison, metric: str = "NDCG@10") -> dict:
+    """The effects of :func:`ablation_tests` (full model over variant, intervals over seeds and
+    instances), keyed as the chapter glues them: ``"cl_light"``, ``"personal_full"``, ..."""
+    out = {}
+    for mode in ("light", "full"):
+        full = f"PPR({mode})"
+        for variant, key in ABLATION_KEYS.items():
+            other = f"shared prompt ({mode})" if variant == "shared prompt" else f"{full} {variant}"
+            if full in result.methods and other in result.methods:
+                out[f"{key}_{mode}"] = result.effect(full, other, metric)
+    return out
+
+
 def noise(ctx: Context, rates: list[float], methods: list[str], lrs: dict[str, float],
           targets: str = "few") -> pd.DataFrame:
     """Tidy frame (noise, method, seed, metric, value): every cold user's profile fields are
@@ -92,22 +106,28 @@ def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: fl
     """Does ``a`` lose less than ``b`` when the noise rate goes from ``low`` to ``high``?
 
     Per test instance (averaged over seeds): (a at high - a at low) - (b at high - b at low);
-    ``diff > 0`` means ``a`` is the more robust. One-sample t-test over instances. The runs
-    are those of :func:`noise` (cached).
+    ``diff > 0`` means ``a`` is the more robust. One-sample t-test over instances; ``effect``
+    (an :class:`~pprlib.evidence.Effect` as a dict) pairs each seed's drops instead, with the
+    interval over seeds and instances, relative to ``b`` at ``low``. The runs are those of
+    :func:`noise` (cached).
     """
     from scipy import stats
 
-    drops = {}
+    drops, per_seed, reference = {}, {}, float("nan")
     for name in (a, b):
         per_rate = []
         for rate in (low, high):
             result = compare(ctx.split, ctx.pre, [name], list(ctx.config.seeds), ctx.backbone,
                              ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
-            per_rate.append(np.mean([result.per_instance[(name, s)][metric] for s in result.seeds], axis=0))
-        drops[name] = per_rate[1] - per_rate[0]
+            per_rate.append(np.stack([result.per_instance[(name, s)][metric] for s in result.seeds]))
+        drops[name] = per_rate[1].mean(0) - per_rate[0].mean(0)
+        per_seed[name] = per_rate[1] - per_rate[0]  # seeds x instances: each seed's drop
+        if name == b:
+            reference = float(per_rate[0].mean())
     gap = drops[a] - drops[b]
     return {"diff": float(gap.mean()), "p_instances": float(stats.ttest_1samp(gap, 0.0).pvalue),
-            "drop_a": float(drops[a].mean()), "drop_b": float(drops[b].mean())}
+            "drop_a": float(drops[a].mean()), "drop_b": float(drops[b].mean()),
+            "effect": evidence.effect_of_differences(per_seed[a] - per_seed[b], reference).as_dict()}
 
 
 def sparsity(ctx: Context, ks: list[int], lrs: dict[str, float],
@@ -205,7 +225,9 @@ def sensitivity(ctx: Context, grid: dict[str, list], lrs: dict[str, float], meth
 
 def sparsity_trend(tidy: pd.DataFrame, method: str, low: int, high: int, metric: str = "NDCG@10") -> dict:
     """Is ``method``'s improvement over ft larger at ``low`` clicks than at ``high``? The
-    difference of improvements (percentage points) and a paired t-test over seeds."""
+    difference of improvements (percentage points) and a paired t-test over seeds; ``effect``
+    is the same as an :class:`~pprlib.evidence.Effect` dict (seeds only: the improvements are
+    ratios of means over different instance sets)."""
     from scipy import stats
 
     part = tidy[(tidy.method == method) & (tidy.metric == metric)].pivot_table(
@@ -214,7 +236,9 @@ def sparsity_trend(tidy: pd.DataFrame, method: str, low: int, high: int, metric:
         raise ValueError(f"no sparsity results for {method} at k={low} and k={high}")
     gap = (part[low] - part[high]).dropna()
     p = float(stats.ttest_1samp(gap, 0.0).pvalue) if len(gap) > 1 else float("nan")
-    return {"diff": float(gap.mean()), "p_seeds": p, "n_seeds": int(len(gap))}
+    effect = evidence.effect_of_differences(gap.to_numpy()[:, None]) if len(gap) else None
+    return {"diff": float(gap.mean()), "p_seeds": p, "n_seeds": int(len(gap)),
+            "effect": effect.as_dict() if effect else None}
 
 
 def slug(name: str) -> str:
@@ -235,6 +259,14 @@ def universality_tests(results: dict[str, Comparison], methods=("PPR(light)", "P
             rows[(name, method)] = {f"Δ {metric} vs {reference}": t["diff"], "p (instances)": t["p_instances"],
                                     "p (seeds)": t["p_seeds"], "verdict": verdict(t["diff"], t["p_instances"])}
     return pd.DataFrame(rows).T.rename_axis(["backbone", "method"])
+
+
+def universality_effects(results: dict[str, Comparison], methods=("PPR(light)", "PPR(full)"),
+                         reference: str = "ft", metric: str = "NDCG@10") -> dict:
+    """The effects of :func:`universality_tests`, keyed as the chapter glues them:
+    ``"univ_cl4srec_light"``, ..."""
+    return {f"univ_{slug(name)}_{'light' if 'light' in method else 'full'}": result.effect(method, reference, metric)
+            for name, result in results.items() for method in methods}
 
 
 def sensitivity_summary(tidy: pd.DataFrame, metric: str = "NDCG@10") -> dict:

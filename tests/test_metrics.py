@@ -346,3 +346,76 @@ def test_metrics_from_ranks_int_and_tensor_competitors():
         torch.testing.assert_close(a[name], b[name])
     assert a["AUC"].tolist() == pytest.approx([1.0, 2 / 3, 0.0])
     assert a["NDCG@2"].tolist() == pytest.approx([1.0, 1 / math.log2(3), 0.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# full ranking excludes the user's whole earlier history
+# ---------------------------------------------------------------------------------------------
+
+
+def _long_history_split(max_history=5):
+    from pprlib.data.protocol import ProtocolConfig, split
+    from pprlib.data.synthetic import SyntheticConfig, generate
+
+    data = generate(SyntheticConfig(n_users=400, n_items=300, max_length=60, seed=3))
+    return split(data, ProtocolConfig(max_history=max_history, seed=3))
+
+
+def test_history_mask_holds_every_earlier_click_and_nothing_later():
+    from pprlib.evaluation import history_mask
+
+    sp = _long_history_split()
+    data, inst = sp.data, sp.instances("warm_test")
+    long = np.flatnonzero(inst.positions > 5)[:20]  # longer than the input window of 5 clicks
+    assert len(long) > 0
+    mask = history_mask(data, inst.users[long], inst.positions[long])
+    for row, i in enumerate(long):
+        seq = data.sequence(inst.users[i])
+        earlier = set(seq[: inst.positions[i]].tolist())
+        assert set(torch.nonzero(mask[row]).flatten().tolist()) == earlier
+    assert not mask[:, 0].any()
+
+
+def test_full_ranking_drops_items_clicked_before_the_window():
+    """A scorer that puts the user's first click on top: excluded under the field's rule (the
+    whole history), a competitor under the window rule when the first click left the window."""
+    from pprlib.evaluation import evaluate
+
+    sp = _long_history_split()
+    data, inst = sp.data, sp.instances("warm_test")
+    first = data.items[data.offsets[inst.users]]
+    seq_items = [set(data.sequence(u)[max(0, p - 5):p].tolist()) for u, p in zip(inst.users, inst.positions)]
+    # instances whose first click is neither the target nor in the window of 5
+    outside = np.array([f != t and f not in w for f, t, w in zip(first, inst.targets, seq_items)])
+    chosen = inst.select(outside & (inst.positions > 5))
+    assert len(chosen) > 0
+    first_click = torch.from_numpy(data.items[np.minimum(data.offsets[:-1], len(data.items) - 1)])  # per user
+
+    def scorer(batch):
+        scores = torch.zeros(len(batch["target"]), data.n_items + 1)
+        rows = torch.arange(len(batch["target"]))
+        scores[rows, batch["target"]] = 1.0  # the target second, behind the user's first click
+        scores[rows, first_click[batch["user"]]] = 2.0
+        return scores
+
+    whole = evaluate(scorer, sp, chosen, ks=(1,))
+    window = evaluate(scorer, sp, chosen, ks=(1,), exclude="window")
+    assert (whole["full/HIT@1"] == 1).all()  # the first click is not a competitor
+    assert (window["full/HIT@1"] == 0).all()  # it was, when only the window was excluded
+    assert (whole["HIT@1"] == window["HIT@1"]).all()  # sampled metrics do not change
+
+
+def test_full_ranking_never_excludes_the_target_and_checks_the_rule():
+    from pprlib.evaluation import evaluate, history_mask
+
+    sp = _long_history_split()
+    data, inst = sp.data, sp.instances("warm_test")
+    repeat = np.array([t in set(data.sequence(u)[:p].tolist()) for u, p, t in
+                       zip(inst.users, inst.positions, inst.targets)])
+    if repeat.any():  # a target clicked before is in the mask, and still ranked
+        i = np.flatnonzero(repeat)[:1]
+        assert history_mask(data, inst.users[i], inst.positions[i])[0, inst.targets[i[0]]]
+    out = evaluate(lambda b: torch.randn(len(b["target"]), data.n_items + 1), sp, inst.select(np.arange(20)))
+    assert np.isfinite(out["full/NDCG@10"]).all()
+    with pytest.raises(ValueError, match="exclude"):
+        evaluate(lambda b: None, sp, inst, exclude="seen")

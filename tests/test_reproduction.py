@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from pprlib import paper
 from pprlib import reproduction as rp
 
 
@@ -11,37 +14,80 @@ def _claim(name):
     return next(c for c in rp.CLAIMS if c.claim == name)
 
 
-def test_a_significant_gain_in_the_papers_direction_is_reproduced():
-    claim = _claim("Few-shot: PPR(light) beats ft")
-    out = rp.evaluate_claims({"few_shot": {"few_diff_light": 0.01, "few_p_light": 0.001, "few_ndcg_ft": 0.5}},
-                             [claim]).iloc[0]
+def _effect(estimate, lo, hi, reference=0.5, p=0.01, mde=0.004, seeds=3, instances=1000):
+    half = (hi - lo) / 2
+    return {"estimate": estimate, "reference_mean": reference, "se": half / 1.96, "df": 50.0, "lo": lo, "hi": hi,
+            "p": p, "mde": mde, "n_seeds": seeds, "n_instances": instances, "seed_var": 1e-5,
+            "instance_var": 1e-2, "residual_var": 1e-3}
+
+
+def test_our_interval_is_judged_against_the_papers_effect_in_our_units():
+    claim = _claim("Few-shot: PPR(full) beats ft")
+    delta = paper.EFFECTS["few_full"].value * 0.5  # CIKM's +0.67 % of our ft's 0.5
+    assert delta == pytest.approx(0.5 * (.5290 / .5255 - 1))
+    out = rp.evaluate_claims({"few_shot": {"ev_few_full": _effect(0.01, 0.004, 0.016, p=0.001)}}, [claim]).iloc[0]
     assert out.verdict == rp.REPRODUCED
-    assert out.ours == "+0.0100 NDCG@10 (+2.00%)"
-    assert "p = 0.001" in out.evidence
-    assert "CIKM +0.19%" in out.paper and "better on 2 of 3" in out.paper
+    assert out.delta == pytest.approx(delta)
+    assert out.ours == "+0.0100 [+0.0040, +0.0160] NDCG@10 (+2.00%)"
+    assert "p = 0.001" in out.evidence and "MDE 0.0040" in out.evidence
+    assert "CIKM +0.67%" in out.paper and "better on 3 of 3" in out.paper
+    assert out["δ (paper, our units)"].startswith(f"{delta:+.4f} (CIKM +0.67%")
 
 
-@pytest.mark.parametrize("diff, p", [(0.01, 0.2), (-0.01, 0.001), (0.0, 0.0)])
-def test_no_significance_or_the_wrong_sign_is_not_reproduced(diff, p):
+@pytest.mark.parametrize("lo, hi, verdict", [
+    (0.0005, 0.0015, rp.WEAKER), (-0.0005, 0.0015, rp.NOT_FOUND), (-0.003, -0.001, rp.OPPOSITE),
+    (-0.002, 0.02, rp.INCONCLUSIVE), (0.001, 0.02, rp.REPRODUCED)])
+def test_direction_only_claims_use_the_books_smallest_effect(lo, hi, verdict):
     claim = _claim("Contrastive learning helps PPR(light)")
-    out = rp.evaluate_claims({"ablation": {"gain_cl_light": diff, "p_cl_light": p}}, [claim]).iloc[0]
-    assert out.verdict == rp.NOT_REPRODUCED
+    assert paper.EFFECTS["cl_light"].value == paper.SMALLEST_EFFECT
+    out = rp.evaluate_claims({"ablation": {"ev_cl_light": _effect((lo + hi) / 2, lo, hi)}}, [claim]).iloc[0]
+    assert out.delta == pytest.approx(paper.SMALLEST_EFFECT * 0.5)  # 0.0025
+    assert out.verdict == verdict
+    assert ("needs a run" in out.evidence) == (verdict == rp.INCONCLUSIVE)
+
+
+def test_a_claim_the_paper_is_mixed_on_is_shown_not_scored():
+    claim = _claim("Zero-shot: PPR(light) beats ft (the profile model)")
+    assert paper.EFFECTS["zero_light"].mixed and paper.EFFECTS["zero_light"].wins == "better on 1 of 3"
+    out = rp.evaluate_claims({"zero_shot": {"ev_zero_light": _effect(0.01, 0.004, 0.016)}}, [claim]).iloc[0]
+    assert out.verdict == rp.MIXED and math.isnan(out["p (Holm)"])
+
+
+def test_holm_runs_over_the_scored_claims_only():
+    claims = [_claim("Few-shot: PPR(light) beats ft"), _claim("Few-shot: PPR(full) beats ft"),
+              _claim("Zero-shot: PPR(light) beats ft (the profile model)"), _claim("Zero-shot: PPR(full) beats ft (the profile model)")]
+    glued = {"few_shot": {"ev_few_light": _effect(0.01, 0.004, 0.016, p=0.01),
+                          "ev_few_full": _effect(0.01, 0.004, 0.016, p=0.04)},
+             "zero_shot": {"ev_zero_light": _effect(0.01, 0.004, 0.016, p=0.001)}}
+    table = rp.evaluate_claims(glued, claims)
+    assert table["p (Holm)"].iloc[:2].tolist() == pytest.approx([0.02, 0.04])
+    assert table.verdict.iloc[2] == rp.MIXED and table.verdict.iloc[3] == rp.NOT_COMPARABLE
+    assert table["p (Holm)"].iloc[2:].isna().all()
 
 
 def test_a_missing_chapter_or_value_is_not_comparable():
     claim = _claim("Few-shot: PPR(full) beats ft")
     missing_chapter = rp.evaluate_claims({}, [claim]).iloc[0]
     assert missing_chapter.verdict == rp.NOT_COMPARABLE and "not run" in missing_chapter.evidence
-    nan = rp.evaluate_claims({"few_shot": {"few_diff_full": 0.1, "few_p_full": "nan"}}, [claim]).iloc[0]
-    assert nan.verdict == rp.NOT_COMPARABLE and "few_p_full" in nan.evidence
+    old = rp.evaluate_claims({"few_shot": {"few_diff_full": 0.1, "few_p_full": 0.01}}, [claim]).iloc[0]
+    assert old.verdict == rp.NOT_COMPARABLE and "ev_few_full" in old.evidence
+    nan = rp.evaluate_claims({"few_shot": {"ev_few_full": {**_effect(0.1, 0, 0.2), "estimate": None}}}, [claim])
+    assert nan.iloc[0].verdict == rp.NOT_COMPARABLE
 
 
-def test_parameter_share_claim_uses_the_papers_sizes():
+def test_parameter_share_claim_uses_the_papers_threshold():
     claim = _claim("PPR(light) tunes under 1% of ft's parameters")
     ok = rp.evaluate_claims({"prompts": {"light_share_cikm": 0.6, "light_share_aliec": 0.9}}, [claim]).iloc[0]
-    assert ok.verdict == rp.REPRODUCED and "2.0x" in ok.evidence
+    assert ok.verdict == rp.REPRODUCED and "under 1%" in ok.evidence
     over = rp.evaluate_claims({"prompts": {"light_share_cikm": 0.6, "light_share_aliec": 1.2}}, [claim]).iloc[0]
-    assert over.verdict == rp.NOT_REPRODUCED
+    assert over.verdict == rp.OPPOSITE
+
+
+def test_every_scored_claim_has_the_papers_effect():
+    for claim in rp.CLAIMS:
+        if isinstance(claim.check, rp.Judged):
+            pe = claim.check.paper_effect
+            assert pe.value > 0 and pe.source in ("table", "direction only")
 
 
 def test_every_claim_names_a_chapter_and_the_paper_side():
@@ -56,15 +102,13 @@ def test_read_executed_needs_an_executed_book(tmp_path):
 
 
 def test_across_data_puts_both_datasets_side_by_side():
-    from pprlib import reproduction
-
-    glued = {"few_shot": {"few_tuning_diff": 0.01, "few_tuning_p": 0.001, "few_diff_light": 0.005, "few_p_light": 0.2,
-                          "few_diff_full": -0.01, "few_p_full": 0.01},
-             "movielens": {"ml_tuning_diff": 0.02, "ml_tuning_p": 0.04}}
-    table = reproduction.across_data(glued).set_index("claim")
+    glued = {"few_shot": {"ev_few_tuning": _effect(0.02, 0.01, 0.03, p=0.001),
+                          "ev_few_light": _effect(0.0, -0.0005, 0.0005, p=0.9)},
+             "movielens": {"ev_ml_tuning": _effect(0.02, 0.01, 0.03, p=0.04)}}
+    table = rp.across_data(glued).set_index("claim")
     assert list(table.columns) == ["paper", "synthetic", "MovieLens-100K"]
     assert table.loc["ft beats the pre-trained model (few-shot)", "synthetic"].endswith(": reproduced")
-    assert table.loc["ft beats the pre-trained model (few-shot)", "MovieLens-100K"].startswith("+0.0200 NDCG@10")
-    assert table.loc["Few-shot: PPR(light) beats ft", "synthetic"].endswith(": not reproduced")
-    assert table.loc["Few-shot: PPR(light) beats ft", "MovieLens-100K"] == reproduction.NOT_COMPARABLE
-    assert table.loc["Zero-shot: PPR(full) beats ft", "synthetic"] == reproduction.NOT_COMPARABLE
+    assert table.loc["ft beats the pre-trained model (few-shot)", "MovieLens-100K"].startswith("+0.0200 [+0.0100")
+    assert table.loc["Few-shot: PPR(light) beats ft", "synthetic"].endswith(": not found")
+    assert table.loc["Few-shot: PPR(light) beats ft", "MovieLens-100K"] == rp.NOT_COMPARABLE
+    assert table.loc["Zero-shot: PPR(full) beats ft", "synthetic"] == rp.NOT_COMPARABLE

@@ -155,6 +155,20 @@ def _f1(y: np.ndarray, pred: np.ndarray, axis=-1) -> np.ndarray:
     return np.where(2 * tp + wrong > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
 
 
+def f1_effect(result: dict, a: str, b: str) -> "evidence.Effect":
+    """F1 of ``a`` minus F1 of ``b``, paired by seed (seeds both ran), as an
+    :class:`~pprlib.evidence.Effect` relative to ``b``'s mean F1. F1 is not a mean over users,
+    so the interval covers training seeds only (its note says so)."""
+    from pprlib import evidence
+
+    y = result["labels"].y["test"]
+    seeds = sorted({s for (m, s) in result["probs"] if m == a} & {s for (m, s) in result["probs"] if m == b})
+    f1 = {m: np.array([_f1(y, (result["probs"][(m, s)] >= 0.5).astype(int)) for s in seeds], dtype=float)
+          for m in (a, b)}
+    effect = evidence.effect_of_differences((f1[a] - f1[b])[:, None], float(f1[b].mean()) if seeds else np.nan)
+    return dataclasses.replace(effect, note=(effect.note + "; F1 per seed, test users not resampled").lstrip("; "))
+
+
 def f1_test(result: dict, a: str, b: str, n_resamples: int = 2000, seed: int = 0) -> dict:
     """F1 of ``a`` minus F1 of ``b`` on the test users (probabilities averaged over seeds), and a
     paired permutation test: each user's two predictions are swapped at random."""
