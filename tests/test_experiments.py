@@ -9,14 +9,9 @@ from pprlib import experiments as ex
 from pprlib.data.synthetic import SyntheticConfig
 
 
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    import os
-
-    os.environ["PPR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    config = ex.BookConfig(n_users=500, n_items=200, pretrain_epochs=2, tune_epochs=2, seeds=(0, 1),
-                           lr_grid=(1e-4, 1e-2), progress=False)
-    return ex.prepare(config, synthetic=SyntheticConfig(n_users=500, n_items=200, max_length=60))
+@pytest.fixture
+def ctx(small_ctx):
+    return small_ctx
 
 
 def test_book_config_validation():

@@ -3,7 +3,6 @@ strict book build succeeds on the executed notebooks."""
 
 from __future__ import annotations
 
-import os
 import zipfile
 
 import numpy as np
@@ -39,18 +38,13 @@ def movielens_fixture(path, n_users=150, n_items=200, seed=0):
 def executed(tmp_path_factory):
     root = tmp_path_factory.mktemp("book")
     build_dir = root / "_build"
-    env = {"PPR_CACHE_DIR": str(root / "cache"),
-           MOVIELENS_ENV: str(movielens_fixture(root / "recbole-1.2.1-py3-none-any.whl"))}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PPR_CACHE_DIR", str(root / "cache"))
+        mp.setenv(MOVIELENS_ENV, str(movielens_fixture(root / "recbole-1.2.1-py3-none-any.whl")))
+        # book.execute sets these two in os.environ for its kernels: set here, they are restored
+        mp.setenv("TQDM_DISABLE", "1")
+        mp.setenv("OMP_NUM_THREADS", "1")
         paths = book.execute("tiny", build_dir=build_dir, jobs=2, log=lambda *_: None)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return build_dir, {p.stem: p for p in paths}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -12,11 +10,9 @@ from pprlib import studies
 from pprlib.data.synthetic import SyntheticConfig
 
 
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    os.environ["PPR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    config = ex.BookConfig(n_users=500, n_items=200, pretrain_epochs=2, tune_epochs=2, seeds=(0, 1), progress=False)
-    return ex.prepare(config, synthetic=SyntheticConfig(n_users=500, n_items=200, max_length=60))
+@pytest.fixture
+def ctx(small_ctx):
+    return small_ctx
 
 
 def test_ablation_variants_differ_only_in_the_removed_part():
