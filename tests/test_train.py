@@ -155,3 +155,54 @@ def test_deterministic_switch_is_restored_after_training():
     with deterministic_algorithms(True):
         assert torch.are_deterministic_algorithms_enabled()
     assert torch.are_deterministic_algorithms_enabled() == before
+
+
+# ------------------------------------------------------------------------------------------
+# early stopping and the restored weights, on a scripted validation curve
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_split():
+    return split(generate(SyntheticConfig(n_users=300, n_items=200, max_length=30)), ProtocolConfig())
+
+
+def scripted_fit(sp, monkeypatch, curve, **cfg):
+    """Fit with validation replaced by ``curve`` (epoch 0 first); returns the history, the
+    model and the weights it had at each validation."""
+    from pprlib import train as train_mod
+    from pprlib.data.batching import SequenceDataset
+
+    torch.manual_seed(0)
+    model = PPRModel(sp.data.n_items, sp.data.field_sizes, BackboneConfig(d=8, ffn=8, max_len=20),
+                     PPRConfig(prompt="none"))
+    params = model.configure("ft")
+    data = SequenceDataset(sp.data, sp.tune_users, sp.data.lengths[sp.tune_users], 21)
+    scores, states = iter(curve), []
+
+    def validate(model, split, inst, device, profiles=None):
+        states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return {"NDCG@10": next(scores)}
+
+    monkeypatch.setattr(train_mod, "validate", validate)
+    settings = dict(lr=1e-2, batch_size=64, max_epochs=10, device="cpu", progress=False) | cfg
+    history = train_mod.fit(model, params, data, sp, sp.instances("val"), TrainConfig(**settings))
+    return history, model, states
+
+
+@pytest.mark.parametrize("curve, patience, min_delta, max_epochs, epochs_run, best", [
+    ([0.1, 0.2, 0.5, 0.4, 0.45, 0.3, 0.9, 0.9], 3, 0.0, 7, 5, 2),  # three epochs without gain: stop
+    ([0.1, 0.3, 0.2, 0.9], 1, 0.0, 3, 2, 1),  # patience 1 stops at the first setback
+    ([0.1, 0.3, 0.3, 0.3, 0.9], 2, 0.0, 4, 3, 1),  # a tie is no gain
+    ([0.1, 0.12, 0.14, 0.149, 0.9], 3, 0.05, 4, 3, 0),  # gains below min_delta: back to the untuned model
+    ([0.1, 0.2, 0.3, 0.4], 2, 0.0, 3, 3, 3),  # max_epochs reached while improving
+])
+def test_early_stopping_restores_the_best_epoch(small_split, monkeypatch, curve, patience, min_delta, max_epochs,
+                                                epochs_run, best):
+    history, model, states = scripted_fit(small_split, monkeypatch, curve, patience=patience,
+                                          min_delta=min_delta, max_epochs=max_epochs)
+    assert history["epoch"].tolist() == list(range(epochs_run + 1))
+    assert history["val/NDCG@10"].tolist() == curve[: epochs_run + 1]
+    assert np.isnan(history["loss"][0]) and np.isfinite(history["loss"][1:]).all()
+    final = model.state_dict()
+    assert all(torch.equal(final[k], states[best][k]) for k in final)
+    # training changed the weights, so "restored" is not "never changed"
+    assert not all(torch.equal(states[0][k], states[-1][k]) for k in final)
