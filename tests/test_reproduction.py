@@ -68,3 +68,67 @@ def test_across_data_puts_both_datasets_side_by_side():
     assert table.loc["Few-shot: PPR(light) beats ft", "synthetic"].endswith(": not reproduced")
     assert table.loc["Few-shot: PPR(light) beats ft", "MovieLens-100K"] == reproduction.NOT_COMPARABLE
     assert table.loc["Zero-shot: PPR(full) beats ft", "synthetic"] == reproduction.NOT_COMPARABLE
+
+
+# ------------------------------------------------------------------------------------------
+# the verdict rule at its boundaries
+
+
+def _verdict(diff, p):
+    claim = _claim("Contrastive learning helps PPR(light)")  # a claim without a base value
+    return rp.evaluate_claims({"ablation": {"gain_cl_light": diff, "p_cl_light": p}}, [claim]).iloc[0]
+
+
+def _few_shot(diff, p, base):
+    claim = _claim("Few-shot: PPR(light) beats ft")  # its difference is also shown relative to ft
+    glued = {"few_diff_light": diff, "few_p_light": p, "few_ndcg_ft": base}
+    return rp.evaluate_claims({"few_shot": glued}, [claim]).iloc[0]
+
+
+@pytest.mark.parametrize("diff, p, expected", [
+    (0.01, 0.0499, rp.REPRODUCED),
+    (0.01, 0.05, rp.NOT_REPRODUCED),  # p must be below alpha, not equal to it
+    (0.01, 0.0, rp.REPRODUCED),
+    (1e-9, 0.01, rp.REPRODUCED),  # any positive effect with a significant test
+    (0.0, 0.01, rp.NOT_REPRODUCED),  # no effect is not the paper's direction
+    (-0.01, 0.01, rp.NOT_REPRODUCED),  # significant, but the other sign
+    (-1e-9, 0.0, rp.NOT_REPRODUCED),
+])
+def test_better_boundaries_and_sign(diff, p, expected):
+    assert _verdict(diff, p).verdict == expected
+
+
+@pytest.mark.parametrize("diff, p", [(float("nan"), 0.01), (0.01, float("nan")), (float("inf"), 0.01),
+                                     (True, 0.01), (0.01, None), ("0.01", 0.01)])
+def test_values_that_are_not_finite_numbers_are_not_comparable(diff, p):
+    out = _verdict(diff, p)
+    assert out.verdict == rp.NOT_COMPARABLE and out.ours == "—"
+    assert "gain_cl_light" in out.evidence or "p_cl_light" in out.evidence
+
+
+def test_better_reports_the_relative_change_only_with_a_base():
+    assert _verdict(0.01, 0.01).ours == "+0.0100 NDCG@10"
+    assert _few_shot(-0.02, 0.01, 0.4).ours == "-0.0200 NDCG@10 (-5.00%)"
+    assert _few_shot(0.01, 0.01, 0.0).ours == "+0.0100 NDCG@10"  # a zero base: no percentage
+    assert _few_shot(0.01, 0.01, float("nan")).verdict == rp.NOT_COMPARABLE  # the base is a value it needs
+    assert _verdict(0.01, 0.0123).evidence == "p = 0.0123 (paired t-test over test instances)"
+
+
+def test_a_table_of_claims_keeps_the_order_and_one_row_each():
+    claims = [_claim("Few-shot: PPR(light) beats ft"), _claim("Contrastive learning helps PPR(light)")]
+    table = rp.evaluate_claims({"few_shot": {"few_diff_light": -0.1, "few_p_light": 0.001, "few_ndcg_ft": 0.5},
+                                "ablation": {"gain_cl_light": 0.1, "p_cl_light": 0.001}}, claims)
+    assert table.claim.tolist() == [c.claim for c in claims]
+    assert table.verdict.tolist() == [rp.NOT_REPRODUCED, rp.REPRODUCED]
+    assert list(table.columns) == ["chapter", "claim", "paper", "ours", "evidence", "verdict"]
+    assert table.chapter.tolist() == ["few_shot", "ablation"]
+
+
+def test_across_data_boundaries():
+    glued = {"few_shot": {"few_tuning_diff": 0.01, "few_tuning_p": 0.05},
+             "movielens": {"ml_tuning_diff": -0.01, "ml_tuning_p": 0.001}}
+    row = rp.across_data(glued).set_index("claim").loc["ft beats the pre-trained model (few-shot)"]
+    assert row["synthetic"] == "+0.0100 NDCG@10, p = 0.05: not reproduced"
+    assert row["MovieLens-100K"] == "-0.0100 NDCG@10, p = 0.001: not reproduced"
+    nan = rp.across_data({"few_shot": {"few_tuning_diff": float("nan"), "few_tuning_p": 0.01}})
+    assert nan.set_index("claim").loc["ft beats the pre-trained model (few-shot)", "synthetic"] == rp.NOT_COMPARABLE
