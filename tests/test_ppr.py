@@ -139,3 +139,27 @@ def test_loss_gradient_reaches_what_the_targets_use():
     loss, _ = model.calculate_loss(hand_batch(), "zero", loss="bpr")
     loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.prompt.parameters())
+
+
+@pytest.mark.parametrize("name, expect_cl", [("ppr", True), ("ft", False), ("shared", True)])
+def test_contrastive_terms_are_added_with_their_weights(name, expect_cl):
+    """L = L_rec + lambda * L_CL (+ the sequence term's weight times its loss): the parts add
+    up to the total. A model without a prompt has no prompt-oriented contrastive term."""
+    from pprlib.models.ppr import ContrastiveConfig, SequenceCLConfig
+
+    model = model_for(name)
+    batch = hand_batch()
+    rec, _ = reference_loss(model, batch, "all", "bpr")
+    cl, seq = ContrastiveConfig(weight=0.3), SequenceCLConfig(weight=0.7)
+    with torch.no_grad():
+        total, parts = model.calculate_loss(batch, "all", cl, torch.Generator().manual_seed(0), "bpr", seq)
+    assert parts["rec"] == pytest.approx(rec, rel=1e-5)
+    assert ("cl" in parts) == expect_cl and "seq_cl" in parts
+    expected = parts["rec"] + 0.3 * parts.get("cl", 0.0) + 0.7 * parts["seq_cl"]
+    assert total.item() == pytest.approx(expected, rel=1e-5)
+    assert parts.get("cl", 1.0) > 0 and parts["seq_cl"] > 0
+    # weight 0: the term is not computed at all
+    with torch.no_grad():
+        _, off = model.calculate_loss(batch, "all", ContrastiveConfig(weight=0.0), None, "bpr",
+                                      SequenceCLConfig(weight=0.0))
+    assert set(off) == {"rec"}
