@@ -183,8 +183,18 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
         return {"NDCG@10": next(scores)}
 
     monkeypatch.setattr(train_mod, "validate", validate)
+    # every batch's loss and parts, as the model returned them (the history must average them)
+    batches, loss_of = [], model.calculate_loss
+
+    def calculate_loss(*args, **kwargs):
+        loss, parts = loss_of(*args, **kwargs)
+        batches.append((len(states), float(loss), dict(parts)))
+        return loss, parts
+
+    model.calculate_loss = calculate_loss
     settings = dict(lr=1e-2, batch_size=64, max_epochs=10, device="cpu", progress=False) | cfg
     history = train_mod.fit(model, params, data, sp, sp.instances("val"), TrainConfig(**settings))
+    history.attrs["batches"] = batches
     return history, model, states
 
 
@@ -204,5 +214,13 @@ def test_early_stopping_restores_the_best_epoch(small_split, monkeypatch, curve,
     assert np.isnan(history["loss"][0]) and np.isfinite(history["loss"][1:]).all()
     final = model.state_dict()
     assert all(torch.equal(final[k], states[best][k]) for k in final)
+    # the epoch's loss is the mean over its batches (of the total and of each part)
+    batches = history.attrs["batches"]
+    for epoch in range(1, epochs_run + 1):
+        mine = [(loss, parts) for e, loss, parts in batches if e == epoch]
+        assert history["loss"][epoch] == pytest.approx(np.mean([loss for loss, _ in mine]), rel=1e-9)
+        assert history["loss/rec"][epoch] == pytest.approx(np.mean([p["rec"] for _, p in mine]), rel=1e-9)
+    seconds = history["seconds"].to_numpy()
+    assert seconds[0] == 0 and np.all(np.diff(seconds) >= 0) and seconds[-1] < 600
     # training changed the weights, so "restored" is not "never changed"
     assert not all(torch.equal(states[0][k], states[-1][k]) for k in final)
