@@ -188,7 +188,7 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
 
     def calculate_loss(*args, **kwargs):
         loss, parts = loss_of(*args, **kwargs)
-        batches.append((len(states), float(loss), dict(parts)))
+        batches.append((len(states), float(loss.detach()), dict(parts)))
         return loss, parts
 
     model.calculate_loss = calculate_loss
