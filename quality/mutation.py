@@ -6,14 +6,17 @@ runs the tests that cover each mutant, and writes the score per module to
 ``quality/mutation-<label>.csv``. ``python quality/mutation.py score --label after`` only
 recomputes the table from the results mutmut left in ``mutants/``.
 
-Score = killed / (killed + survived + not covered - equivalent), where "equivalent" are the
-survivors listed in ``quality/equivalent.csv`` (a mutant that no test can tell apart from the
-original, each with one line of why). Timeouts count as killed, as mutmut counts them.
+Score = killed / (killed + survived + not covered), where the survivors listed in
+``quality/equivalent.csv`` (a mutant that no test can tell apart from the original, each with
+one line of why) are left out, and so are mutants that only change a ``raise`` statement or a
+``warnings.warn`` call (how an error is worded, not what is computed; counted apart as
+"error message"). Timeouts count as killed, as mutmut counts them.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import fnmatch
 import json
@@ -65,6 +68,44 @@ def module_of(name: str) -> str | None:
     return None
 
 
+class MutantSource:
+    """The mutated and original source of mutmut's trampolined functions, to tell which
+    statements a mutant changed."""
+
+    def __init__(self, root: Path):
+        self.root, self.trees = root, {}
+
+    def functions(self, module_path: Path) -> dict[str, tuple[ast.AST, list[str]]]:
+        if module_path not in self.trees:
+            text = module_path.read_text()
+            lines = text.splitlines()
+            self.trees[module_path] = {node.name: (node, lines[node.lineno - 1 : node.end_lineno])
+                                       for node in ast.walk(ast.parse(text))
+                                       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        return self.trees[module_path]
+
+    def message_only(self, module_path: Path, name: str) -> bool:
+        """True when every line the mutant changes lies in a ``raise`` statement or a
+        ``warnings.warn`` call: the mutant changes how an error is reported, not what is computed."""
+        short = name.rsplit(".", 1)[-1]
+        funcs = self.functions(module_path)
+        orig_name = re.sub(r"__mutmut_\d+$", "__mutmut_orig", short)
+        if short not in funcs or orig_name not in funcs:
+            return False
+        orig, orig_lines = funcs[orig_name]
+        _, mut_lines = funcs[short]
+        if len(orig_lines) != len(mut_lines):
+            return False
+        changed = {i for i, (a, b) in enumerate(zip(orig_lines, mut_lines))
+                   if a.replace(orig_name, short) != b and i > 0}
+        spans = set()
+        for node in ast.walk(orig):
+            warn = (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "warn")
+            if isinstance(node, ast.Raise) or warn:
+                spans.update(range(node.lineno - orig.lineno, node.end_lineno - orig.lineno + 1))
+        return bool(changed) and changed <= spans
+
+
 def equivalent() -> dict[str, str]:
     path = HERE / "equivalent.csv"
     if not path.exists():
@@ -77,12 +118,15 @@ def score(label: str) -> list[dict]:
     counts: dict[str, Counter] = defaultdict(Counter)
     survivors: list[str] = []
     same = equivalent()
+    source = MutantSource(ROOT / "mutants")
     for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             module = module_of(name)
             if module is None or code is None:
                 continue
-            if code in KILLED:
+            if source.message_only(meta.with_suffix(""), name):
+                counts[module]["error message"] += 1
+            elif code in KILLED:
                 counts[module]["killed"] += 1
             elif code in SURVIVED and name in same:
                 counts[module]["equivalent"] += 1
@@ -100,8 +144,10 @@ def score(label: str) -> list[dict]:
         judged = c["killed"] + c["survived"] + c["not covered"]
         rows.append({"module": module, "mutants": judged + c["equivalent"] + c["other"], "killed": c["killed"],
                      "survived": c["survived"], "not covered": c["not covered"], "equivalent": c["equivalent"],
+                     "error message": c["error message"],
                      "score %": round(100 * c["killed"] / judged, 1) if judged else float("nan")})
-    total = {k: sum(r[k] for r in rows) for k in ("mutants", "killed", "survived", "not covered", "equivalent")}
+    total = {k: sum(r[k] for r in rows)
+             for k in ("mutants", "killed", "survived", "not covered", "equivalent", "error message")}
     judged = total["killed"] + total["survived"] + total["not covered"]
     rows.append({"module": "all", **total, "score %": round(100 * total["killed"] / judged, 1) if judged else float("nan")})
     out = HERE / f"mutation-{label}.csv"
