@@ -31,7 +31,8 @@ def test_no_significance_or_the_wrong_sign_is_not_reproduced(diff, p):
 def test_a_missing_chapter_or_value_is_not_comparable():
     claim = _claim("Few-shot: PPR(full) beats ft")
     missing_chapter = rp.evaluate_claims({}, [claim]).iloc[0]
-    assert missing_chapter.verdict == rp.NOT_COMPARABLE and "not run" in missing_chapter.evidence
+    assert missing_chapter.verdict == rp.NOT_COMPARABLE and missing_chapter.ours == "—"
+    assert missing_chapter.evidence == "chapter 'few_shot' not run"
     nan = rp.evaluate_claims({"few_shot": {"few_diff_full": 0.1, "few_p_full": "nan"}}, [claim]).iloc[0]
     assert nan.verdict == rp.NOT_COMPARABLE and "few_p_full" in nan.evidence
 
