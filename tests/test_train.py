@@ -177,8 +177,11 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
     params = model.configure("ft")
     data = SequenceDataset(sp.data, sp.tune_users, sp.data.lengths[sp.tune_users], 21)
     scores, states = iter(curve), []
+    val, val_profiles = sp.instances("val"), sp.data.profiles.copy()
 
     def validate(model, split, inst, device, profiles=None):
+        # every validation is of the model being trained, on the validation set and profiles given
+        assert split is sp and inst is val and profiles is val_profiles and device == torch.device("cpu")
         states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         return {"NDCG@10": next(scores)}
 
@@ -193,7 +196,7 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
 
     model.calculate_loss = calculate_loss
     settings = dict(lr=1e-2, batch_size=64, max_epochs=10, device="cpu", progress=False) | cfg
-    history = train_mod.fit(model, params, data, sp, sp.instances("val"), TrainConfig(**settings))
+    history = train_mod.fit(model, params, data, sp, val, TrainConfig(**settings), val_profiles=val_profiles)
     history.attrs["batches"] = batches
     return history, model, states
 
@@ -210,6 +213,7 @@ def test_early_stopping_restores_the_best_epoch(small_split, monkeypatch, curve,
     history, model, states = scripted_fit(small_split, monkeypatch, curve, patience=patience,
                                           min_delta=min_delta, max_epochs=max_epochs)
     assert history["epoch"].tolist() == list(range(epochs_run + 1))
+    assert list(history.columns) == ["epoch", "loss", "val/NDCG@10", "seconds", "loss/rec"]
     assert history["val/NDCG@10"].tolist() == curve[: epochs_run + 1]
     assert np.isnan(history["loss"][0]) and np.isfinite(history["loss"][1:]).all()
     final = model.state_dict()
