@@ -195,7 +195,7 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
         return loss, parts
 
     model.calculate_loss = calculate_loss
-    settings = dict(lr=1e-2, batch_size=64, max_epochs=10, device="cpu", progress=False) | cfg
+    settings = dict(lr=1e-2, batch_size=16, max_epochs=10, device="cpu", progress=False) | cfg
     history = train_mod.fit(model, params, data, sp, val, TrainConfig(**settings), val_profiles=val_profiles)
     history.attrs["batches"] = batches
     return history, model, states
@@ -222,9 +222,26 @@ def test_early_stopping_restores_the_best_epoch(small_split, monkeypatch, curve,
     batches = history.attrs["batches"]
     for epoch in range(1, epochs_run + 1):
         mine = [(loss, parts) for e, loss, parts in batches if e == epoch]
+        assert len(mine) >= 2  # several batches, so that a sum or a last value differs from the mean
         assert history["loss"][epoch] == pytest.approx(np.mean([loss for loss, _ in mine]), rel=1e-9)
         assert history["loss/rec"][epoch] == pytest.approx(np.mean([p["rec"] for _, p in mine]), rel=1e-9)
     seconds = history["seconds"].to_numpy()
     assert seconds[0] == 0 and np.all(np.diff(seconds) >= 0) and seconds[-1] < 600
     # training changed the weights, so "restored" is not "never changed"
     assert not all(torch.equal(states[0][k], states[-1][k]) for k in final)
+
+
+def test_validate_is_the_mean_sampled_metrics_in_eval_mode(small_split):
+    from pprlib.train import validate
+
+    sp = small_split
+    torch.manual_seed(0)
+    model = PPRModel(sp.data.n_items, sp.data.field_sizes, BackboneConfig(d=8, ffn=8, max_len=20), PPRConfig()).train()
+    val = sp.instances("val")
+    other = sp.data.profiles.copy()
+    other[:, 0] = (other[:, 0] + 1) % sp.data.field_sizes[0]
+    got = validate(model, sp, val, torch.device("cpu"), other)
+    assert not model.training  # validation without dropout
+    want = evaluate(model.full_sort_predict, sp, val, full_ranking=False, profiles=other)
+    assert got == {k: pytest.approx(float(v.mean())) for k, v in want.items()}
+    assert got != validate(model, sp, val, torch.device("cpu"))  # the profiles given are used
