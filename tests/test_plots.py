@@ -79,7 +79,7 @@ def test_training_curve_draws_the_metric_and_the_loss():
 
 
 def test_noise_curve_draws_the_mean_over_seeds():
-    rows = [{"noise": r, "method": m, "seed": s, "metric": "NDCG@10", "value": 0.5 - r * (0.1 if m == "ft" else 0.2) + 0.01 * s}
+    rows = [{"noise": r, "method": m, "seed": s, "metric": "NDCG@10", "value": 0.5 - r * (0.1 if m == "ft" else 0.2) + 0.01 * s**2}
             for r in (0.0, 0.5) for m in ("ft", "PPR(light)") for s in (0, 1, 2)]
     rows.append({"noise": 0.0, "method": "ft", "seed": 0, "metric": "AUC", "value": 0.9})
     tidy = pd.DataFrame(rows)
