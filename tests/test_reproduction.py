@@ -133,3 +133,18 @@ def test_across_data_boundaries():
     assert row["MovieLens-100K"] == "-0.0100 NDCG@10, p = 0.001: not reproduced"
     nan = rp.across_data({"few_shot": {"few_tuning_diff": float("nan"), "few_tuning_p": 0.01}})
     assert nan.set_index("claim").loc["ft beats the pre-trained model (few-shot)", "synthetic"] == rp.NOT_COMPARABLE
+
+
+@pytest.mark.parametrize("diff, p, verdict", [(0.01, 0.0499, rp.REPRODUCED), (0.01, 0.05, rp.NOT_REPRODUCED),
+                                              (0.0, 0.01, rp.NOT_REPRODUCED), (-0.01, 0.01, rp.NOT_REPRODUCED)])
+def test_better_built_for_any_keys(diff, p, verdict):
+    """better() itself (the claims above were built when the module was imported)."""
+    check = rp.better("d", "p", unit="F1", base_key="b", test="paired t-test over seeds")
+    out = check({"d": diff, "p": p, "b": 0.5})
+    assert out.verdict == verdict
+    assert out.ours == f"{diff:+.4f} F1 ({100 * diff / 0.5:+.2f}%)"
+    assert out.evidence == f"p = {p:.3g} (paired t-test over seeds)"
+    assert rp.better("d", "p")({"d": diff, "p": p}).evidence == f"p = {p:.3g} (paired t-test over test instances)"
+    assert rp.better("d", "p")({"d": diff, "p": p}).ours == f"{diff:+.4f} NDCG@10"
+    with pytest.raises(rp.Missing):
+        check({"d": diff, "p": p})
