@@ -84,6 +84,10 @@ def test_summary_tidy_relative_and_subsets():
     assert table.loc["a", "NDCG@10"] == f"{a.mean():.4f} ± {a.std(ddof=1):.4f}"
     assert table.loc["b", "ΔNDCG@10 vs a"] == f"{result.paired_test('b', 'a')['diff']:+.4f}"
     assert table.loc["b", "p (instances)"] == result.paired_test("b", "a")["p_instances"]
+    assert table.loc["b", "p (seeds)"] == result.paired_test("b", "a")["p_seeds"]
+    # the test is on the first metric asked for
+    by_auc = result.summary(("AUC",), reference="a")
+    assert by_auc.loc["b", "ΔAUC vs a"] == f"{result.paired_test('b', 'a', 'AUC')['diff']:+.4f}"
     assert pd.isna(table.loc["a", "ΔNDCG@10 vs a"])
     means = tidy[tidy.metric == "NDCG@10"].groupby("method").value.mean()
     assert result.relative(["b"], reference="a")["b"] == pytest.approx(100 * (means["b"] / means["a"] - 1))
@@ -98,6 +102,8 @@ def test_summary_tidy_relative_and_subsets():
     assert single.only("zero").per_instance == {}  # no zero-shot instance: the method is left out
     merged = result.merge(single)
     assert merged.methods == ["a", "b", "c"] and merged.seeds == [0, 1]
+    assert merged.histories.keys() == result.histories.keys() and merged.seconds == result.seconds
+    assert zero.histories is result.histories and zero.seconds is result.seconds
 
 
 # ------------------------------------------------------------------------------------------
@@ -109,6 +115,7 @@ def fake_context(monkeypatch, curves: dict[float, list[float]], grid=(1e-4, 1e-3
     calls = []
 
     def run_method(split, pre, name, backbone, settings, targets, seed, **kwargs):
+        assert (split, pre, backbone) == ("the split", "the pre-trained model", "the backbone")
         lr = settings.lr_for(name)
         calls.append((name, lr, targets, seed))
         curve = curves[lr]
@@ -116,7 +123,7 @@ def fake_context(monkeypatch, curves: dict[float, list[float]], grid=(1e-4, 1e-3
 
     monkeypatch.setattr(ex, "run_method", run_method)
     config = ex.BookConfig(lr_grid=grid, seeds=(3, 4))
-    ctx = types.SimpleNamespace(config=config, split=None, pre=None, backbone=None,
+    ctx = types.SimpleNamespace(config=config, split="the split", pre="the pre-trained model", backbone="the backbone",
                                 settings=lambda **kw: ex.TuneSettings(**kw))
     return ctx, calls
 
@@ -124,7 +131,7 @@ def fake_context(monkeypatch, curves: dict[float, list[float]], grid=(1e-4, 1e-3
 def test_choose_lr_prefers_the_rate_that_tunes_best(monkeypatch):
     # both rates lose against the untuned epoch 0; the second loses less and must win
     ctx, calls = fake_context(monkeypatch, {1e-4: [0.5, 0.30, 0.20], 1e-3: [0.5, 0.45, 0.40]})
-    assert ex.choose_lr(ctx, ["ft", "most popular", "pre-train"], "zero") == {"ft": 1e-3}
+    assert ex.choose_lr(ctx, ["most popular", "ft", "pre-train"], "zero") == {"ft": 1e-3}
     # one run per rate, on the first seed and the given targets; untuned methods run nothing
     assert calls == [("ft", 1e-4, "zero", 3), ("ft", 1e-3, "zero", 3)]
 
@@ -132,8 +139,9 @@ def test_choose_lr_prefers_the_rate_that_tunes_best(monkeypatch):
 def test_choose_lr_second_rate_wins_when_it_is_better(monkeypatch):
     ctx, _ = fake_context(monkeypatch, {1e-4: [0.1, 0.20, 0.30], 1e-3: [0.1, 0.35, 0.25]})
     assert ex.choose_lr(ctx, ["PPR(light)"], "few") == {"PPR(light)": 1e-3}
-    ctx, _ = fake_context(monkeypatch, {1e-4: [0.1, 0.40, 0.30], 1e-3: [0.1, 0.35, 0.25]})
-    assert ex.choose_lr(ctx, ["PPR(light)"], "few", seed=7) == {"PPR(light)": 1e-4}
+    ctx, calls = fake_context(monkeypatch, {1e-4: [0.1, 0.40, 0.30], 1e-3: [0.1, 0.35, 0.25]})
+    assert ex.choose_lr(ctx, ["PPR(light)"], seed=7) == {"PPR(light)": 1e-4}
+    assert {(targets, seed) for _, _, targets, seed in calls} == {("few", 7)}  # the seed given; few-shot by default
 
 
 def test_choose_lr_tie_goes_to_the_first_rate_of_the_grid(monkeypatch):
