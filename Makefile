@@ -9,7 +9,7 @@ JOBS    ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test bench setup lab kernel clean
+.PHONY: book test bench setup lab kernel clean mutants
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+# mutation testing of the core (a measurement, not part of test): quality/README.md
+MUTANTS_LABEL ?= latest
+mutants: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[quality]"
+	$(BIN)/python quality/mutation.py run --label $(MUTANTS_LABEL) --jobs $(JOBS)
+
 kernel: $(STAMP)
 	$(BIN)/python -m ipykernel install --user --name pprlib --display-name "Python (pprlib)"
 
@@ -39,4 +45,4 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab book/
 
 clean:
-	rm -rf _build data/cache
+	rm -rf _build data/cache mutants

@@ -725,7 +725,11 @@ def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: Sequen
 def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSettings | None = None,
               seed: int | None = None) -> dict[str, float]:
     """The learning rate of each method from ``ctx.config.lr_grid``, chosen on the validation
-    split (best validation NDCG@10 of one seed): the fair setting of PAPER.md section 8."""
+    split (best validation NDCG@10 of one seed): the fair setting of PAPER.md section 8.
+
+    Each rate is scored by its best validation NDCG@10 *after tuning started* (epoch >= 1):
+    epoch 0 is the untuned model, the same for every rate, and counting it would make every
+    rate that only loses tie with the first one. Ties go to the rate listed first in the grid."""
     base = base or ctx.settings()
     seed = ctx.config.seeds[0] if seed is None else seed
     chosen = {}
@@ -735,9 +739,9 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
         best = (-np.inf, None)
         for lr in ctx.config.lr_grid:
             settings = dataclasses.replace(base, lr={**base.lr, name: lr})
-            out = run_method(ctx.split, ctx.pre, name, ctx.backbone, settings, targets, seed)
-            score = out["history"]["val/NDCG@10"].max()
-            if score > best[0]:
+            history = run_method(ctx.split, ctx.pre, name, ctx.backbone, settings, targets, seed)["history"]
+            score = history.loc[history["epoch"] > 0, "val/NDCG@10"].max()
+            if score > best[0]:  # strictly better: a tie keeps the earlier rate
                 best = (score, lr)
         chosen[name] = best[1]
     return chosen

@@ -299,3 +299,31 @@ def test_property_noisy_profiles(sizes, n, rate, seed):
     for j, size in enumerate(sizes):
         assert (out[:, j] >= 0).all() and (out[:, j] < size).all()
         assert not ((out[:, j] == 0) & (p[:, j] != 0)).any()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda r: mask_items(*seq_batch([5]), r, MASK), "item mask ratio"),
+    (lambda r: crop_items(*seq_batch([5]), r), "crop ratio"),
+    (lambda r: reorder_items(*seq_batch([5]), r), "reorder ratio"),
+    (lambda r: mask_profile_vectors(torch.ones(2, 4), r), r"profile mask ratio \(gamma1\)"),
+    (lambda r: noisy_profiles(profile_batch(3), SIZES, r), "profile noise rate"),
+])
+def test_ratio_errors_name_the_ratio(call, name):
+    with pytest.raises(ValueError, match=f"^{name} must lie in"):
+        call(1.5)
+
+
+def test_noisy_profiles_fields_with_one_value_and_without_values():
+    """A field of size 2 has one valid value: at rate 1 every code becomes it (a missing 0
+    too); a field of size 1 has none and is skipped, without stopping at it."""
+    p = torch.zeros(50, 3, dtype=torch.long)
+    out = noisy_profiles(p, [1, 2, 4], 1.0, gen(0))
+    assert (out[:, 0] == 0).all() and (out[:, 1] == 1).all()
+    assert ((out[:, 2] >= 1) & (out[:, 2] <= 3)).all()
+
+
+def test_reorder_of_the_whole_sequence_can_move_its_first_item():
+    items, lengths = seq_batch([6] * 200, width=6)
+    out = reorder_items(items, lengths, 1.0, gen(0))
+    moved = (out[:, 0] != items[:, 0]).float().mean()
+    assert 0.6 < moved < 0.95  # a uniform shuffle keeps it in place 1 time in 6

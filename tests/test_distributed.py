@@ -43,9 +43,9 @@ def test_two_processes_follow_one(tmp_path):
     assert np.allclose(a["val/NDCG@10"], b["val/NDCG@10"], atol=0.01), (a["val/NDCG@10"], b["val/NDCG@10"])
 
 
-def test_module_refuses_to_run_without_torchrun(capsys):
+def test_module_refuses_to_run_without_torchrun(capsys, monkeypatch):
     from pprlib.distributed import main
 
-    os.environ.pop("RANK", None)
+    monkeypatch.delenv("RANK", raising=False)
     assert main(["--profile", "tiny"]) == 2
     assert "torchrun" in capsys.readouterr().err

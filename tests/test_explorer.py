@@ -10,11 +10,10 @@ from pprlib.explorer import MAX_HISTORY, explorer, grid_frame, noisy_profile, to
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(medium_ctx, session_cache):
+    ctx = medium_ctx
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PPR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        config = ex.BookConfig(n_users=800, n_items=400, pretrain_epochs=2, tune_epochs=2, seeds=(0,), progress=False)
-        ctx = ex.prepare(config)
+        mp.setenv("PPR_CACHE_DIR", str(session_cache))
         models = {name: ex.tuned_model(ctx.split, ctx.pre, name, ctx.backbone, ctx.settings(), "few", 0)
                   for name in ("pre-train", "ft", "PPR(light)")}
     data = ctx.split.data

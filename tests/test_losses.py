@@ -139,3 +139,46 @@ def test_chunked_softmax_ce_gradcheck_and_frozen_weights():
     assert x.grad is not None and frozen.grad is None
     empty = losses.softmax_cross_entropy(torch.zeros(0, 4, requires_grad=True), frozen, target[:0])
     assert float(empty) == 0.0
+
+
+def test_info_nce_default_temperature_is_one():
+    a, p = _random(5, 3, 5)
+    assert info_nce(a, p).item() == pytest.approx(info_nce(a, p, 1.0).item())
+    assert info_nce(a, p).item() != pytest.approx(info_nce(a, p, 2.0).item())
+
+
+def _ce_case(n=300, items=50, d=8, seed=7):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.randn(items, d, generator=g), torch.randint(0, items, (n,), generator=g)
+
+
+def test_chunked_softmax_ce_without_gradients_covers_every_chunk():
+    u, w, target = _ce_case()
+    with torch.no_grad():
+        got = losses.softmax_cross_entropy(u, w, target, chunk=64)
+    assert got.item() == pytest.approx(F.cross_entropy(u @ w.T, target).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("trained", ["u", "weight"])
+def test_chunked_softmax_ce_gradient_of_one_input_only(trained):
+    """Frozen item table (PPR(light)) or a frozen user side: the gradient of the trained input
+    is the plain formula's, and the frozen one gets none."""
+    u, w, target = _ce_case()
+    (u if trained == "u" else w).requires_grad_()
+    losses.softmax_cross_entropy(u, w, target, chunk=64).backward()
+    ours = (u if trained == "u" else w).grad.clone()
+    frozen = w if trained == "u" else u
+    assert frozen.grad is None
+    (u if trained == "u" else w).grad = None
+    F.cross_entropy(u @ w.T, target).backward()
+    torch.testing.assert_close(ours, (u if trained == "u" else w).grad, rtol=1e-4, atol=1e-6)
+
+
+def test_softmax_ce_outside_the_cpu_float32_path_is_the_plain_formula():
+    u, w, target = _ce_case(n=20)
+    u64, w64 = u.double().requires_grad_(), w.double()
+    got = losses.softmax_cross_entropy(u64, w64, target)
+    want = F.cross_entropy(u.double() @ w.double().T, target)
+    assert got.dtype == torch.float32 and got.item() == pytest.approx(want.item(), rel=1e-6)
+    got.backward()
+    assert u64.grad is not None and torch.isfinite(u64.grad).all()

@@ -419,3 +419,22 @@ def test_full_ranking_never_excludes_the_target_and_checks_the_rule():
     assert np.isfinite(out["full/NDCG@10"]).all()
     with pytest.raises(ValueError, match="exclude"):
         evaluate(lambda b: None, sp, inst, exclude="seen")
+@pytest.mark.parametrize("bad", [torch.tensor([[1.0, 2.0]]), torch.tensor([[True, False]]),
+                                 torch.tensor([[1 + 0j]])])
+def test_exclusion_mask_refuses_histories_that_are_not_item_ids(bad):
+    with pytest.raises(ValueError, match="histories must be an integer tensor"):
+        M.exclusion_mask(bad, 4)
+
+
+def test_exclusion_mask_with_a_single_item_and_bad_counts():
+    mask = M.exclusion_mask(torch.tensor([[1, 0], [0, 0]]), 1)
+    assert mask.tolist() == [[False, True], [False, False]]
+    for n_items in (True, 2.0, "3"):
+        with pytest.raises(ValueError, match="n_items must be a positive int"):
+            M.exclusion_mask(torch.tensor([[1]]), n_items)
+
+
+@pytest.mark.parametrize("fn", [M.rank_of_positive, M.sampled_metrics])
+def test_sampled_shape_errors_describe_the_layout(fn):
+    with pytest.raises(ValueError, match=r"shape \(n, C\): positive in column 0, then C - 1 negatives"):
+        fn(torch.zeros(5))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -12,11 +10,9 @@ from pprlib import studies
 from pprlib.data.synthetic import SyntheticConfig
 
 
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    os.environ["PPR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    config = ex.BookConfig(n_users=500, n_items=200, pretrain_epochs=2, tune_epochs=2, seeds=(0, 1), progress=False)
-    return ex.prepare(config, synthetic=SyntheticConfig(n_users=500, n_items=200, max_length=60))
+@pytest.fixture
+def ctx(small_ctx):
+    return small_ctx
 
 
 def test_ablation_variants_differ_only_in_the_removed_part():
@@ -43,13 +39,43 @@ def test_ablation_frame_and_paired_tests(ctx):
     assert shared.gain == pytest.approx(result.paired_test("PPR(full)", "shared prompt (full)")["diff"])
 
 
-def test_noise_at_zero_equals_the_clean_run(ctx):
+def test_noise_at_zero_equals_a_fresh_clean_run_and_noise_changes_results(ctx):
     lrs = {"ft": 1e-3}
     tidy = studies.noise(ctx, [0.0, 0.5], ["ft"], lrs)
-    clean = ex.compare(ctx.split, ctx.pre, ["ft"], [0, 1], ctx.backbone, ctx.settings(lr=lrs)).tidy()
+    # recomputed (use_cache=False), not read back from the cache entry the noise study just filled
+    clean = ex.compare(ctx.split, ctx.pre, ["ft"], [0, 1], ctx.backbone, ctx.settings(lr=lrs), use_cache=False).tidy()
     at_zero = tidy[tidy.noise == 0.0].drop(columns="noise").reset_index(drop=True)
+    at_half = tidy[tidy.noise == 0.5].drop(columns="noise").reset_index(drop=True)
     assert np.allclose(at_zero.value, clean.value)
+    assert not np.allclose(at_half.value, at_zero.value)  # ft has a profile model: noise reaches it
     assert sorted(set(tidy.noise)) == [0.0, 0.5]
+
+
+def test_noise_reaches_tuning_validation_and_test(ctx, monkeypatch):
+    """With noise r, the profiles that training, validation and test see are the noisy ones
+    of ``experiments.noisy_profiles`` (cold users changed, the same for a seed)."""
+    seen = {}
+    real_fit, real_evaluate = ex.fit, ex.evaluate
+
+    def fit(model, params, train, split, val, cfg, cl=None, val_profiles=None, **kwargs):
+        seen["train"], seen["val"] = train.profiles.clone(), val_profiles
+        return real_fit(model, params, train, split, val, cfg, cl=cl, val_profiles=val_profiles, **kwargs)
+
+    def evaluate(scorer, split, inst, **kwargs):
+        seen["test"] = kwargs.get("profiles")
+        return real_evaluate(scorer, split, inst, **kwargs)
+
+    monkeypatch.setattr(ex, "fit", fit)
+    monkeypatch.setattr(ex, "evaluate", evaluate)
+    settings = ctx.settings(lr={"ft": 1e-3}, profile_noise=0.5)
+    ex.run_method(ctx.split, ctx.pre, "ft", ctx.backbone, settings, "few", 1, use_cache=False)
+    noisy = ex.noisy_profiles(ctx.split, 0.5, 1)
+    test_users = ctx.split.test_users
+    assert not np.array_equal(noisy[test_users], ctx.split.data.profiles[test_users])
+    np.testing.assert_array_equal(seen["test"], noisy)
+    np.testing.assert_array_equal(seen["val"], noisy)
+    tuned = ctx.split.tune_users
+    assert {tuple(row) for row in seen["train"].numpy()} == {tuple(row) for row in noisy[tuned]}
 
 
 def test_sparsity_improvement_is_relative_to_ft_of_the_same_seed(ctx):
@@ -63,14 +89,26 @@ def test_sparsity_improvement_is_relative_to_ft_of_the_same_seed(ctx):
     assert set(paper.k) == {1, 5, 7} and (paper.improvement > 0).all()
 
 
-def test_noise_drop_test_matches_the_curve(ctx):
+def test_noise_drop_test_pairs_instances_across_rates(ctx):
+    from scipy import stats
+
     lrs = {"ft": 1e-3, "PPR(light)": 1e-3}
     tidy = studies.noise(ctx, [0.0, 0.5], ["ft", "PPR(light)"], lrs)
     out = studies.noise_drop_test(ctx, lrs, "PPR(light)", "ft", 0.0, 0.5)
     means = tidy[tidy.metric == "NDCG@10"].groupby(["method", "noise"]).value.mean()
     assert out["drop_a"] == pytest.approx(means["PPR(light)", 0.5] - means["PPR(light)", 0.0], abs=1e-6)
-    assert out["diff"] == pytest.approx(out["drop_a"] - out["drop_b"], abs=1e-6)
-    assert 0 <= out["p_instances"] <= 1
+    assert out["drop_b"] == pytest.approx(means["ft", 0.5] - means["ft", 0.0], abs=1e-6)
+    # the test statistic, recomputed per instance from the runs: each instance's drop of a
+    # minus its drop of b (seed-averaged), a one-sample t-test of those differences
+    per = {}
+    for name in ("PPR(light)", "ft"):
+        for r in (0.0, 0.5):
+            runs = ex.compare(ctx.split, ctx.pre, [name], [0, 1], ctx.backbone,
+                              ctx.settings(lr=lrs, profile_noise=r)).per_instance
+            per[name, r] = np.mean([runs[(name, s)]["NDCG@10"] for s in (0, 1)], axis=0)
+    gap = (per["PPR(light)", 0.5] - per["PPR(light)", 0.0]) - (per["ft", 0.5] - per["ft", 0.0])
+    assert out["diff"] == pytest.approx(gap.mean(), abs=1e-7)
+    assert out["p_instances"] == pytest.approx(stats.ttest_1samp(gap, 0.0).pvalue, rel=1e-9)
 
 
 def test_sparsity_trend_is_a_difference_of_improvements():

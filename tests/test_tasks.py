@@ -12,7 +12,7 @@ import torch
 from pprlib.data.effects import observable_effects
 from pprlib.data.synthetic import SyntheticConfig, TargetDomainConfig, generate, generate_two_domains
 from pprlib.evaluation import user_vectors
-from pprlib.experiments import BookConfig, prepare, tuned_model
+from pprlib.experiments import tuned_model
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel
 from pprlib.models.prompt import SourceRepresentation
 from pprlib.tasks import cross_domain, profile_prediction as pp
@@ -20,20 +20,9 @@ from pprlib.tasks import cross_domain, profile_prediction as pp
 SMALL = SyntheticConfig(n_users=600, n_items=300)
 
 
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    import os
-
-    old = os.environ.get("PPR_CACHE_DIR")
-    os.environ["PPR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    try:
-        yield prepare(BookConfig(n_users=800, n_items=400, pretrain_epochs=2, tune_epochs=2, seeds=(0,),
-                                 progress=False))
-    finally:
-        if old is None:
-            os.environ.pop("PPR_CACHE_DIR", None)
-        else:
-            os.environ["PPR_CACHE_DIR"] = old
+@pytest.fixture
+def ctx(medium_ctx):
+    return medium_ctx
 
 
 # ------------------------------------------------------------------------------------------

@@ -155,3 +155,93 @@ def test_deterministic_switch_is_restored_after_training():
     with deterministic_algorithms(True):
         assert torch.are_deterministic_algorithms_enabled()
     assert torch.are_deterministic_algorithms_enabled() == before
+
+
+# ------------------------------------------------------------------------------------------
+# early stopping and the restored weights, on a scripted validation curve
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_split():
+    return split(generate(SyntheticConfig(n_users=300, n_items=200, max_length=30)), ProtocolConfig())
+
+
+def scripted_fit(sp, monkeypatch, curve, **cfg):
+    """Fit with validation replaced by ``curve`` (epoch 0 first); returns the history, the
+    model and the weights it had at each validation."""
+    from pprlib import train as train_mod
+    from pprlib.data.batching import SequenceDataset
+
+    torch.manual_seed(0)
+    model = PPRModel(sp.data.n_items, sp.data.field_sizes, BackboneConfig(d=8, ffn=8, max_len=20),
+                     PPRConfig(prompt="none"))
+    params = model.configure("ft")
+    data = SequenceDataset(sp.data, sp.tune_users, sp.data.lengths[sp.tune_users], 21)
+    scores, states = iter(curve), []
+    val, val_profiles = sp.instances("val"), sp.data.profiles.copy()
+
+    def validate(model, split, inst, device, profiles=None):
+        # every validation is of the model being trained, on the validation set and profiles given
+        assert split is sp and inst is val and profiles is val_profiles and device == torch.device("cpu")
+        states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return {"NDCG@10": next(scores)}
+
+    monkeypatch.setattr(train_mod, "validate", validate)
+    # every batch's loss and parts, as the model returned them (the history must average them)
+    batches, loss_of = [], model.calculate_loss
+
+    def calculate_loss(*args, **kwargs):
+        loss, parts = loss_of(*args, **kwargs)
+        batches.append((len(states), float(loss.detach()), dict(parts)))
+        return loss, parts
+
+    model.calculate_loss = calculate_loss
+    settings = dict(lr=1e-2, batch_size=16, max_epochs=10, device="cpu", progress=False) | cfg
+    history = train_mod.fit(model, params, data, sp, val, TrainConfig(**settings), val_profiles=val_profiles)
+    history.attrs["batches"] = batches
+    return history, model, states
+
+
+@pytest.mark.parametrize("curve, patience, min_delta, max_epochs, epochs_run, best", [
+    ([0.1, 0.2, 0.5, 0.4, 0.45, 0.3, 0.9, 0.9], 3, 0.0, 7, 5, 2),  # three epochs without gain: stop
+    ([0.1, 0.3, 0.2, 0.9], 1, 0.0, 3, 2, 1),  # patience 1 stops at the first setback
+    ([0.1, 0.3, 0.3, 0.3, 0.9], 2, 0.0, 4, 3, 1),  # a tie is no gain
+    ([0.1, 0.12, 0.14, 0.149, 0.9], 3, 0.05, 4, 3, 0),  # gains below min_delta: back to the untuned model
+    ([0.1, 0.2, 0.3, 0.4], 2, 0.0, 3, 3, 3),  # max_epochs reached while improving
+])
+def test_early_stopping_restores_the_best_epoch(small_split, monkeypatch, curve, patience, min_delta, max_epochs,
+                                                epochs_run, best):
+    history, model, states = scripted_fit(small_split, monkeypatch, curve, patience=patience,
+                                          min_delta=min_delta, max_epochs=max_epochs)
+    assert history["epoch"].tolist() == list(range(epochs_run + 1))
+    assert list(history.columns) == ["epoch", "loss", "val/NDCG@10", "seconds", "loss/rec"]
+    assert history["val/NDCG@10"].tolist() == curve[: epochs_run + 1]
+    assert np.isnan(history["loss"][0]) and np.isfinite(history["loss"][1:]).all()
+    final = model.state_dict()
+    assert all(torch.equal(final[k], states[best][k]) for k in final)
+    # the epoch's loss is the mean over its batches (of the total and of each part)
+    batches = history.attrs["batches"]
+    for epoch in range(1, epochs_run + 1):
+        mine = [(loss, parts) for e, loss, parts in batches if e == epoch]
+        assert len(mine) >= 2  # several batches, so that a sum or a last value differs from the mean
+        assert history["loss"][epoch] == pytest.approx(np.mean([loss for loss, _ in mine]), rel=1e-9)
+        assert history["loss/rec"][epoch] == pytest.approx(np.mean([p["rec"] for _, p in mine]), rel=1e-9)
+    seconds = history["seconds"].to_numpy()
+    assert seconds[0] == 0 and np.all(np.diff(seconds) >= 0) and seconds[-1] < 600
+    # training changed the weights, so "restored" is not "never changed"
+    assert not all(torch.equal(states[0][k], states[-1][k]) for k in final)
+
+
+def test_validate_is_the_mean_sampled_metrics_in_eval_mode(small_split):
+    from pprlib.train import validate
+
+    sp = small_split
+    torch.manual_seed(0)
+    model = PPRModel(sp.data.n_items, sp.data.field_sizes, BackboneConfig(d=8, ffn=8, max_len=20), PPRConfig()).train()
+    val = sp.instances("val")
+    other = sp.data.profiles.copy()
+    other[:, 0] = (other[:, 0] + 1) % sp.data.field_sizes[0]
+    got = validate(model, sp, val, torch.device("cpu"), other)
+    assert not model.training  # validation without dropout
+    want = evaluate(model.full_sort_predict, sp, val, full_ranking=False, profiles=other)
+    assert got == {k: pytest.approx(float(v.mean())) for k, v in want.items()}
+    assert got != validate(model, sp, val, torch.device("cpu"))  # the profiles given are used

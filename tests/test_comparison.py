@@ -1,0 +1,151 @@
+"""The comparison layer on hand-built numbers: per-instance results of known methods and seeds,
+the paired tests against scipy.stats.ttest_rel, the verdict words and their boundaries, and the
+choice of the learning rate on scripted validation histories."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from pprlib import experiments as ex
+from pprlib.experiments import Comparison, verdict
+
+
+def hand_comparison() -> Comparison:
+    """Two methods, two seeds, six test instances; b beats a by a small amount on every
+    instance, while the instances themselves differ a lot (the case where pairing matters)."""
+    base = np.array([0.1, 0.9, 0.3, 0.7, 0.2, 0.8])
+    lift = np.array([0.02, 0.03, 0.01, 0.02, 0.04, 0.02])
+    position = np.array([0, 1, 2, 0, 1, 3], dtype=np.float32)
+    per = {}
+    for seed, shift in ((0, 0.0), (1, 0.01)):
+        per[("a", seed)] = {"NDCG@10": base + shift, "AUC": np.full(6, 0.5 + shift), "position": position}
+        per[("b", seed)] = {"NDCG@10": base + shift + lift, "AUC": np.full(6, 0.6), "position": position}
+    return Comparison(per, {k: pd.DataFrame() for k in per}, {k: 1.0 for k in per})
+
+
+def test_paired_test_is_scipys_paired_t_test():
+    result = hand_comparison()
+    t = result.paired_test("b", "a")
+    xa = np.stack([result.per_instance[("a", s)]["NDCG@10"] for s in (0, 1)])
+    xb = np.stack([result.per_instance[("b", s)]["NDCG@10"] for s in (0, 1)])
+    assert t["p_instances"] == pytest.approx(stats.ttest_rel(xb.mean(0), xa.mean(0)).pvalue, rel=1e-12)
+    assert t["p_seeds"] == pytest.approx(stats.ttest_rel(xb.mean(1), xa.mean(1)).pvalue, rel=1e-12)
+    assert t["diff"] == pytest.approx(np.mean([0.02, 0.03, 0.01, 0.02, 0.04, 0.02]))
+    assert (t["n_instances"], t["n_seeds"]) == (6, 2)
+    # the unpaired test sees only the large spread between instances: far from significant
+    assert stats.ttest_ind(xb.mean(0), xa.mean(0)).pvalue > 0.5 and t["p_instances"] < 0.01
+    # swapping the methods flips the difference, not the p-value
+    back = result.paired_test("a", "b")
+    assert back["diff"] == pytest.approx(-t["diff"]) and back["p_instances"] == pytest.approx(t["p_instances"])
+
+
+def test_paired_test_uses_only_seeds_both_methods_have():
+    result = hand_comparison()
+    del result.per_instance[("a", 1)]
+    t = result.paired_test("b", "a")
+    assert t["n_seeds"] == 1 and np.isnan(t["p_seeds"])
+    assert t["diff"] == pytest.approx(np.mean([0.02, 0.03, 0.01, 0.02, 0.04, 0.02]))
+    one = Comparison({("a", 0): {"NDCG@10": np.array([0.5])}, ("b", 0): {"NDCG@10": np.array([0.7])}}, {}, {})
+    assert np.isnan(one.paired_test("b", "a")["p_instances"])
+
+
+@pytest.mark.parametrize("diff, p, expected", [
+    (0.01, 0.001, "significantly better"),
+    (-0.01, 0.001, "significantly worse"),  # the sign decides the direction
+    (0.01, 0.05, "no significant difference"),  # p = alpha is not below alpha
+    (0.01, 0.0499, "significantly better"),
+    (-0.01, 0.2, "no significant difference"),
+    (0.01, float("nan"), "no significant difference"),
+    (0.01, float("inf"), "no significant difference"),
+])
+def test_verdict_words_and_boundaries(diff, p, expected):
+    assert verdict(diff, p) == expected
+
+
+def test_verdict_alpha_is_a_parameter():
+    assert verdict(0.01, 0.02, alpha=0.01) == "no significant difference"
+    assert verdict(0.01, 0.02, alpha=0.05) == "significantly better"
+
+
+def test_summary_tidy_relative_and_subsets():
+    result = hand_comparison()
+    tidy = result.tidy()
+    assert set(tidy.metric) == {"NDCG@10", "AUC"}  # the instance positions are not a metric
+    assert len(tidy) == 2 * 2 * 2
+    a0 = tidy[(tidy.method == "a") & (tidy.seed == 0) & (tidy.metric == "NDCG@10")].value.item()
+    assert a0 == pytest.approx(0.5)
+    table = result.summary(("NDCG@10", "AUC"), reference="a")
+    a = tidy[(tidy.method == "a") & (tidy.metric == "NDCG@10")].value
+    assert table.loc["a", "NDCG@10"] == f"{a.mean():.4f} ± {a.std(ddof=1):.4f}"
+    assert table.loc["b", "ΔNDCG@10 vs a"] == f"{result.paired_test('b', 'a')['diff']:+.4f}"
+    assert table.loc["b", "p (instances)"] == result.paired_test("b", "a")["p_instances"]
+    assert table.loc["b", "p (seeds)"] == result.paired_test("b", "a")["p_seeds"]
+    # the test is on the first metric asked for
+    by_auc = result.summary(("AUC",), reference="a")
+    assert by_auc.loc["b", "ΔAUC vs a"] == f"{result.paired_test('b', 'a', 'AUC')['diff']:+.4f}"
+    assert pd.isna(table.loc["a", "ΔNDCG@10 vs a"])
+    means = tidy[tidy.metric == "NDCG@10"].groupby("method").value.mean()
+    assert result.relative(["b"], reference="a")["b"] == pytest.approx(100 * (means["b"] / means["a"] - 1))
+    zero, few = result.only("zero"), result.only("few")
+    assert len(zero.per_instance[("a", 0)]["NDCG@10"]) == 2 and len(few.per_instance[("a", 0)]["NDCG@10"]) == 4
+    np.testing.assert_array_equal(zero.per_instance[("b", 1)]["NDCG@10"],
+                                  result.per_instance[("b", 1)]["NDCG@10"][[0, 3]])
+    with pytest.raises(ValueError, match="kind must be"):
+        result.only("some")
+    single = Comparison({("c", 0): {"NDCG@10": np.array([0.5, 0.7]), "position": np.array([1.0, 2.0])}}, {}, {})
+    assert single.summary(("NDCG@10",), reference=None).loc["c", "NDCG@10"] == "0.6000 (1 run)"
+    assert single.only("zero").per_instance == {}  # no zero-shot instance: the method is left out
+    merged = result.merge(single)
+    assert merged.methods == ["a", "b", "c"] and merged.seeds == [0, 1]
+    assert merged.histories.keys() == result.histories.keys() and merged.seconds == result.seconds
+    assert zero.histories is result.histories and zero.seconds is result.seconds
+
+
+# ------------------------------------------------------------------------------------------
+# choosing the learning rate
+
+
+def fake_context(monkeypatch, curves: dict[float, list[float]], grid=(1e-4, 1e-3)):
+    """A context whose runs return the scripted validation curve of their learning rate."""
+    calls = []
+
+    def run_method(split, pre, name, backbone, settings, targets, seed, **kwargs):
+        assert (split, pre, backbone) == ("the split", "the pre-trained model", "the backbone")
+        lr = settings.lr_for(name)
+        calls.append((name, lr, targets, seed))
+        curve = curves[lr]
+        return {"history": pd.DataFrame({"epoch": range(len(curve)), "val/NDCG@10": curve})}
+
+    monkeypatch.setattr(ex, "run_method", run_method)
+    config = ex.BookConfig(lr_grid=grid, seeds=(3, 4))
+    ctx = types.SimpleNamespace(config=config, split="the split", pre="the pre-trained model", backbone="the backbone",
+                                settings=lambda **kw: ex.TuneSettings(**kw))
+    return ctx, calls
+
+
+def test_choose_lr_prefers_the_rate_that_tunes_best(monkeypatch):
+    # both rates lose against the untuned epoch 0; the second loses less and must win
+    ctx, calls = fake_context(monkeypatch, {1e-4: [0.5, 0.30, 0.20], 1e-3: [0.5, 0.45, 0.40]})
+    assert ex.choose_lr(ctx, ["most popular", "ft", "pre-train"], "zero") == {"ft": 1e-3}
+    # one run per rate, on the first seed and the given targets; untuned methods run nothing
+    assert calls == [("ft", 1e-4, "zero", 3), ("ft", 1e-3, "zero", 3)]
+
+
+def test_choose_lr_second_rate_wins_when_it_is_better(monkeypatch):
+    ctx, _ = fake_context(monkeypatch, {1e-4: [0.1, 0.20, 0.30], 1e-3: [0.1, 0.35, 0.25]})
+    assert ex.choose_lr(ctx, ["PPR(light)"], "few") == {"PPR(light)": 1e-3}
+    ctx, calls = fake_context(monkeypatch, {1e-4: [0.1, 0.40, 0.30], 1e-3: [0.1, 0.35, 0.25]})
+    assert ex.choose_lr(ctx, ["PPR(light)"], seed=7) == {"PPR(light)": 1e-4}
+    assert {(targets, seed) for _, _, targets, seed in calls} == {("few", 7)}  # the seed given; few-shot by default
+
+
+def test_choose_lr_tie_goes_to_the_first_rate_of_the_grid(monkeypatch):
+    ctx, _ = fake_context(monkeypatch, {1e-4: [0.1, 0.3], 1e-3: [0.1, 0.3]})
+    assert ex.choose_lr(ctx, ["ft"], "few") == {"ft": 1e-4}
+    ctx, _ = fake_context(monkeypatch, {1e-4: [0.1, 0.3], 1e-3: [0.1, 0.3]}, grid=(1e-3, 1e-4))
+    assert ex.choose_lr(ctx, ["ft"], "few") == {"ft": 1e-3}

@@ -1,0 +1,165 @@
+"""PPRModel.calculate_loss against a loop-based reference on a tiny hand-built batch.
+
+The reference recomputes every target position one at a time, through another code path
+(``user_representation`` on the clicks before the position, the way evaluation reads a user):
+BPR with the batch's negatives and the softmax cross-entropy over all items, for few-shot,
+zero-shot and all targets. A loss that reads the wrong item (CE shifted by one), a target
+mask that drops the zero-shot positions, or representations taken one click late all fail.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from pprlib.models.backbones import BackboneConfig
+from pprlib.models.ppr import PPRConfig, PPRModel
+
+N_ITEMS = 30
+FIELDS = [3, 5, 4]
+
+# name -> PPRConfig: the pre-training model, the fine-tuning baseline, PPR and a shared prompt
+MODELS = {
+    "pretrain": PPRConfig(prompt="none", profile_model=False),
+    "ft": PPRConfig(prompt="none"),
+    "ppr": PPRConfig(n_prompt=2),
+    "shared": PPRConfig(prompt="shared"),
+    "profile only": PPRConfig(prompt="none", use_sequence=False),
+}
+
+
+def model_for(name: str, backbone: str = "sasrec") -> PPRModel:
+    torch.manual_seed(0)
+    bb = BackboneConfig(name=backbone, d=8, ffn=8, max_len=10)
+    return PPRModel(N_ITEMS, FIELDS, bb, MODELS[name]).eval()
+
+
+def hand_batch() -> dict:
+    """Four windows of width 5: lengths 5, 3, 1 and 4; rows 0, 2 and 3 start at the user's
+    first click (their position 0 is a zero-shot target), row 1 does not."""
+    items = torch.tensor([[3, 7, 1, 9, 4],
+                          [12, 5, 30, 0, 0],
+                          [8, 0, 0, 0, 0],
+                          [2, 2, 17, 6, 0]])
+    negatives = torch.tensor([[11, 13, 14, 15, 16],
+                              [1, 2, 3, 0, 0],
+                              [29, 0, 0, 0, 0],
+                              [21, 22, 23, 24, 0]])
+    return {"items": items, "lengths": torch.tensor([5, 3, 1, 4]), "first": torch.tensor([True, False, True, True]),
+            "profile": torch.tensor([[1, 2, 3], [0, 4, 1], [2, 0, 0], [1, 1, 2]]),
+            "user": torch.tensor([0, 1, 2, 3]), "negatives": negatives}
+
+
+def is_target(model: PPRModel, targets: str, j: int, first: bool) -> bool:
+    """The training targets, written out: few-shot = after at least one click; zero-shot =
+    position 0 of a window that starts at the first click (only models with a profile side)."""
+    has_profile_side = model.prompt is not None or model.profile_model is not None
+    if targets == "few" or not has_profile_side:
+        return j > 0
+    if targets == "zero":
+        return j == 0 and first
+    return j > 0 or first
+
+
+@torch.no_grad()
+def reference_loss(model: PPRModel, batch: dict, targets: str, loss: str) -> tuple[float, int]:
+    terms = []
+    table = model.item_emb.weight
+    for b in range(len(batch["items"])):
+        for j in range(int(batch["lengths"][b])):
+            if not is_target(model, targets, j, bool(batch["first"][b])):
+                continue
+            history = batch["items"][b : b + 1, : max(j, 1)] if j else torch.zeros(1, 1, dtype=torch.long)
+            user = {"history": history, "lengths": torch.tensor([j]), "profile": batch["profile"][b : b + 1]}
+            u = model.user_representation(user)[0]
+            pos = int(batch["items"][b, j])
+            if loss == "bpr":
+                neg = int(batch["negatives"][b, j])
+                margin = float(u @ table[pos] - u @ table[neg])
+                terms.append(-math.log(1 / (1 + math.exp(-margin))))
+            else:
+                logits = [float(u @ table[i]) for i in range(1, N_ITEMS + 1)]
+                top = max(logits)
+                log_z = top + math.log(sum(math.exp(x - top) for x in logits))
+                terms.append(log_z - logits[pos - 1])
+    return (sum(terms) / len(terms) if terms else 0.0), len(terms)
+
+
+@pytest.mark.parametrize("loss", ["bpr", "ce"])
+@pytest.mark.parametrize("targets", ["few", "zero", "all"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_loss_equals_the_loop_reference(name, targets, loss):
+    model = model_for(name)
+    batch = hand_batch()
+    want, n = reference_loss(model, batch, targets, loss)
+    with torch.no_grad():
+        got, parts = model.calculate_loss(batch, targets, loss=loss)
+    assert got.item() == pytest.approx(want, rel=1e-5, abs=1e-6)
+    assert parts["rec"] == pytest.approx(want, rel=1e-5, abs=1e-6)
+    # the batch has targets of each kind: few-shot 9, zero-shot 3
+    expected_n = {"few": 9, "zero": 3, "all": 12}[targets]
+    has_profile_side = name != "pretrain"
+    assert n == (expected_n if has_profile_side else 9)
+
+
+@pytest.mark.parametrize("targets", ["few", "zero", "all"])
+def test_gru_backbone_loss_equals_the_loop_reference(targets):
+    model = model_for("ppr", "gru4rec")
+    batch = hand_batch()
+    want, _ = reference_loss(model, batch, targets, "ce")
+    with torch.no_grad():
+        got, _ = model.calculate_loss(batch, targets, loss="ce")
+    assert got.item() == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_target_mask_counts_each_kind_once():
+    model = model_for("ppr")
+    batch = hand_batch()
+    few, zero, both = (model.target_mask(batch, t) for t in ("few", "zero", "all"))
+    assert int(few.sum()) == 9 and int(zero.sum()) == 3
+    assert torch.equal(both, few | zero) and not (few & zero).any()
+    assert torch.equal(zero[:, 0], batch["first"]) and not zero[:, 1:].any()
+    # padding is never a target
+    cols = torch.arange(5)[None, :]
+    assert not (both & (cols >= batch["lengths"][:, None])).any()
+    with pytest.raises(ValueError, match="targets must be one of"):
+        model.target_mask(batch, "some")
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="loss must be 'bpr' or 'ce'"):
+        model_for("ft").calculate_loss(hand_batch(), "few", loss="hinge")
+
+
+def test_loss_gradient_reaches_what_the_targets_use():
+    """Zero-shot targets are read at the prompt: their loss gives the prompt generator a gradient."""
+    model = model_for("ppr").train()
+    loss, _ = model.calculate_loss(hand_batch(), "zero", loss="bpr")
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.prompt.parameters())
+
+
+@pytest.mark.parametrize("name, expect_cl", [("ppr", True), ("ft", False), ("shared", True)])
+def test_contrastive_terms_are_added_with_their_weights(name, expect_cl):
+    """L = L_rec + lambda * L_CL (+ the sequence term's weight times its loss): the parts add
+    up to the total. A model without a prompt has no prompt-oriented contrastive term."""
+    from pprlib.models.ppr import ContrastiveConfig, SequenceCLConfig
+
+    model = model_for(name)
+    batch = hand_batch()
+    rec, _ = reference_loss(model, batch, "all", "bpr")
+    cl, seq = ContrastiveConfig(weight=0.3), SequenceCLConfig(weight=0.7)
+    with torch.no_grad():
+        total, parts = model.calculate_loss(batch, "all", cl, torch.Generator().manual_seed(0), "bpr", seq)
+    assert parts["rec"] == pytest.approx(rec, rel=1e-5)
+    assert ("cl" in parts) == expect_cl and "seq_cl" in parts
+    expected = parts["rec"] + 0.3 * parts.get("cl", 0.0) + 0.7 * parts["seq_cl"]
+    assert total.item() == pytest.approx(expected, rel=1e-5)
+    assert parts.get("cl", 1.0) > 0 and parts["seq_cl"] > 0
+    # weight 0: the term is not computed at all
+    with torch.no_grad():
+        _, off = model.calculate_loss(batch, "all", ContrastiveConfig(weight=0.0), None, "bpr",
+                                      SequenceCLConfig(weight=0.0))
+    assert set(off) == {"rec"}
