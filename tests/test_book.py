@@ -25,13 +25,13 @@ def _notebook(path, parameters: str, *sources):
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A project of three chapters: ``a`` declares ``epochs`` and ``seed``, ``b`` only ``seed``,
+    """A project of three chapters: ``a`` declares ``tune_epochs`` and ``seed``, ``b`` only ``seed``,
     ``summary`` gathers the others (it declares ``executed_dir``); pprlib is one source file."""
     root = tmp_path / "project"
     (root / "book").mkdir(parents=True)
     (root / "pprlib").mkdir()
     (root / "pprlib" / "core.py").write_text("ANSWER = 42\n")
-    pages = [_notebook(root / "book" / "a.ipynb", "epochs = 1\nseed = 0", "x = epochs"),
+    pages = [_notebook(root / "book" / "a.ipynb", "tune_epochs = 1\nseed = 0", "x = tune_epochs"),
              _notebook(root / "book" / "b.ipynb", "seed = 0", "y = seed"),
              _notebook(root / "book" / "summary.ipynb", "executed_dir = '.'", "z = 1")]
     monkeypatch.setattr(book, "ROOT", root)
@@ -46,33 +46,34 @@ def _keys(tmp_path, **values) -> dict[str, str]:
 
 
 def test_a_profile_value_changes_the_key_of_the_chapters_that_declare_it(project, tmp_path):
-    before = _keys(tmp_path, epochs=1, seed=0)
-    assert _keys(tmp_path, epochs=1, seed=0) == before  # the key is a function of its inputs
-    after = _keys(tmp_path, epochs=2, seed=0)
+    before = _keys(tmp_path, tune_epochs=1, seed=0)
+    assert _keys(tmp_path, tune_epochs=1, seed=0) == before  # the key is a function of its inputs
+    after = _keys(tmp_path, tune_epochs=2, seed=0)
     assert after["a"] != before["a"]
-    assert after["b"] == before["b"]  # b does not declare epochs
+    assert after["b"] == before["b"]  # b does not declare tune_epochs
     assert after["summary"] != before["summary"]  # it gathers a
-    seed = _keys(tmp_path, epochs=1, seed=1)
+    seed = _keys(tmp_path, tune_epochs=1, seed=1)
     assert seed["a"] != before["a"] and seed["b"] != before["b"]
-    # a value no chapter declares changes nothing
-    assert _keys(tmp_path, epochs=1, seed=0, unused=5) == before
+    # a setting that no chapter declares is refused before anything runs, not silently ignored
+    with pytest.raises(book.BookError, match="n_items"):
+        _keys(tmp_path, tune_epochs=1, seed=0, n_items=500)
 
 
 def test_a_change_of_pprlib_code_changes_every_key(project, tmp_path):
-    before = _keys(tmp_path, epochs=1, seed=0)
+    before = _keys(tmp_path, tune_epochs=1, seed=0)
     (project / "pprlib" / "core.py").write_text("ANSWER = 43\n")
-    edited = _keys(tmp_path, epochs=1, seed=0)
+    edited = _keys(tmp_path, tune_epochs=1, seed=0)
     assert all(edited[name] != before[name] for name in before)
     (project / "pprlib" / "more.py").write_text("")
-    added = _keys(tmp_path, epochs=1, seed=0)
+    added = _keys(tmp_path, tune_epochs=1, seed=0)
     assert all(added[name] != edited[name] for name in before)
     # a renamed module with the same content is a different code base too
     shutil.move(project / "pprlib" / "more.py", project / "pprlib" / "other.py")
-    moved = _keys(tmp_path, epochs=1, seed=0)
+    moved = _keys(tmp_path, tune_epochs=1, seed=0)
     assert all(moved[name] != added[name] for name in before)
     # a file that is not Python source does not count
     (project / "pprlib" / "notes.txt").write_text("not code")
-    assert _keys(tmp_path, epochs=1, seed=0) == moved
+    assert _keys(tmp_path, tune_epochs=1, seed=0) == moved
 
 
 def test_execute_reruns_exactly_the_chapters_whose_key_changed(project, tmp_path, monkeypatch):
@@ -95,10 +96,10 @@ def test_execute_reruns_exactly_the_chapters_whose_key_changed(project, tmp_path
         book.execute(profile, build_dir=build, jobs=1, log=lambda *_: None)
         return [name for name, _ in ran]
 
-    assert execute(epochs=1, seed=0) == ["a.ipynb", "b.ipynb", "summary.ipynb"]
-    assert ran[0][1] == {"epochs": 1, "seed": 0}  # each chapter gets the values it declares
+    assert execute(tune_epochs=1, seed=0) == ["a.ipynb", "b.ipynb", "summary.ipynb"]
+    assert ran[0][1] == {"tune_epochs": 1, "seed": 0}  # each chapter gets the values it declares
     assert ran[1][1] == {"seed": 0}
-    assert execute(epochs=1, seed=0) == []  # nothing changed: nothing runs
-    assert execute(epochs=2, seed=0) == ["a.ipynb", "summary.ipynb"]
+    assert execute(tune_epochs=1, seed=0) == []  # nothing changed: nothing runs
+    assert execute(tune_epochs=2, seed=0) == ["a.ipynb", "summary.ipynb"]
     (project / "pprlib" / "core.py").write_text("ANSWER = 0\n")
-    assert execute(epochs=2, seed=0) == ["a.ipynb", "b.ipynb", "summary.ipynb"]
+    assert execute(tune_epochs=2, seed=0) == ["a.ipynb", "b.ipynb", "summary.ipynb"]
