@@ -51,3 +51,22 @@ def medium_ctx(session_cache) -> ex.Context:
     """800 users, 400 items, one seed: the explorer's and the further tasks' context."""
     config = ex.BookConfig(n_users=800, n_items=400, pretrain_epochs=2, tune_epochs=2, seeds=(0,), progress=False)
     return _prepare(session_cache, config)
+
+
+@pytest.fixture
+def write_notebook():
+    """Writes a small notebook: a ``parameters`` cell, then one code cell per source."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    def write(path, parameters: str, *sources):
+        cells = [new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+        cells += [new_code_cell(src) for src in sources]
+        nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                "language": "python"}})
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"c{i}"
+        nbformat.write(nb, str(path))
+        return path
+
+    return write

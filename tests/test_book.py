@@ -5,35 +5,22 @@ from __future__ import annotations
 
 import shutil
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from pprlib import book
 
 
-def _notebook(path, parameters: str, *sources):
-    cells = [new_code_cell(parameters, metadata={"tags": ["parameters"]})]
-    cells += [new_code_cell(src) for src in sources]
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"}})
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"c{i}"
-    nbformat.write(nb, str(path))
-    return path
-
-
 @pytest.fixture
-def project(tmp_path, monkeypatch):
+def project(tmp_path, monkeypatch, write_notebook):
     """A project of three chapters: ``a`` declares ``tune_epochs`` and ``seed``, ``b`` only ``seed``,
     ``summary`` gathers the others (it declares ``executed_dir``); pprlib is one source file."""
     root = tmp_path / "project"
     (root / "book").mkdir(parents=True)
     (root / "pprlib").mkdir()
     (root / "pprlib" / "core.py").write_text("ANSWER = 42\n")
-    pages = [_notebook(root / "book" / "a.ipynb", "tune_epochs = 1\nseed = 0", "x = tune_epochs"),
-             _notebook(root / "book" / "b.ipynb", "seed = 0", "y = seed"),
-             _notebook(root / "book" / "summary.ipynb", "executed_dir = '.'", "z = 1")]
+    pages = [write_notebook(root / "book" / "a.ipynb", "tune_epochs = 1\nseed = 0", "x = tune_epochs"),
+             write_notebook(root / "book" / "b.ipynb", "seed = 0", "y = seed"),
+             write_notebook(root / "book" / "summary.ipynb", "executed_dir = '.'", "z = 1")]
     monkeypatch.setattr(book, "ROOT", root)
     monkeypatch.setattr(book, "toc_files", lambda: pages)
     return root

@@ -7,30 +7,19 @@ import json
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from pprlib import book
 
 pytestmark = pytest.mark.notebooks
 
 
-def _notebook(path, *sources):
-    cells = [new_code_cell("seed = 1", metadata={"tags": ["parameters"]})]
-    cells += [new_code_cell(src) for src in sources]
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"}})
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"c{i}"
-    nbformat.write(nb, str(path))
-    return path
 
-
-def test_failing_chapter_stops_the_run_and_names_notebook_and_cell(tmp_path, monkeypatch):
+def test_failing_chapter_stops_the_run_and_names_notebook_and_cell(tmp_path, monkeypatch, write_notebook):
     root = tmp_path / "project"
     (root / "book").mkdir(parents=True)
-    good = _notebook(root / "book" / "good.ipynb", "from myst_nb import glue\nglue('answer', seed + 41)")
-    bad = _notebook(root / "book" / "bad.ipynb", "x = 2", "raise ValueError('boom: the data is wrong')")
-    later = _notebook(root / "book" / "later.ipynb", "y = 3")
+    good = write_notebook(root / "book" / "good.ipynb", "seed = 1", "from myst_nb import glue\nglue('answer', seed + 41)")
+    bad = write_notebook(root / "book" / "bad.ipynb", "seed = 1", "x = 2", "raise ValueError('boom: the data is wrong')")
+    later = write_notebook(root / "book" / "later.ipynb", "seed = 1", "y = 3")
     monkeypatch.setattr(book, "ROOT", root)
     monkeypatch.setattr(book, "toc_files", lambda: [good, bad, later])
     profile = tmp_path / "p.yaml"
@@ -50,7 +39,7 @@ def test_failing_chapter_stops_the_run_and_names_notebook_and_cell(tmp_path, mon
     assert not (build_dir / "executed" / "book" / "later.ipynb").exists()  # nothing new started
 
     # after the fix, the next run skips the good chapter and runs the rest
-    _notebook(bad, "x = 2")
+    write_notebook(bad, "seed = 1", "x = 2")
     lines = []
     book.execute(profile, build_dir=build_dir, jobs=1, log=lines.append)
     assert "[book] book/good.ipynb: up to date, skipped" in lines
@@ -58,11 +47,11 @@ def test_failing_chapter_stops_the_run_and_names_notebook_and_cell(tmp_path, mon
         "book/good.ipynb", "book/bad.ipynb", "book/later.ipynb"}
 
 
-def test_a_chapter_reruns_when_a_file_it_reads_changes(tmp_path, monkeypatch):
+def test_a_chapter_reruns_when_a_file_it_reads_changes(tmp_path, monkeypatch, write_notebook):
     root = tmp_path / "project"
     (root / "book").mkdir(parents=True)
     (root / "results.csv").write_text("a,b\n1,2\n")
-    page = _notebook(root / "book" / "page.ipynb", "import pandas")
+    page = write_notebook(root / "book" / "page.ipynb", "seed = 1", "import pandas")
     nb = nbformat.read(str(page), as_version=4)
     nb.metadata["pprlib"] = {"inputs": ["results.csv"], "priority": 2}
     nbformat.write(nb, str(page))
