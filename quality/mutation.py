@@ -43,15 +43,15 @@ SCOPE: dict[str, list[str]] = {
     "train": ["pprlib.train.x__fit__*", "pprlib.train.x_validate__*"],
     "models": [f"pprlib.models.ppr.xǁPPRModelǁ{name}__*" for name in
                ("calculate_loss", "target_mask", "sequence_states", "user_state", "user_representation",
-                "full_sort_predict", "predict")],
+                "full_sort_predict", "predict", "behaviour_view")],
     "data/protocol": ["pprlib.data.protocol.x_split__*", "pprlib.data.protocol.x__user_instances__*",
                       "pprlib.data.protocol.xǁInstancesǁ*", "pprlib.data.protocol.x__add_candidates__*",
                       "pprlib.data.protocol.x_simulate_cold_users__*"],
     "augment": ["pprlib.augment.x_mask_items__*", "pprlib.augment.x_crop_items__*",
                 "pprlib.augment.x_reorder_items__*", "pprlib.augment.x_mask_profile_vectors__*",
-                "pprlib.augment.x_noisy_profiles__*", "pprlib.augment.x__random_subset__*"],
+                "pprlib.augment.x_noisy_profiles__*", "pprlib.augment.x__random_subset__*", "pprlib.augment.x_behaviour_views__*"],
     "comparison/verdict": ["pprlib.experiments.xǁComparisonǁ*", "pprlib.experiments.x_verdict__*",
-                           "pprlib.experiments.x_choose_lr__*", "pprlib.reproduction.x_better__*",
+                           "pprlib.experiments.x_choose_lr__*", "pprlib.evidence.x_*", "pprlib.evidence.xǁEffectǁ*",
                            "pprlib.reproduction.x_evaluate_claims__*", "pprlib.reproduction.x_across_data__*",
                            "pprlib.reproduction.x__number__*"],
 }
