@@ -725,7 +725,7 @@ def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: Sequen
 def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSettings | None = None,
               seed: int | None = None) -> dict[str, float]:
     """The learning rate of each method from ``ctx.config.lr_grid``, chosen on the validation
-    split (best validation NDCG@10 of one seed): the fair setting of PAPER.md section 8.
+    split (best validation NDCG@10 of one seed): the fair setting (the data chapter's "Fair comparisons" section).
 
     Each rate is scored by its best validation NDCG@10 *after tuning started* (epoch >= 1):
     epoch 0 is the untuned model, the same for every rate, and counting it would make every
