@@ -473,9 +473,8 @@ class Comparison:
     def paired_test(self, a: str, b: str, metric: str = "NDCG@10") -> dict:
         """Paired t-tests of ``a`` against ``b``: over test instances (each instance's metric
         averaged over seeds) and over seeds (each seed's mean)."""
-        seeds = [s for s in self.seeds if (a, s) in self.per_instance and (b, s) in self.per_instance]
-        xa = np.stack([self.per_instance[(a, s)][metric] for s in seeds])
-        xb = np.stack([self.per_instance[(b, s)][metric] for s in seeds])
+        xa, xb = self.paired_arrays(a, b, metric)
+        seeds = range(len(xa))
         p_inst = float(stats.ttest_rel(xa.mean(0), xb.mean(0)).pvalue) if xa.shape[1] > 1 else np.nan
         p_seed = float(stats.ttest_rel(xa.mean(1), xb.mean(1)).pvalue) if len(seeds) > 1 else np.nan
         return {"diff": float(xa.mean() - xb.mean()), "p_instances": p_inst, "p_seeds": p_seed,
@@ -484,12 +483,15 @@ class Comparison:
     def effect(self, a: str, b: str, metric: str = "NDCG@10") -> "evidence.Effect":
         """The paired effect of ``a`` over ``b`` on the seeds both ran, with its interval over
         seeds and instances, p-value and MDE (:func:`pprlib.evidence.paired_effect`)."""
+        return evidence.paired_effect(*self.paired_arrays(a, b, metric))
+
+    def paired_arrays(self, a: str, b: str, metric: str = "NDCG@10") -> tuple[np.ndarray, np.ndarray]:
+        """``metric`` of ``a`` and of ``b`` as (seeds x instances) arrays, on the seeds both ran."""
         seeds = [s for s in self.seeds if (a, s) in self.per_instance and (b, s) in self.per_instance]
         if not seeds:
             raise ValueError(f"no seed with results for both {a!r} and {b!r}")
-        xa = np.stack([self.per_instance[(a, s)][metric] for s in seeds])
-        xb = np.stack([self.per_instance[(b, s)][metric] for s in seeds])
-        return evidence.paired_effect(xa, xb)
+        return (np.stack([self.per_instance[(a, s)][metric] for s in seeds]),
+                np.stack([self.per_instance[(b, s)][metric] for s in seeds]))
 
     def effects(self, methods=None, reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
         """One row per method: its effect over ``reference`` with the 95 % interval (seeds and

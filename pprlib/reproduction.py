@@ -29,14 +29,11 @@ import pandas as pd
 
 from pprlib import evidence, paper
 
-ALPHA = 0.05
 REPRODUCED, WEAKER, NOT_FOUND = evidence.REPRODUCED, evidence.WEAKER, evidence.NOT_FOUND
 OPPOSITE, INCONCLUSIVE, NOT_COMPARABLE = evidence.OPPOSITE, evidence.INCONCLUSIVE, evidence.NOT_COMPARABLE
 MIXED = evidence.MIXED
 VERDICTS = (*evidence.VERDICTS[:-1], MIXED, NOT_COMPARABLE)
 """Every verdict a row can get, in the order the summary counts them."""
-NOT_REPRODUCED = "not reproduced"
-"""The former two-way verdict; no row gets it any more (kept for pages that still count it)."""
 
 
 @dataclass(frozen=True)
