@@ -268,6 +268,13 @@ class TuneSettings:
     # instances and its in-batch InfoNCE 255 negatives (``train.batch_size`` users of up to nine
     # few-shot targets each make the few-shot and joint batches)
     zero_shot_batch: int = 256
+    # the cold test population: "test" (the paper's protocol: 20 % of the cold users) or, on
+    # generated data with held-out users, "test+heldout" (those and the held-out cold users)
+    test: str = "test"
+
+    def __post_init__(self) -> None:
+        if self.test not in ("test", "test+heldout"):
+            raise ValueError(f"TuneSettings.test must be 'test' or 'test+heldout', got {self.test!r}")
 
     def lr_for(self, name: str) -> float:
         return float(self.lr.get(name, self.train.lr))
@@ -279,6 +286,9 @@ class TuneSettings:
 
 
 def _instances(split: ColdStartSplit, name: str, targets: str, k_shot: int | None) -> Instances:
+    if name == "test+heldout" and not len(split.heldout_users):
+        raise ValueError(f"{split.data.name}: the split has no held-out test users (only generated data "
+                         "with SyntheticConfig.heldout_users > 0 has them); evaluate on 'test'")
     inst = split.instances(name)
     if targets == "zero":
         return inst.zero_shot()
@@ -375,7 +385,7 @@ def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Back
     key = config_key("run", pre.key, name, method(name), backbone, settings, targets, seed)
 
     def compute():
-        test = _instances(split, "test", targets, settings.k_shot)
+        test = _instances(split, settings.test, targets, settings.k_shot)
         profiles = noisy_profiles(split, settings.profile_noise, seed)
         device = resolve_device(settings.train.device)
         if name.startswith("most popular"):
@@ -385,10 +395,21 @@ def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Back
             model.to(device).eval()
             scorer = model.full_sort_predict
         per = evaluate(scorer, split, test, profiles=profiles, device=device)
-        per["position"] = test.positions.astype(np.float32)  # lets joint results split by kind
+        _label(per, split, test)
         return per, history
 
     return stored_run(key, compute, use_cache)
+
+
+def _label(per: dict, split: ColdStartSplit, test: Instances) -> None:
+    """Label each instance's kind (``position``: 0 = zero-shot) and population (``heldout``:
+    1 = a held-out generated test user), so that results can be split by both."""
+    per["position"] = test.positions.astype(np.float32)
+    per["heldout"] = np.isin(test.users, split.heldout_users).astype(np.float32)
+
+
+LABELS = ("position", "heldout")
+"""Per-instance columns of a run's results that label instances rather than measure them."""
 
 
 def stored_run(key: str, compute, use_cache: bool = True) -> dict:
@@ -428,7 +449,7 @@ class Comparison:
     def tidy(self) -> pd.DataFrame:
         """One row per method x seed x metric (mean over test instances)."""
         rows = [{"method": m, "seed": s, "metric": k, "value": float(v.mean())}
-                for (m, s), per in self.per_instance.items() for k, v in per.items() if k != "position"]
+                for (m, s), per in self.per_instance.items() for k, v in per.items() if k not in LABELS]
         return pd.DataFrame(rows)
 
     def merge(self, other: "Comparison") -> "Comparison":
@@ -445,6 +466,19 @@ class Comparison:
         for key, per in self.per_instance.items():
             keep = per["position"] == 0 if kind == "zero" else per["position"] > 0
             if keep.any():  # a method evaluated on no instance of this kind is left out
+                out[key] = {k: v[keep] for k, v in per.items()}
+        return Comparison(out, self.histories, self.seconds)
+
+    def population(self, which: str) -> "Comparison":
+        """The same results restricted to the ``paper`` protocol's cold test users or to the
+        ``heldout`` generated test users (results without the label count as ``paper``)."""
+        if which not in ("paper", "heldout"):
+            raise ValueError(f"which must be 'paper' or 'heldout', got {which!r}")
+        out = {}
+        for key, per in self.per_instance.items():
+            held = per.get("heldout", np.zeros_like(per["position"])) > 0
+            keep = held if which == "heldout" else ~held
+            if keep.any():
                 out[key] = {k: v[keep] for k, v in per.items()}
         return Comparison(out, self.histories, self.seconds)
 
@@ -559,6 +593,11 @@ class BookConfig:
     tune_epochs: int = 30
     lr_grid: tuple[float, ...] = (1e-4, 1e-3)
     seeds: tuple[int, ...] = (0, 1, 2)
+    # the main comparisons (few- and zero-shot: ft, PPR(light), PPR(full)) run these seeds; empty = ``seeds``
+    main_seeds: tuple[int, ...] = ()
+    # generated data: this many extra cold test users of the same world (never trained on), on
+    # which the main comparisons are also evaluated (0 = the paper's test users only)
+    heldout_users: int = 0
     deterministic: bool = False  # deterministic CUDA kernels (see pprlib.train.deterministic_algorithms)
     device: str = field(default="auto", metadata={"cosmetic": True})
     progress: bool = field(default=True, metadata={"cosmetic": True, "profile": False})
@@ -586,8 +625,16 @@ class BookConfig:
             for value in np.atleast_1d(getattr(self, name)).tolist():
                 if not 0 <= value < 2**32:
                     bad(name, f"must hold integers from 0 to 2**32 - 1 (random seeds), got {value!r}")
-        if len(set(self.seeds)) < len(self.seeds):
-            bad("seeds", f"must not repeat a seed, got {list(self.seeds)!r}")
+        for name in ("seeds", "main_seeds"):
+            values = list(getattr(self, name))
+            if len(set(values)) < len(values):
+                bad(name, f"must not repeat a seed, got {values!r}")
+            if any(not 0 <= v < 2**32 for v in values):
+                bad(name, f"must hold integers from 0 to 2**32 - 1 (random seeds), got {values!r}")
+        if not 0 <= self.heldout_users < 2**31:
+            bad("heldout_users", f"must be an integer >= 0, got {self.heldout_users!r}")
+        if self.heldout_users and self.dataset != "synthetic":
+            bad("heldout_users", f"only generated data can supply held-out users; set it to 0 for {self.dataset!r}")
         if not self.lr_grid or min(self.lr_grid) <= 0:
             bad("lr_grid", f"must hold positive learning rates, got {self.lr_grid!r}")
         if not self.pretrain_lr > 0:
@@ -625,6 +672,16 @@ class BookConfig:
         unknown key (with the nearest known one suggested), a value of the wrong type or out of
         range raises :class:`~pprlib.params.SettingError` naming the key."""
         return from_mapping(cls, params, PROFILE_KEYS)
+
+    @property
+    def main_seed_list(self) -> list[int]:
+        """The seeds of the main comparisons: ``main_seeds``, or ``seeds`` when it is empty."""
+        return list(self.main_seeds or self.seeds)
+
+    @property
+    def test_population(self) -> str:
+        """Where the main comparisons are evaluated: ``test+heldout`` with held-out users."""
+        return "test+heldout" if self.heldout_users else "test"
 
 
 PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.metadata.get("profile", True))
@@ -673,7 +730,8 @@ def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
     from a folder keeps its natural cold users unless it has too few (:func:`own_data_protocol`).
     """
     if config.dataset == "synthetic":
-        syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed)
+        syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
+                                           heldout_users=config.heldout_users)
         spec, protocol = DataSpec("synthetic", syn), protocol or ProtocolConfig(seed=config.seed)
     elif config.dataset == "movielens-100k":
         spec = DataSpec(config.dataset)
@@ -708,7 +766,7 @@ def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | None
 
 
 def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: SequenceCLConfig | None = None,
-                   targets: str = "few") -> Comparison:
+                   targets: str = "few", test_population: str = "test") -> Comparison:
     """A backbone trained from scratch on the warm users and the cold tuning users together,
     evaluated on the cold test users like every tuned method (one run, the context's seed)."""
     pre = pretrain(ctx.split, ctx.backbone, ctx.pretrain_cfg, seq_cl=seq_cl, include_cold=True)
@@ -717,9 +775,9 @@ def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: Sequen
     model.load_pretrained(pre.state)
     device = resolve_device(ctx.config.device)
     model.to(device).eval()
-    test = _instances(ctx.split, "test", targets, None)
+    test = _instances(ctx.split, test_population, targets, None)
     per = evaluate(model.full_sort_predict, ctx.split, test, device=device)
-    per["position"] = test.positions.astype(np.float32)
+    _label(per, ctx.split, test)
     key = (name, ctx.config.seeds[0])
     return Comparison({key: per}, {key: pre.history}, {key: float(pre.history.seconds.max())})
 

@@ -239,3 +239,36 @@ def explorer_plot(frame: pd.DataFrame):
             sns.move_legend(ax, "lower left", fontsize=8, title_fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def effect_plot(effects: dict, paper: dict | None = None, ax=None, title: str | None = None,
+                xlabel: str = "NDCG@10 difference", reference: str = "ft"):
+    """Paired differences with their 95 % intervals over seeds and test instances (one row per
+    comparison, top to bottom in the order of ``effects``), the paper's effect in our units as
+    a marker where it has one, and the line of no difference. ``effects`` maps a label to an
+    :class:`~pprlib.evidence.Effect` (or its ``as_dict``); ``paper`` a label to a number."""
+    from pprlib.evidence import Effect
+
+    paper = paper or {}
+    labels = list(effects)
+    rows = [e if isinstance(e, Effect) else Effect.from_dict(e) for e in effects.values()]
+    y = np.arange(len(labels))[::-1]
+    est = np.array([e.estimate for e in rows])
+    lo, hi = np.array([e.lo for e in rows]), np.array([e.hi for e in rows])
+    own = ax is None
+    ax = ax or plt.subplots(figsize=(6.5, 0.5 * len(labels) + 1.6), layout="constrained")[1]
+    ax.axvline(0, color="grey", lw=1, ls="--", label="no difference")
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="D", color="black", ecolor="black", capsize=4,
+                label="ours: effect, 95% interval (seeds and instances)")
+    marked = [(yy, paper[lab]) for yy, lab in zip(y, labels) if lab in paper and np.isfinite(paper[lab])]
+    if marked:
+        ax.scatter([v for _, v in marked], [yy for yy, _ in marked], marker="x", s=70, color="C3", zorder=3,
+                   label="the paper's effect, in our units")
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.set(xlabel=f"{xlabel} (vs {reference})" if reference else xlabel, title=title)
+    if own:  # below the axes, outside the data
+        ax.figure.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
+    else:
+        ax.legend(loc="best", fontsize=8)
+    return ax

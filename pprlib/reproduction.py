@@ -257,6 +257,11 @@ def _across_paper(key: str) -> str:
     return _paper_relative(table, f"PPR({method})", reference)
 
 
+def movielens_claims() -> list[Claim]:
+    """The :data:`ACROSS_DATA` claims as judged on MovieLens (the MovieLens chapter's conclusion)."""
+    return [Claim(ml[0], claim, _across_paper(key), Judged(ml[1], key)) for claim, key, _, ml in ACROSS_DATA]
+
+
 def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
     """The :data:`ACROSS_DATA` claims with our effect, its interval and verdict on each dataset."""
     rows = []
@@ -280,3 +285,39 @@ def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
     wanted = set(chapters) if chapters is not None else {c.chapter for c in CLAIMS} | {
         side[0] for row in ACROSS_DATA for side in row[2:]}
     return {p.stem: glued(p, rich=False) for p in sorted(executed_dir.glob("*.ipynb")) if p.stem in wanted}
+
+
+MEANING = {
+    REPRODUCED: "holds, at a size compatible with the paper's",
+    WEAKER: "holds, but smaller than the paper's effect",
+    NOT_FOUND: "is not found: an effect of the paper's size is ruled out",
+    OPPOSITE: "goes the other way",
+    INCONCLUSIVE: "cannot be decided by this run",
+    MIXED: "is mixed in the paper itself (shown, not scored)",
+    NOT_COMPARABLE: "could not be compared on this data",
+}
+"""What each verdict says of a claim, in the words of a chapter's conclusion."""
+
+
+def conclude(chapter: str, values: dict, claims: list[Claim] | None = None) -> str:
+    """A chapter's conclusion computed from its verdicts: one sentence counting the verdicts of
+    the chapter's claims, then one per claim with our effect, its interval, the paper's effect
+    in our units and what the verdict means. ``values`` holds the values the chapter glues
+    (effects as :meth:`~pprlib.evidence.Effect.as_dict`), by glue key."""
+    chosen = [c for c in (claims or CLAIMS) if c.chapter == chapter]
+    if not chosen:
+        raise ValueError(f"no claim of the summary belongs to chapter {chapter!r}")
+    outcomes = [(c, _outcome(c, {chapter: values})) for c in chosen]
+    counts = pd.Series([o.verdict for _, o in outcomes]).value_counts()
+    tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
+    n = len(outcomes)
+    lines = [f"On this data, {'the claim' if n == 1 else f'of the {n} claims'} this chapter tests: {tally}."]
+    for claim, o in outcomes:
+        sentence = f"“{claim.claim}” {MEANING[o.verdict]}"
+        if o.effect is not None:
+            paper_side = f" against the paper's {o.delta:+.4f}" if math.isfinite(o.delta) else ""
+            sentence += f": ours {o.ours}{paper_side} ({o.evidence})"
+        elif o.verdict != NOT_COMPARABLE:
+            sentence += f": {o.ours} ({o.evidence})"
+        lines.append(sentence + ".")
+    return " ".join(lines)

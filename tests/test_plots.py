@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot
 
 matplotlib.use("Agg")
 
@@ -165,3 +166,23 @@ def test_method_bars_are_the_method_means():
     assert widths == sorted(round(v, 9) for v in means)
     assert any(np.allclose(line.get_xdata(), means["ft"]) for line in ax.lines)  # the reference line
     _close()
+
+
+def test_effect_plot_draws_each_effect_its_interval_and_the_papers_marker():
+    from pprlib.evidence import effect_of_differences
+
+    rng = np.random.default_rng(0)
+    effects = {"a": effect_of_differences(rng.normal(0.01, 0.05, (3, 200)), 0.5),
+               "b": effect_of_differences(rng.normal(-0.02, 0.05, (3, 200)), 0.5)}
+    ax = plots.effect_plot(effects, {"b": 0.004, "a": float("nan")})
+    line, caps, (bars,) = ax.containers[0].lines
+    np.testing.assert_allclose(line.get_xdata(), [effects["a"].estimate, effects["b"].estimate])
+    np.testing.assert_allclose(line.get_ydata(), [1, 0])  # first effect on top
+    segments = np.array([seg[:, 0] for seg in bars.get_segments()])
+    np.testing.assert_allclose(segments, [[effects["a"].lo, effects["a"].hi], [effects["b"].lo, effects["b"].hi]])
+    (marker,) = ax.collections[1:] or [c for c in ax.collections if c is not bars]
+    np.testing.assert_allclose(marker.get_offsets(), [[0.004, 0]])  # only b has a finite paper effect
+    legend = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert "the paper's effect, in our units" in legend and "no difference" in legend
+    assert {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())} == {"a": 1, "b": 0}
+    matplotlib.pyplot.close(ax.figure)
