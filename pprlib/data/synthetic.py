@@ -278,11 +278,11 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     item_group, popularity, group_items, group_cdf = _items(rng, n_i, n_g, cfg.popularity_skew)
 
     # static preference over groups: profile part and random part
-    group_effects = _field_effects(rng, cfg, n_g)
+    preference_effects = _field_effects(rng, cfg, n_g)
     s = cfg.profile_signal
 
     def mix(codes, random_part):
-        profile_part = _profile_sum(group_effects, codes)
+        profile_part = _profile_sum(preference_effects, codes)
         return _softmax(cfg.preference_sharpness * (np.sqrt(s) * profile_part + np.sqrt(1 - s) * random_part))
 
     theta = mix(true_codes, rng.standard_normal((n_u, n_g)))
@@ -334,6 +334,11 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
             "profile_style": profile_style,
             "true_profiles": true_codes + 1,
             "successors": successors + 1,
+            # the world's parameters, for the ceilings (pprlib.data.ceilings)
+            "field_marginals": marginals,
+            "preference_effects": preference_effects,
+            "style_effects": style_effects,
+            "popularity": popularity,
         },
     }
     if cfg.heldout_users:
