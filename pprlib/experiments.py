@@ -483,7 +483,9 @@ class Comparison:
         return Comparison(out, self.histories, self.seconds)
 
     def summary(self, metric_names=("NDCG@10", "HIT@10", "AUC"), reference: str | None = "ft") -> pd.DataFrame:
-        """mean ± std over seeds per method, and paired tests against ``reference``."""
+        """mean ± std over seeds per method, and each method's paired effect on the first metric
+        against ``reference`` with its 95 % interval over seeds and instances, p and MDE
+        (:meth:`effect`); a method that does not vary over seeds shows "± 0.0000"."""
         tidy = self.tidy()
         table = {}
         for m in self.methods:
@@ -491,11 +493,15 @@ class Comparison:
             for k in metric_names:
                 vals = tidy[(tidy.method == m) & (tidy.metric == k)].value
                 row[k] = f"{vals.mean():.4f} ± {vals.std(ddof=1):.4f}" if len(vals) > 1 else f"{vals.mean():.4f} (1 run)"
-            if reference is not None and reference in self.methods and m != reference:
-                test = self.paired_test(m, reference, metric_names[0])
-                row[f"Δ{metric_names[0]} vs {reference}"] = f"{test['diff']:+.4f}"
-                row["p (instances)"] = test["p_instances"]
-                row["p (seeds)"] = test["p_seeds"]
+            if reference is not None and reference in self.methods:
+                name = f"Δ{metric_names[0]} vs {reference} [95% interval]"
+                if m == reference:
+                    row |= {name: "—", "p": "—", "MDE": "—"}
+                else:
+                    e = self.effect(m, reference, metric_names[0])
+                    row |= {name: e.text(), "p": f"{e.p:.2g}" if np.isfinite(e.p) else "—",
+                            "MDE": f"{e.mde:.4f}" if np.isfinite(e.mde) else "—"}
+            row["seeds"] = f"{len(tidy[(tidy.method == m) & (tidy.metric == metric_names[0])])}"
             table[m] = row
         return pd.DataFrame(table).T
 

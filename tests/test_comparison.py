@@ -82,13 +82,14 @@ def test_summary_tidy_relative_and_subsets():
     table = result.summary(("NDCG@10", "AUC"), reference="a")
     a = tidy[(tidy.method == "a") & (tidy.metric == "NDCG@10")].value
     assert table.loc["a", "NDCG@10"] == f"{a.mean():.4f} ± {a.std(ddof=1):.4f}"
-    assert table.loc["b", "ΔNDCG@10 vs a"] == f"{result.paired_test('b', 'a')['diff']:+.4f}"
-    assert table.loc["b", "p (instances)"] == result.paired_test("b", "a")["p_instances"]
-    assert table.loc["b", "p (seeds)"] == result.paired_test("b", "a")["p_seeds"]
-    # the test is on the first metric asked for
+    effect = result.effect("b", "a")
+    assert table.loc["b", "ΔNDCG@10 vs a [95% interval]"] == effect.text()
+    assert table.loc["b", "p"] == f"{effect.p:.2g}" and table.loc["b", "MDE"] == f"{effect.mde:.4f}"
+    # the effect is on the first metric asked for
     by_auc = result.summary(("AUC",), reference="a")
-    assert by_auc.loc["b", "ΔAUC vs a"] == f"{result.paired_test('b', 'a', 'AUC')['diff']:+.4f}"
-    assert pd.isna(table.loc["a", "ΔNDCG@10 vs a"])
+    assert by_auc.loc["b", "ΔAUC vs a [95% interval]"] == result.effect("b", "a", "AUC").text()
+    assert table.loc["a", "ΔNDCG@10 vs a [95% interval]"] == "—" and table.loc["a", "p"] == "—"
+    assert not table.isna().any().any()  # no NaN cell
     means = tidy[tidy.metric == "NDCG@10"].groupby("method").value.mean()
     assert result.relative(["b"], reference="a")["b"] == pytest.approx(100 * (means["b"] / means["a"] - 1))
     zero, few = result.only("zero"), result.only("few")
