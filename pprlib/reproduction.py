@@ -262,17 +262,34 @@ def movielens_claims() -> list[Claim]:
     return [Claim(ml[0], claim, _across_paper(key), Judged(ml[1], key)) for claim, key, _, ml in ACROSS_DATA]
 
 
+DATASETS = ("synthetic", "MovieLens-100K")
+"""The datasets of :func:`across_data`, in its column order."""
+
+
 def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
-    """The :data:`ACROSS_DATA` claims with our effect, its interval and verdict on each dataset."""
+    """The :data:`ACROSS_DATA` claims on each dataset: our effect with its 95 % interval, the
+    paper's effect in our units (δ), the MDE and the verdict (columns ``(dataset, field)``)."""
     rows = []
     for claim, key, *sides in ACROSS_DATA:
-        row = {"claim": claim, "paper": _across_paper(key)}
-        for label, (chapter, effect_key) in zip(("synthetic", "MovieLens-100K"), sides):
-            outcome = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
-            row[label] = (NOT_COMPARABLE if outcome.verdict == NOT_COMPARABLE else
-                          f"{outcome.ours}, {outcome.evidence.split('; ')[0]}: {outcome.verdict}")
+        row = {("", "claim"): claim, ("", "paper"): _across_paper(key)}
+        for label, (chapter, effect_key) in zip(DATASETS, sides):
+            o = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
+            e = o.effect
+            row |= {(label, "ours"): o.ours if e else "—",
+                    (label, "δ"): f"{o.delta:+.4f}" if e and math.isfinite(o.delta) else "—",
+                    (label, "MDE"): f"{e.mde:.4f}" if e and math.isfinite(e.mde) else "—",
+                    (label, "verdict"): o.verdict}
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=pd.MultiIndex.from_tuples(rows[0].keys()))
+
+
+def verdict_counts(table: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
+    """How many claims got each verdict: every scored claim on the generated data, and the
+    main claims (:data:`ACROSS_DATA`) on each dataset."""
+    columns = {"all claims (generated data)": table.verdict}
+    columns |= {f"main claims ({d})": across[(d, "verdict")] for d in DATASETS}
+    return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(VERDICTS, fill_value=0)
+                         for name, v in columns.items()}).rename_axis("verdict")
 
 
 def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
@@ -321,3 +338,45 @@ def conclude(chapter: str, values: dict, claims: list[Claim] | None = None) -> s
             sentence += f": {o.ours} ({o.evidence})"
         lines.append(sentence + ".")
     return " ".join(lines)
+
+
+def _tally(verdicts) -> str:
+    counts = pd.Series(list(verdicts), dtype=object).value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts) or "none"
+
+
+def _claims_by_verdict(table: pd.DataFrame, verdict: str) -> list[str]:
+    return table.loc[table.verdict == verdict, "claim"].tolist()
+
+
+def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[str]:
+    """The book's findings in five sentences, computed from the summary's tables
+    (:func:`evaluate_claims` and :func:`across_data`): the verdict counts, the few- and
+    zero-shot claims, what the studies found, and the main claims on real data."""
+    scored_rows = table[table.verdict.map(scored)]
+    main = table.set_index("claim")
+
+    def main_claims(prefix: str) -> str:
+        rows = main[main.index.str.startswith(prefix)]
+        return "; ".join(f"{claim.removeprefix(prefix).strip()}: {row.verdict} ({row.ours})"
+                         for claim, row in rows.iterrows()) or "not run"
+
+    sentences = [
+        f"Of the paper's {len(table)} claims that this book tests, {len(scored_rows)} are scored on the generated "
+        f"data: {_tally(scored_rows.verdict)}"
+        + (f"; on {(table.verdict == MIXED).sum()} more the paper itself is mixed." if (table.verdict == MIXED).any()
+           else "."),
+        f"Few-shot, against fine-tuning: {main_claims('Few-shot:')}.",
+        f"Zero-shot, against fine-tuning: {main_claims('Zero-shot:')}.",
+    ]
+    studies = table[~table.claim.str.startswith(("Few-shot:", "Zero-shot:"))]
+    parts = [f"{v}: {'; '.join(_claims_by_verdict(studies, v))}" for v in (REPRODUCED, WEAKER, OPPOSITE, NOT_FOUND)
+             if _claims_by_verdict(studies, v)]
+    sentences.append("In the paper's other studies, " + (" — ".join(parts) if parts else "no claim is decided")
+                     + f" (and {(studies.verdict == INCONCLUSIVE).sum()} inconclusive).")
+    real = across[("MovieLens-100K", "verdict")] if across is not None else pd.Series(dtype=object)
+    if len(real) and (real != NOT_COMPARABLE).any():
+        sentences.append(f"On real data (MovieLens-100K), the {len(real)} main claims are {_tally(real)}.")
+    else:
+        sentences.append("The main claims were not run on real data in this build.")
+    return sentences

@@ -61,7 +61,8 @@ def test_data_chapter_glues_consistent_statistics(executed):
     _, paths = executed
     g = book.glued(paths["data_protocol"])
     tiny = book.load_profile("tiny")
-    assert g["n_users"] == tiny["n_users"]
+    assert g["n_users"] == tiny["n_users"]  # the held-out users are counted apart
+    assert g["n_heldout_users"] == tiny["heldout_users"]
     assert g["n_items"] == tiny["n_items"]
     assert 0.15 < g["cold_share"] < 0.35
     assert g["n_test_zero"] == g["n_test_users"]  # one zero-shot instance per cold test user
@@ -393,6 +394,17 @@ def test_summary_is_computed_from_the_other_chapters(executed):
         assert (verdict == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
     # the main claims on both datasets: every cell computed (the MovieLens chapter ran on the fixture)
     assert reproduction.NOT_COMPARABLE not in book.glued(paths["summary"])["across_table"]
+
+
+def test_intro_opens_with_the_findings_computed_from_the_chapters(executed):
+    from pprlib import reproduction
+
+    build_dir, paths = executed
+    g = book.glued(paths["intro"], rich=False)
+    glued = reproduction.read_executed(build_dir / "executed" / "book")
+    expected = reproduction.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
+    assert [g[f"finding_{i}"] for i in range(1, 6)] == expected
+    assert "MovieLens-100K" in g["finding_5"]  # the fixture's MovieLens chapter ran
 
 
 def test_paper_scale_page_reads_the_gpu_measurements(executed):
