@@ -272,3 +272,47 @@ def effect_plot(effects: dict, paper: dict | None = None, ax=None, title: str | 
     else:
         ax.legend(loc="best", fontsize=8)
     return ax
+
+
+ARCHITECTURE_BOXES = {  # name: (x, y, text, tuned by PPR(light))
+    "profile": (0.07, 0.80, "profile fields\n(gender, age, ...)", None),
+    "embed": (0.27, 0.80, "field\nembeddings", True),
+    "generator": (0.47, 0.80, "prompt generator\n(2-layer MLP)", True),
+    "prefix": (0.68, 0.80, "prefix tokens\np₁ … pₙ", None),
+    "clicks": (0.47, 0.45, "item embeddings\nv₁ … v_k (clicks)", False),
+    "transformer": (0.80, 0.45, "causal Transformer\nover [p₁…pₙ, v₁…v_k]", False),
+    "profile_model": (0.27, 0.07, "profile model", True),
+    "ua": (0.47, 0.07, "u_a", None),
+    "us": (0.80, 0.26, "u_s (last position)", None),
+    "score": (0.70, 0.07, "score (u_s + u_a)·v\nof each candidate", None),
+}
+"""The boxes of :func:`architecture`: position, label and whether PPR(light) tunes the part
+(True), keeps it frozen (False) or it holds no parameters (None). PPR(full) tunes every part."""
+
+ARCHITECTURE_ARROWS = [("profile", "embed"), ("embed", "generator"), ("generator", "prefix"),
+                       ("prefix", "transformer"), ("clicks", "transformer"), ("transformer", "us"),
+                       ("profile", "profile_model"), ("profile_model", "ua"), ("ua", "score"), ("us", "score")]
+
+
+def architecture(ax=None):
+    """PPR's architecture as a diagram drawn by code (so the book builds offline): the profile
+    becomes prefix tokens in front of the clicks; the colours say what PPR(light) tunes."""
+    from matplotlib.patches import Patch
+
+    ax = ax or plt.subplots(figsize=(9, 4.2))[1]
+    colours = {True: "#f4c28a", False: "#b9d3ee", None: "#eeeeee"}
+    boxes = {name: ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=3,
+                           bbox={"boxstyle": "round,pad=0.4", "facecolor": colours[tuned], "edgecolor": "#555555"})
+             for name, (x, y, text, tuned) in ARCHITECTURE_BOXES.items()}
+    ax.figure.canvas.draw()  # the boxes get their sizes, so that arrows end at their edges
+    for a, b in ARCHITECTURE_ARROWS:
+        ax.annotate("", xy=ARCHITECTURE_BOXES[b][:2], xytext=ARCHITECTURE_BOXES[a][:2], zorder=2,
+                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "mutation_scale": 12,
+                                "patchA": boxes[a].get_bbox_patch(), "patchB": boxes[b].get_bbox_patch()})
+    ax.legend(handles=[Patch(facecolor=colours[True], edgecolor="#555555", label="tuned by PPR(light) and PPR(full)"),
+                       Patch(facecolor=colours[False], edgecolor="#555555", label="tuned by PPR(full) only (frozen in light)"),
+                       Patch(facecolor=colours[None], edgecolor="#555555", label="no parameters")],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False, fontsize=9)
+    ax.set(xlim=(-0.05, 1.07), ylim=(0.0, 0.95))
+    ax.axis("off")
+    return ax

@@ -186,3 +186,21 @@ def test_effect_plot_draws_each_effect_its_interval_and_the_papers_marker():
     assert "the paper's effect, in our units" in legend and "no difference" in legend
     assert {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())} == {"a": 1, "b": 0}
     matplotlib.pyplot.close(ax.figure)
+
+
+def test_architecture_colours_say_what_ppr_light_tunes():
+    from pprlib.models import BackboneConfig
+    from pprlib.models.ppr import PPRConfig, PPRModel
+
+    ax = plots.architecture()
+    shown = {t.get_text() for t in ax.texts}
+    assert {text for _, _, text, _ in plots.ARCHITECTURE_BOXES.values()} <= shown
+    # the diagram's "tuned by light" parts are the model's groups that configure("light") leaves trainable
+    model = PPRModel(50, [3, 4], BackboneConfig(), PPRConfig())
+    model.configure("light")
+    trainable = {g for g, params in model.groups().items() if params and all(p.requires_grad for p in params)}
+    parts = {"embed": "profile_emb", "generator": "prompt", "profile_model": "profile_model",
+             "clicks": "backbone", "transformer": "backbone"}
+    for box, group in parts.items():
+        assert plots.ARCHITECTURE_BOXES[box][3] == (group in trainable), box
+    matplotlib.pyplot.close(ax.figure)
