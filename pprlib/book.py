@@ -154,9 +154,9 @@ def read_profile_file(path: Path) -> tuple[dict, dict[str, int]]:
 
 def load_profile(profile: str | Path) -> dict:
     """Parameters of a run profile (a name under ``book/profiles`` or a path to a YAML file),
-    checked against :class:`~pprlib.experiments.BookConfig` before anything runs: an unknown
+    checked against :class:`~pprlib.context.BookConfig` before anything runs: an unknown
     key, a wrong type or a value out of range is a ``ValueError`` naming the file, line and key."""
-    from pprlib.experiments import BookConfig
+    from pprlib.context import BookConfig
     from pprlib.params import SettingError
 
     path = profile_path(profile)

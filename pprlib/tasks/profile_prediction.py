@@ -27,9 +27,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from pprlib.data.protocol import ColdStartSplit
 from pprlib.evaluation import user_vectors
-from pprlib.experiments import Context, tuned_model
+from pprlib.context import Context
+from pprlib.runs import tuned_model
 
-METHODS = ("majority class", "other fields", "pre-train", "ft", "PPR(light)")
+PREDICTORS = ("majority class", "other fields", "pre-train", "ft", "PPR(light)")
 """The rows of the profile-prediction table."""
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -108,11 +109,11 @@ def _features(split: ColdStartSplit, lab: Labels, method: str, ctx: Context, lrs
         others = [j for j, f in enumerate(data.profile_fields) if f != lab.field]
         enc = OneHotEncoder(handle_unknown="ignore").fit(data.profiles[lab.users["tune"]][:, others])
         return {k: enc.transform(data.profiles[u][:, others]).toarray() for k, u in lab.users.items()}
-    model = tuned_model(split, ctx.pre, method, ctx.backbone, ctx.settings(lr=lrs), "few", seed)
+    model = tuned_model(dataclasses.replace(ctx, split=split), method, ctx.settings(lr=lrs), "few", seed)
     return {k: user_vectors(model, data, u) for k, u in lab.users.items()}
 
 
-def predict_profile(ctx: Context, field: str, lrs: dict, seeds, methods=METHODS) -> dict:
+def predict_profile(ctx: Context, field: str, lrs: dict, seeds, methods=PREDICTORS) -> dict:
     """Every method's test probabilities per seed (seedless baselines once).
 
     Returns ``{"labels": Labels, "probs": {(method, seed): array}, "C": {(method, seed): C}}``.
