@@ -9,6 +9,7 @@ functions of :mod:`pprlib.runs` then take the context whole.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -21,7 +22,7 @@ from pprlib.data.synthetic import SyntheticConfig
 from pprlib.models.backbones import BackboneConfig
 from pprlib.models.ppr import SequenceCLConfig
 from pprlib.params import SettingError, check_fields, from_mapping
-from pprlib.runs import Pretrained, TuneSettings, pretrain
+from pprlib.runs import Pretrained, TuneSettings, pretrain, split_fingerprint
 from pprlib.train import TrainConfig
 
 BACKBONES: dict[str, tuple[BackboneConfig, SequenceCLConfig | None]] = {
@@ -122,6 +123,7 @@ PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.met
 """The keys a run profile may set: every :class:`BookConfig` field that the chapters' parameters cells declare."""
 
 
+
 @dataclass
 class Context:
     """What every chapter starts from: the data split, the backbone and the pre-trained model
@@ -138,6 +140,12 @@ class Context:
     def settings(self, **changes) -> TuneSettings:
         """Tuning settings of this context (learning rates per method go in ``lr``)."""
         return TuneSettings(train=self.tune_cfg, **changes)
+
+    @functools.cached_property
+    def split_key(self) -> str:
+        """:func:`~pprlib.runs.split_fingerprint` of the split (part of every run's cache key;
+        computed once: a context with another split is another context)."""
+        return split_fingerprint(self.split)
 
 
 def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,

@@ -1,6 +1,10 @@
 """Runs: pre-train a backbone, tune a method on the cold users, evaluate it, cache the result.
 
-Every run is stored on disk under a key derived from its configuration. The tuning functions take the
+Every run is stored on disk under a key derived from everything its result depends on: the
+split (:func:`split_fingerprint`: the data, the protocol and every user group and instance
+set, so a split with other profiles or another test population has other keys), the
+pre-trained model, the method, the tuning settings that method reads, the arithmetic precision
+(:func:`~pprlib.train.precision`), the targets and the seed. The tuning functions take the
 chapter's :class:`~pprlib.context.Context` whole; :func:`compare` runs several methods over
 seeds and :func:`choose_lr` picks each method's learning rate on validation.
 """
@@ -25,7 +29,7 @@ from pprlib.evaluation import evaluate, most_popular
 from pprlib.methods import method
 from pprlib.models.backbones import BackboneConfig
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel, SequenceCLConfig
-from pprlib.train import TrainConfig, fit, resolve_device, seed_everything
+from pprlib.train import TrainConfig, fit, precision, resolve_device, seed_everything
 
 if TYPE_CHECKING:
     from pprlib.context import Context
@@ -39,6 +43,19 @@ def stored(path: Path, compute: Callable[[], dict], use_cache: bool = True) -> d
     return cached(path, compute, lambda value, tmp: torch.save(value, tmp), lambda p: torch.load(p, weights_only=True))
 
 
+def split_fingerprint(split: ColdStartSplit, fields: tuple[str, ...] | None = None,
+                      sets: tuple[str, ...] | None = None) -> str:
+    """A key of the split: its data (and the untruncated data of simulated cold users), its
+    protocol, and its user groups and instance sets (``fields`` and ``sets`` restrict them to
+    the ones a run reads; by default every field of :class:`~pprlib.data.protocol.ColdStartSplit`
+    and every set, so a field added to the split later is keyed too)."""
+    names = [f.name for f in dataclasses.fields(split) if f.name not in ("data", "full", "sets")]
+    chosen = {name: getattr(split, name) for name in (names if fields is None else ("config", *fields))}
+    chosen["sets"] = {name: split.sets[name] for name in (sorted(split.sets) if sets is None else sets)}
+    full = split.full.fingerprint() if split.full is not None else None
+    return config_key("split", split.data.fingerprint(), full, chosen)
+
+
 # --------------------------------------------------------------------------------------------
 # pre-training
 
@@ -50,6 +67,18 @@ class Pretrained:
     key: str
 
 
+def pretraining_key(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig,
+                    seq_cl: SequenceCLConfig | None = None, include_cold: bool = False) -> str:
+    """The key of :func:`pretrain`: the data, the protocol, the users and validation set it
+    reads (the warm ones; with ``include_cold`` also the cold tuning and validation ones), the
+    model, the settings and their precision."""
+    fields, sets = ("warm_users",), ("warm_val",)
+    if include_cold:
+        fields, sets = ("warm_users", "tune_users"), ("warm_val", "val")
+    return config_key("pretrain", split_fingerprint(split, fields, sets), backbone, cfg, precision(cfg), seq_cl,
+                      include_cold)
+
+
 def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, *,
              seq_cl: SequenceCLConfig | None = None, include_cold: bool = False, use_cache: bool = True) -> Pretrained:
     """Pre-train the backbone on the warm users (their clicks but the last two); cached.
@@ -59,7 +88,7 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
     baselines of the paper's table.
     """
     data = split.data
-    key = config_key("pretrain", data.fingerprint(), split.config, backbone, cfg, seq_cl, include_cold)
+    key = pretraining_key(split, backbone, cfg, seq_cl, include_cold)
 
     def compute():
         seed_everything(cfg.seed)
@@ -122,6 +151,11 @@ class TuneSettings:
         """The training settings of method ``name`` tuned on ``targets`` with ``seed``."""
         batch = self.zero_shot_batch if targets == "zero" else self.train.batch_size
         return dataclasses.replace(self.train, lr=self.lr_for(name), seed=seed, targets=targets, batch_size=batch)
+
+    def of(self, name: str) -> "TuneSettings":
+        """The settings method ``name`` reads: the learning rates of other methods left out
+        (a run's cache key is then shared by every comparison that tunes it alike)."""
+        return dataclasses.replace(self, lr={name: self.lr_for(name)})
 
 
 def instances(split: ColdStartSplit, name: str, targets: str, k_shot: int | None = None) -> Instances:
@@ -197,11 +231,12 @@ def tune(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: in
 
 
 def run_key(kind: str, ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int) -> str:
-    """The cache key of a run of method ``name`` (``kind``: ``"run"`` or ``"model"``)."""
-    if kind == "model":
-        return config_key("model", ctx.pre.key, ctx.split.data.fingerprint(), ctx.split.config, name, method(name),
-                          ctx.backbone, settings, targets, seed)
-    return config_key("run", ctx.pre.key, name, method(name), ctx.backbone, settings, targets, seed)
+    """The cache key of a run of method ``name`` (``kind``: ``"run"`` or ``"model"``): the split
+    (:func:`split_fingerprint`), the pre-trained model, the method, the settings it reads, their
+    precision, the targets and the seed."""
+    settings = settings.of(name)
+    return config_key(kind, ctx.split_key, ctx.pre.key, name, method(name), ctx.backbone, settings,
+                      precision(settings.train), targets, seed)
 
 
 def tuned_model(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int, *,

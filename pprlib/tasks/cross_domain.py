@@ -40,8 +40,8 @@ from pprlib.context import BookConfig, Context
 from pprlib.methods import METHODS, Method
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel
 from pprlib.models.prompt import SourceRepresentation
-from pprlib.runs import stored_run
-from pprlib.train import TrainConfig, fit, resolve_device, seed_everything
+from pprlib.runs import split_fingerprint, stored_run
+from pprlib.train import TrainConfig, fit, precision, resolve_device, seed_everything
 
 CROSS_DOMAIN_METHODS: dict[str, Method] = {
     "most popular": METHODS["most popular"],
@@ -114,8 +114,9 @@ def prepare_cross_domain(ctx: Context, settings: CrossDomainSettings | None = No
     vectors = np.vstack([np.zeros((1, reps.shape[1]), dtype=np.float32), reps.astype(np.float32)])
     data = with_source_users(target)
     protocol = ProtocolConfig(seed=ctx.config.seed)
-    key = config_key("cross-domain", ctx.pre.key, settings.target, protocol)
-    return CrossDomainTask(ctx, make_split(data, protocol), vectors, key)
+    target = make_split(data, protocol)
+    key = config_key("cross-domain", ctx.pre.key, settings.target, split_fingerprint(target))
+    return CrossDomainTask(ctx, target, vectors, key)
 
 
 def build(task: CrossDomainTask, name: str) -> tuple[PPRModel, str]:
@@ -137,7 +138,7 @@ def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: i
     if name not in CROSS_DOMAIN_METHODS:
         raise ValueError(f"unknown cross-domain method {name!r}; choose from {list(CROSS_DOMAIN_METHODS)}")
     m = CROSS_DOMAIN_METHODS[name]
-    key = config_key("cross-domain-run", task.key, name, settings, seed)
+    key = config_key("cross-domain-run", task.key, name, settings, precision(settings.train), seed)
     sp = task.target
 
     def compute():
