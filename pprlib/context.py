@@ -123,6 +123,12 @@ PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.met
 """The keys a run profile may set: every :class:`BookConfig` field that the chapters' parameters cells declare."""
 
 
+def chapter_params(namespace: Mapping) -> dict:
+    """The run-profile settings among a chapter's variables: the entries of ``namespace`` (the
+    notebook's ``globals()``, after its parameters cell) named by :data:`PROFILE_KEYS`, for
+    ``BookConfig.from_params(chapter_params(globals()))``."""
+    return {key: value for key, value in namespace.items() if key in PROFILE_KEYS}
+
 
 @dataclass
 class Context:

@@ -16,25 +16,26 @@ from __future__ import annotations
 
 from pprlib import runs
 from pprlib.comparison import Comparison, collect, verdict
-from pprlib.context import (BACKBONES, PROFILE_KEYS, BookConfig, Context, book_data, prepare, prepare_backbone,
-                            pretrain_config, tune_config)
+from pprlib.context import (BACKBONES, PROFILE_KEYS, BookConfig, Context, book_data, chapter_params, prepare,
+                            prepare_backbone, pretrain_config, tune_config)
 from pprlib.data.sources import (FOLDER_READERS, PROJECT_ROOT, SOURCES, DataSpec, data_folder, load_data, load_split,
                                  own_data_protocol, split_data)
 from pprlib.data.protocol import ProtocolConfig
 from pprlib.explorer import recommend
 from pprlib.methods import METHODS, PAPER_LR, Method, method, paper_lr, parameter_table
+from pprlib.models.ppr import ContrastiveConfig
 from pprlib.runs import (Pretrained, TuneSettings, checkpoint_path, choose_lr, noisy_profiles, pretrain,
                          save_pretrained, stored_run, trained_on_all)
-from pprlib.models.ppr import ContrastiveConfig
 from pprlib.runs import instances as _instances
 
 __all__ = [
-    "BACKBONES", "FOLDER_READERS", "METHODS", "PAPER_LR", "PROFILE_KEYS", "PROJECT_ROOT", "SOURCES", "BookConfig",
-    "Comparison", "Context", "ContrastiveConfig", "ProtocolConfig", "DataSpec", "Method", "Pretrained", "TuneSettings", "book_data", "build_model",
-    "checkpoint_path", "choose_lr", "collect", "compare", "data_folder", "load_data", "load_split", "method",
-    "noisy_profiles", "own_data_protocol", "paper_lr", "parameter_table", "prepare", "prepare_backbone", "pretrain",
-    "pretrain_config", "recommend", "run_method", "save_pretrained", "split_data", "stored_run", "trained_on_all",
-    "tune", "tune_config", "tuned_model", "tuning_set", "verdict", "_instances",
+    "BACKBONES", "book_data", "BookConfig", "build_model", "chapter_params", "checkpoint_path", "choose_lr",
+    "collect", "compare", "Comparison", "Context", "ContrastiveConfig", "data_folder", "DataSpec", "FOLDER_READERS",
+    "_instances", "load_data", "load_split", "method", "Method", "METHODS", "noisy_profiles", "own_data_protocol",
+    "PAPER_LR", "paper_lr", "parameter_table", "prepare", "prepare_backbone", "pretrain", "pretrain_config",
+    "Pretrained", "PROFILE_KEYS", "PROJECT_ROOT", "ProtocolConfig", "recommend", "run_method", "save_pretrained",
+    "SOURCES", "split_data", "stored_run", "trained_on_all", "tune", "tune_config", "tuned_model", "TuneSettings",
+    "tuning_set", "verdict",
 ]
 
 

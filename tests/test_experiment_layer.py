@@ -81,3 +81,24 @@ def test_compare_takes_the_context_and_fills_the_shared_loop(small_ctx, monkeypa
     assert result.methods == ["most popular"] and result.seeds == list(small_ctx.config.seeds)
     other = dataclasses.replace(small_ctx, config=dataclasses.replace(small_ctx.config, seeds=(5,)))
     assert runs.compare(other, ["most popular"]).seeds == [5]
+
+
+def test_every_chapter_reads_its_settings_with_from_params():
+    """A chapter's set-up cell (the first code cell after ``parameters``) builds its settings
+    with ``BookConfig.from_params``, strictly, instead of typing the fields out."""
+    import json
+    from pathlib import Path
+
+    from pprlib.context import PROFILE_KEYS, chapter_params
+
+    chapters = 0
+    for path in sorted((Path(__file__).resolve().parent.parent / "book").glob("*.ipynb")):
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        setup = "".join(cells[1]["source"]) if len(cells) > 1 else ""
+        if "config = " not in setup:  # the set-up builds no settings (own_data builds them later)
+            continue
+        chapters += 1
+        assert "BookConfig.from_params(" in setup and "BookConfig(" not in setup, path.name
+    assert chapters >= 13
+    namespace = {"seed": 3, "seeds": [0], "plt": object(), "__name__": "__main__"}
+    assert chapter_params(namespace) == {"seed": 3, "seeds": [0]} and set(chapter_params(namespace)) <= PROFILE_KEYS
