@@ -1,8 +1,9 @@
 """One training loop for pre-training and tuning.
 
-AdamW (decoupled weight decay) on the parameters the mode tunes, BPR with one fresh negative
-per target, optional contrastive regularization, validation after every epoch with early stopping on a sampled
-metric, the best weights restored at the end. Seeded; ``device="auto"`` picks CUDA when present
+AdamW (decoupled weight decay) on the parameters the mode tunes; the loss ``TrainConfig.loss``:
+BPR with one fresh negative per target (the paper's; tuning uses it) or a softmax over all items
+("ce"; the book pre-trains with it); optional contrastive regularization; validation after every
+epoch with early stopping on a sampled metric, the best weights restored at the end. Seeded; ``device="auto"`` picks CUDA when present
 and then uses bf16 autocast where supported (``amp``).
 """
 

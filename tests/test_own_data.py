@@ -7,7 +7,6 @@ import os
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from pprlib import book

@@ -25,9 +25,10 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from pprlib import evidence
+from pprlib.context import Context
 from pprlib.data.protocol import ColdStartSplit
 from pprlib.evaluation import user_vectors
-from pprlib.context import Context
 from pprlib.runs import tuned_model
 
 PREDICTORS = ("majority class", "other fields", "pre-train", "ft", "PPR(light)")
@@ -160,8 +161,6 @@ def f1_effect(result: dict, a: str, b: str) -> "evidence.Effect":
     """F1 of ``a`` minus F1 of ``b``, paired by seed (seeds both ran), as an
     :class:`~pprlib.evidence.Effect` relative to ``b``'s mean F1. F1 is not a mean over users,
     so the interval covers training seeds only (its note says so)."""
-    from pprlib import evidence
-
     y = result["labels"].y["test"]
     seeds = sorted({s for (m, s) in result["probs"] if m == a} & {s for (m, s) in result["probs"] if m == b})
     f1 = {m: np.array([_f1(y, (result["probs"][(m, s)] >= 0.5).astype(int)) for s in seeds], dtype=float)
