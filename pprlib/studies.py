@@ -49,6 +49,12 @@ ABLATION_KEYS = {variant: METHODS[find("light", variant)].key.removesuffix("_lig
 """Short names of the removed parts (glue keys of the ablation chapter: ``cl``, ``personal``, ...)."""
 
 
+def ablation_key(full: str, removed: str) -> str:
+    """The glue key of PPR method ``full`` without part ``removed``: ``ablation_key("PPR(light)",
+    "w/o CL") == "cl_light"`` (the variant's :attr:`~pprlib.methods.Method.key`)."""
+    return method(find(method(full).mode, removed)).key
+
+
 def ablation_tests(result: Comparison, metric: str = "NDCG@10") -> pd.DataFrame:
     """For each mode and removed part: the full model minus the variant (mean over seeds and
     test instances) and the paired t-tests (over instances, over seeds). ``gain > 0`` means
@@ -75,7 +81,7 @@ def ablation_effects(result: Comparison, metric: str = "NDCG@10") -> dict:
         for variant in ABLATION_KEYS:
             other = find(mode, variant)
             if full in result.methods and other in result.methods:
-                out[method(other).key] = result.effect(full, other, metric)
+                out[ablation_key(full, variant)] = result.effect(full, other, metric)
     return out
 
 
