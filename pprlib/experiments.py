@@ -8,8 +8,9 @@
 * :func:`recommend` (:mod:`pprlib.explorer`).
 
 New code imports from those modules, whose run functions take a :class:`Context` whole. The
-five functions defined here keep the older call form that names the context's parts
-(``compare(ctx.split, ctx.pre, methods, seeds, ctx.backbone, settings, targets)``).
+six functions defined here keep the older call form that names the context's parts
+(``compare(ctx.split, ctx.pre, methods, seeds, ctx.backbone, settings, targets)``), which the
+chapters' result cells use.
 """
 
 from __future__ import annotations
