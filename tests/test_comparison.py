@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from pprlib import experiments as ex
+from pprlib import runs
 from pprlib.experiments import Comparison, verdict
 
 
@@ -115,14 +116,14 @@ def fake_context(monkeypatch, curves: dict[float, list[float]], grid=(1e-4, 1e-3
     """A context whose runs return the scripted validation curve of their learning rate."""
     calls = []
 
-    def run_method(split, pre, name, backbone, settings, targets, seed, **kwargs):
-        assert (split, pre, backbone) == ("the split", "the pre-trained model", "the backbone")
+    def run_method(ctx, name, settings, targets, seed, **kwargs):
+        assert ctx.split == "the split"
         lr = settings.lr_for(name)
         calls.append((name, lr, targets, seed))
         curve = curves[lr]
         return {"history": pd.DataFrame({"epoch": range(len(curve)), "val/NDCG@10": curve})}
 
-    monkeypatch.setattr(ex, "run_method", run_method)
+    monkeypatch.setattr(runs, "run_method", run_method)
     config = ex.BookConfig(lr_grid=grid, seeds=(3, 4))
     ctx = types.SimpleNamespace(config=config, split="the split", pre="the pre-trained model", backbone="the backbone",
                                 settings=lambda **kw: ex.TuneSettings(**kw))

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from pprlib import augment, losses
-from pprlib.data.batching import SequenceDataset, loader
+from pprlib.data.batching import loader
 from pprlib.data.protocol import ProtocolConfig, split
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.experiments import (METHODS, PAPER_LR, BookConfig, TuneSettings, _instances, paper_lr,

@@ -390,8 +390,8 @@ def test_summary_is_computed_from_the_other_chapters(executed):
         assert g[f"n_{v.replace(' ', '_')}"] == g["summary_verdicts"].count(v), v
     # every chapter of this book provides its claims' values; only chapters not in the book are missing
     in_book = {p.stem for p in book.toc_files()}
-    for claim, verdict in zip(reproduction.CLAIMS, g["summary_verdicts"]):
-        assert (verdict == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
+    for claim, found in zip(reproduction.CLAIMS, g["summary_verdicts"]):
+        assert (found == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
     # the main claims on both datasets: every cell computed (the MovieLens chapter ran on the fixture)
     assert reproduction.NOT_COMPARABLE not in book.glued(paths["summary"])["across_table"]
 
