@@ -98,6 +98,21 @@ def noise(ctx: Context, rates: list[float], methods: list[str], lrs: dict[str, f
     return pd.concat(frames, ignore_index=True)
 
 
+def noise_drops(ctx: Context, lrs: dict[str, float], methods, low: float, high: float, metric: str = "NDCG@10",
+                targets: str = "few") -> dict:
+    """Each method's change of ``metric`` when the noise rate goes from ``low`` to ``high``
+    (the runs of :func:`noise`, cached), paired by seed and test instance: an
+    :class:`~pprlib.evidence.Effect` per method, relative to the method at ``low``."""
+    out = {}
+    for name in methods:
+        per_rate = []
+        for rate in (low, high):
+            result = compare(ctx, [name], ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
+            per_rate.append(np.stack([result.per_instance[(name, s)][metric] for s in result.seeds]))
+        out[name] = evidence.effect_of_differences(per_rate[1] - per_rate[0], float(per_rate[0].mean()))
+    return out
+
+
 def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: float, high: float,
                     metric: str = "NDCG@10", targets: str = "few") -> dict:
     """Does ``a`` lose less than ``b`` when the noise rate goes from ``low`` to ``high``?
@@ -140,6 +155,17 @@ def sparsity(ctx: Context, ks: list[int], lrs: dict[str, float],
         tidy.insert(0, "k", int(k))
         frames.append(tidy)
     return pd.concat(frames, ignore_index=True)
+
+
+def sparsity_effects(ctx: Context, ks: list[int], lrs: dict[str, float], methods=("PPR(light)", "PPR(full)"),
+                     reference: str = "ft", metric: str = "NDCG@10") -> dict:
+    """Each method's effect over ``reference`` at each k (the runs of :func:`sparsity`,
+    cached), with its interval over seeds and instances: ``{(method, k): Effect}``."""
+    out = {}
+    for k in ks:
+        result = compare(ctx, [reference, *methods], ctx.settings(lr=lrs, k_shot=int(k)), "few")
+        out |= {(m, int(k)): result.effect(m, reference, metric) for m in methods}
+    return out
 
 
 def paper_sparsity_frame() -> pd.DataFrame:
