@@ -250,20 +250,23 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     n_u, n_i, n_g, n_k = cfg.n_users, cfg.n_items, cfg.n_groups, cfg.n_styles
 
     # profiles: each field with its own (non-uniform) marginal distribution
-    true_codes = np.stack(
-        [rng.choice(len(v), size=n_u, p=rng.dirichlet(np.full(len(v), 2.0))) for v in fields.values()],
-        axis=1,
-    )
+    marginals, columns = [], []
+    for values in fields.values():
+        marginals.append(rng.dirichlet(np.full(len(values), 2.0)))
+        columns.append(rng.choice(len(values), size=n_u, p=marginals[-1]))
+    true_codes = np.stack(columns, axis=1)
     item_group, popularity, group_items, group_cdf = _items(rng, n_i, n_g, cfg.popularity_skew)
 
     # static preference over groups: profile part and random part
-    profile_part = _profile_sum(_field_effects(rng, cfg, n_g), true_codes)
+    preference_effects = _field_effects(rng, cfg, n_g)
+    profile_part = _profile_sum(preference_effects, true_codes)
     random_part = rng.standard_normal((n_u, n_g))
     s = cfg.profile_signal
     theta = _softmax(cfg.preference_sharpness * (np.sqrt(s) * profile_part + np.sqrt(1 - s) * random_part))
 
     # transition style: from the profile with probability profile_style_signal
-    profile_style = _profile_sum(_field_effects(rng, cfg, n_k), true_codes).argmax(axis=1)
+    style_effects = _field_effects(rng, cfg, n_k)
+    profile_style = _profile_sum(style_effects, true_codes).argmax(axis=1)
     random_style = rng.integers(n_k, size=n_u)
     style = np.where(rng.random(n_u) < cfg.profile_style_signal, profile_style, random_style)
 
@@ -301,6 +304,11 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
                 "profile_style": profile_style,
                 "true_profiles": true_codes + 1,
                 "successors": successors + 1,
+                # the world's parameters, for the ceilings (pprlib.data.ceilings)
+                "field_marginals": marginals,
+                "preference_effects": preference_effects,
+                "style_effects": style_effects,
+                "popularity": popularity,
             },
         },
     )
