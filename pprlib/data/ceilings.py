@@ -274,8 +274,10 @@ class BayesScorer:
     def prior_of(self, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Group mixes ``(M, G)`` and style priors ``(M, K)`` of the draws for one observed
         profile (codes with 0 = missing)."""
-        key = tuple(int(c) for c in observed)
+        key = tuple(int(c) for c in observed) if self.prior != "none" else ()
         if key not in self._cache:
+            if len(self._cache) >= 64:  # bounded memory: drop the oldest entry
+                self._cache.pop(next(iter(self._cache)))
             population = self.particles.codes
             observed = np.asarray(observed, dtype=np.int64)
             given = np.where(observed[None, :] > 0, observed[None, :] - 1, population)  # missing: from population
@@ -315,3 +317,48 @@ def ceiling_scorers(world: World, n_samples: int = 4096, seed: int = 0) -> dict:
     scorers = {"oracle": oracle_scorer(world)} if world.theta is not None else {}
     scorers.update({f"Bayes ({p})": BayesScorer(world, p, particles) for p in PRIORS})
     return scorers
+
+
+# ------------------------------------------------------------------------------------------
+# on a split's instances
+
+
+VALUES = {
+    "value of the profile": ("Bayes (profile)", "Bayes (none)"),
+    "through the static preference": ("Bayes (preference)", "Bayes (none)"),
+    "through the style": ("Bayes (style)", "Bayes (none)"),
+    "latent state beyond the profile": ("oracle", "Bayes (profile)"),
+}
+"""Differences of ceilings: (name, (A, B)) for A - B. The two parts of the value of the
+profile need not add up to it (the remainder is their interaction)."""
+
+
+def evaluate_ceilings(split, inst, *, n_samples: int = 4096, seed: int = 0, full_ranking: bool = True,
+                      profiles: np.ndarray | None = None) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+    """Per-instance metrics of the oracle and the Bayes scorers on ``inst`` of ``split`` (the
+    protocol of every method: :func:`pprlib.evaluation.evaluate`), and per scorer the seconds
+    it took and, for the Bayes scorers, each instance's history length and effective sample
+    size (in the order evaluate scored them)."""
+    import time
+
+    from pprlib.evaluation import evaluate
+
+    info: dict = {}
+    out = {}
+    for name, scorer in ceiling_scorers(world_of(split.data), n_samples, seed).items():
+        ess = []
+        if isinstance(scorer, BayesScorer):
+            inner = scorer
+
+            def scorer(batch, inner=inner):
+                scores = inner(batch)
+                ess.append((batch["lengths"].cpu().numpy(), inner.ess))
+                return scores
+
+        start = time.perf_counter()
+        out[name] = evaluate(scorer, split, inst, full_ranking=full_ranking, profiles=profiles)
+        info[name] = {"seconds": time.perf_counter() - start}
+        if ess:  # in batch order: (history length, effective sample size) of every instance
+            info[name]["history"] = np.concatenate([e[0] for e in ess])
+            info[name]["ess"] = np.concatenate([e[1] for e in ess])
+    return out, info
