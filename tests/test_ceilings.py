@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from pprlib.data.ceilings import BayesScorer, Particles, World, ceiling_scorers, oracle_scorer, world_of
+from pprlib.data.ceilings import (BayesScorer, Particles, World, ceiling_scorers, evaluate_ceilings, oracle_scorer,
+                                   world_of)
 from pprlib.data.protocol import ProtocolConfig, split
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate
@@ -163,3 +164,17 @@ def test_particles_are_shared_and_seeded():
     assert np.array_equal(a.noise, b.noise) and np.array_equal(a.codes, b.codes)
     with pytest.raises(ValueError, match="prior"):
         BayesScorer(world, "uniform")
+
+
+def test_evaluate_ceilings_reports_time_and_effective_sample_size():
+    data = generate(SyntheticConfig(n_users=600, n_items=250, max_length=60))
+    sp = split(data, ProtocolConfig())
+    test = sp.instances("test")
+    per, info = evaluate_ceilings(sp, test, n_samples=128)
+    assert set(per) == {"oracle", "Bayes (profile)", "Bayes (none)", "Bayes (preference)", "Bayes (style)"}
+    assert all(len(v["full/NDCG@10"]) == len(test) for v in per.values())
+    bayes = info["Bayes (none)"]
+    assert bayes["seconds"] > 0 and len(bayes["ess"]) == len(test)
+    assert np.allclose(bayes["ess"][bayes["history"] == 0], 128)  # a first click: the prior's draws, all equal
+    few = bayes["ess"][bayes["history"] > 0]
+    assert (few < 128).all() and (few >= 1).all()  # clicks make the weights unequal
