@@ -5,9 +5,12 @@ on 99 sampled negatives and on full ranking; with the seconds each scorer takes,
 numbers move with the number of importance samples (and their seed).
 
     python benchmarks/ceilings.py [--samples 1024 4096 16384] [--seeds 0 1]
+    python benchmarks/ceilings.py --dose 1024
 
 writes ``benchmarks/results/ceilings.csv`` (every mean), ``ceilings_values.csv`` (the
-differences with 95 % paired intervals over test instances) and ``ceilings.md``.
+differences with 95 % paired intervals over test instances) and ``ceilings.md``; with
+``--dose``, ``ceilings_dose.csv``: the ceilings at four levels of ``profile_style_signal`` and
+of ``profile_signal`` (0, 0.4, 0.8, 1).
 """
 
 from __future__ import annotations
@@ -71,6 +74,32 @@ def run(samples: list[int], seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFram
     return pd.DataFrame(rows), pd.DataFrame(values)
 
 
+def dose(samples: int) -> pd.DataFrame:
+    """The ceilings as ``profile_style_signal`` and, separately, ``profile_signal`` go from 0 to 1
+    (the other knobs at their defaults; each level is a world of its own, sequences included)."""
+    from pprlib.data.ceilings import evaluate_ceilings
+    from pprlib.data.protocol import ProtocolConfig, split
+    from pprlib.data.synthetic import SyntheticConfig, generate
+
+    rows = []
+    for knob in ("profile_style_signal", "profile_signal"):
+        for level in (0.0, 0.4, 0.8, 1.0):
+            sp = split(generate(SyntheticConfig(**{knob: level})), ProtocolConfig())
+            test = sp.instances("test")
+            per, _ = evaluate_ceilings(sp, test, n_samples=samples)
+            for kind, mask in (("few-shot", test.positions > 0), ("zero-shot", test.positions == 0)):
+                for m in ("NDCG@10", "full/NDCG@10"):
+                    mean = {name: float(res[m][mask].mean()) for name, res in per.items()}
+                    none = mean["Bayes (none)"]
+                    rows.append({"knob": knob, "level": level, "instances": kind, "metric": m,
+                                 "oracle": mean["oracle"], "Bayes (profile)": mean["Bayes (profile)"],
+                                 "Bayes (none)": none, "value of the profile": mean["Bayes (profile)"] - none,
+                                 "through the static preference": mean["Bayes (preference)"] - none,
+                                 "through the style": mean["Bayes (style)"] - none})
+            print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
 def markdown(means: pd.DataFrame, values: pd.DataFrame, samples: int, seed: int) -> str:
     sel = means[((means.samples == samples) | (means.samples == 0)) & (means.seed == seed)]
     sel = sel.drop_duplicates(["scorer", "instances", "metric"])
@@ -100,9 +129,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--dose", type=int, metavar="SAMPLES",
+                        help="only the ceilings at four levels of each profile knob, with SAMPLES draws")
     args = parser.parse_args()
-    means, values = run(args.samples, args.seeds)
     out = HERE / "results"
+    if args.dose:
+        table = dose(args.dose)
+        table.to_csv(out / "ceilings_dose.csv", index=False, float_format="%.6g")
+        print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        return
+    means, values = run(args.samples, args.seeds)
     means.to_csv(out / "ceilings.csv", index=False, float_format="%.6g")
     values.to_csv(out / "ceilings_values.csv", index=False, float_format="%.6g")
     (out / "ceilings.md").write_text(markdown(means, values, max(args.samples), args.seeds[0]))
