@@ -117,8 +117,8 @@ def main() -> None:
             data = read(**order)
             rows += [{"data": data.name, "tie order": label, **r} for r in methods(data, args.seeds)]
             print(pd.DataFrame(rows).to_string(float_format=lambda v: f"{v:.4f}"), flush=True)
-        pd.DataFrame(rows).to_csv(HERE / "results" / f"ties_methods_{data.name}.csv", index=False,
-                                  float_format="%.6g")
+            pd.DataFrame(rows).to_csv(HERE / "results" / f"ties_methods_{data.name}.csv", index=False,
+                                      float_format="%.6g")  # after each order: a long run keeps what it has
 
 
 if __name__ == "__main__":
