@@ -188,7 +188,7 @@ def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
         syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
                                            heldout_users=config.heldout_users)
         spec, protocol = DataSpec("synthetic", syn), protocol or ProtocolConfig(seed=config.seed)
-    elif config.dataset == "movielens-100k":
+    elif config.dataset == "movielens-100k" or config.dataset.startswith("grouplens:"):
         spec = DataSpec(config.dataset)
         protocol = protocol or ProtocolConfig(seed=config.seed, simulate_cold_share=0.3)
     else:

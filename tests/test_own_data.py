@@ -64,8 +64,8 @@ def test_relative_folder_is_read_from_the_project_root(folders, tmp_path, monkey
     assert ex.load_data(spec).n_users == 150
 
 
-ACCEPTED = ("'synthetic', 'movielens-100k', 'csv:<folder>', 'cikm2019:<folder>' or "
-            "'ali-display-ad:<folder>'")
+ACCEPTED = ("'synthetic', 'movielens-100k', 'csv:<folder>', 'cikm2019:<folder>', "
+            "'ali-display-ad:<folder>' or 'grouplens:<folder>'")
 
 
 @pytest.mark.parametrize("value", ["netflix", "parquet:data", "csv", "CSV:data"])

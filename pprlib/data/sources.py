@@ -9,6 +9,8 @@ A source is named by a string, ``"synthetic"``, ``"movielens-100k"`` or ``"<kind
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +31,12 @@ def _read_csv_folder(folder: Path) -> InteractionData:
 
 
 FOLDER_READERS = {"csv": _read_csv_folder, "cikm2019": readers.read_cikm2019,
-                  "ali-display-ad": readers.read_ali_display_ad}
+                  "ali-display-ad": readers.read_ali_display_ad, "grouplens": readers.read_grouplens}
 """Sources read from a folder, written ``"<kind>:<folder>"``: ``csv`` reads ``interactions.csv``
-and ``users.csv`` (:func:`~pprlib.data.readers.read_csv_pair` with its default columns), the
-others the raw files of CIKM Cup 2019 and Ali_Display_Ad_Click."""
+and ``users.csv`` (:func:`~pprlib.data.readers.read_csv_pair` with its default columns),
+``grouplens`` a GroupLens MovieLens folder (ML-100K or ML-1M, :func:`~pprlib.data.readers.read_grouplens`),
+the others the raw files of CIKM Cup 2019 and Ali_Display_Ad_Click. The folder may name
+environment variables (``grouplens:${PPR_MOVIELENS_1M}``)."""
 
 SOURCES = ("synthetic", "movielens-100k", *(f"{kind}:<folder>" for kind in FOLDER_READERS))
 
@@ -40,7 +44,12 @@ SOURCES = ("synthetic", "movielens-100k", *(f"{kind}:<folder>" for kind in FOLDE
 def data_folder(folder: str | Path) -> Path:
     """``folder`` as an absolute path; a relative one is taken from the project root (the
     folder holding ``pyproject.toml``; the working directory when pprlib is installed elsewhere)."""
-    path = Path(folder).expanduser()
+    text = str(folder)
+    unset = [a or b for a, b in re.findall(r"\$\{(\w+)\}|\$(\w+)", text) if not os.environ.get(a or b)]
+    if unset:
+        raise ValueError(f"data folder {text!r}: environment variable {unset[0]} is not set; set it to the "
+                         "folder that holds the data")
+    path = Path(os.path.expandvars(text)).expanduser()
     if path.is_absolute():
         return path
     root = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd()
@@ -50,8 +59,9 @@ def data_folder(folder: str | Path) -> Path:
 @dataclass(frozen=True)
 class DataSpec:
     """Where the data comes from: the generator (``synthetic``), ``movielens-100k``, or the
-    files in a folder: ``csv:<folder>``, ``cikm2019:<folder>`` or ``ali-display-ad:<folder>``
-    (a relative folder is taken from the project root, see :func:`data_folder`)."""
+    files in a folder: ``csv:<folder>``, ``cikm2019:<folder>``, ``ali-display-ad:<folder>`` or
+    ``grouplens:<folder>`` (a relative folder is taken from the project root and environment
+    variables in it are expanded, see :func:`data_folder`)."""
 
     source: str = "synthetic"
     synthetic: SyntheticConfig = SyntheticConfig()

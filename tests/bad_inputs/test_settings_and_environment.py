@@ -87,7 +87,8 @@ PROFILE_CASES = {
                                          "{path}, line 1: key 'dataset' names no usable data: DataSpec.source "
                                          "'csv:no/such/folder': folder {root}/no/such/folder not found (read from the "
                                          "project root); the dataset must be 'synthetic', 'movielens-100k', "
-                                         "'csv:<folder>', 'cikm2019:<folder>' or 'ali-display-ad:<folder>'"),
+                                         "'csv:<folder>', 'cikm2019:<folder>', 'ali-display-ad:<folder>' or "
+                                         "'grouplens:<folder>'"),
 }
 
 
