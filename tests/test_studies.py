@@ -162,3 +162,18 @@ def test_sensitivity_summary_numbers():
     assert out["best"]["n_prompt"] == 2.0
     assert out["seed_sd"] == pytest.approx(np.std([0.50, 0.52], ddof=1))
     assert out["table"].loc[("n_prompt", 1), "mean"] == pytest.approx(0.51)
+
+
+def test_noise_drops_and_sparsity_effects_pair_the_same_runs(ctx):
+    lrs = {"ft": 1e-3, "PPR(light)": 1e-3}
+    drops = studies.noise_drops(ctx, lrs, ["ft"], 0.0, 0.5)
+    per_rate = []
+    for rate in (0.0, 0.5):
+        r = runs.compare(ctx, ["ft"], ctx.settings(lr=lrs, profile_noise=rate), "few")
+        per_rate.append(np.stack([r.per_instance[("ft", s)]["NDCG@10"] for s in r.seeds]))
+    assert drops["ft"].estimate == pytest.approx(float((per_rate[1] - per_rate[0]).mean()))
+    assert drops["ft"].reference_mean == pytest.approx(float(per_rate[0].mean()))
+    effects = studies.sparsity_effects(ctx, [1, 3], lrs, methods=("PPR(light)",))
+    assert set(effects) == {("PPR(light)", 1), ("PPR(light)", 3)}
+    at3 = runs.compare(ctx, ["ft", "PPR(light)"], ctx.settings(lr=lrs, k_shot=3), "few")
+    assert effects[("PPR(light)", 3)].estimate == pytest.approx(at3.effect("PPR(light)", "ft").estimate)
