@@ -52,9 +52,10 @@ SCOPE: dict[str, list[str]] = {
                 "pprlib.augment.x_reorder_items__*", "pprlib.augment.x_mask_profile_vectors__*",
                 "pprlib.augment.x_noisy_profiles__*", "pprlib.augment.x__random_subset__*", "pprlib.augment.x_behaviour_views__*"],
     "comparison/verdict": ["pprlib.experiments.xǁComparisonǁ*", "pprlib.experiments.x_verdict__*",
-                           "pprlib.experiments.x_choose_lr__*", "pprlib.evidence.x_*", "pprlib.evidence.xǁEffectǁ*",
+                           "pprlib.experiments.x_choose_lr__*",
                            "pprlib.reproduction.x_evaluate_claims__*", "pprlib.reproduction.x_across_data__*",
                            "pprlib.reproduction.x__number__*"],
+    "evidence": ["pprlib.evidence.x_*", "pprlib.evidence.xǁEffectǁ*"],
 }
 
 KILLED = {1, 3, 36, -24, 37}  # test failure, pytest internal error, timeouts, type check

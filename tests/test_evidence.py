@@ -476,3 +476,125 @@ def test_verdict_refuses_what_is_not_a_number():
     assert ev.verdict(0.0, math.inf, 0.1) == ev.NOT_COMPARABLE
     assert ev.verdict(0.01, 0.02, math.inf) == ev.NOT_COMPARABLE
     assert ev.verdict(np.float64(0.01), np.float64(0.2), 0.1) == ev.REPRODUCED
+
+
+def test_what_cannot_be_estimated_is_nan_with_every_count_kept():
+    empty = ev.effect_of_differences(np.zeros((3, 0)), reference_mean=0.4, level=0.9, power=0.7, dropped=2)
+    single = ev.effect_of_differences([[0.2]], reference_mean=0.4, level=0.9, power=0.7, dropped=1)
+    for e, estimate, shape, dropped, note in ((empty, math.nan, (3, 0), 2, "no instances to compare"),
+                                              (single, 0.2, (1, 1), 1, "a single value: no uncertainty can be estimated")):
+        values = e.as_dict()
+        assert values["estimate"] == (None if math.isnan(estimate) else estimate)
+        assert all(values[k] is None for k in ("se", "df", "lo", "hi", "p", "mde", "seed_var", "instance_var",
+                                               "residual_var"))
+        assert (e.reference_mean, e.n_seeds, e.n_instances, e.level, e.power, e.dropped, e.note) == (
+            0.4, *shape, 0.9, 0.7, dropped, note)
+    assert ev.effect_of_differences([[0.1, 0.3]]).dropped == 0
+
+
+def test_two_seeds_or_two_instances_are_enough_for_an_interval():
+    from scipy import stats
+
+    for d in ([[0.1], [0.3]], [[0.1, 0.3]], [0.1, 0.3]):  # two seeds of one instance, one seed of two, 1-d
+        e = ev.effect_of_differences(d)
+        ref = stats.ttest_1samp([0.1, 0.3], 0.0)
+        assert (e.estimate, e.p, e.df, e.lo, e.hi) == pytest.approx(
+            (0.2, ref.pvalue, 1, *ref.confidence_interval()), rel=1e-12)
+    assert ev.effect_of_differences([[0.1], [0.3]]).note == "one value per seed: the interval covers training randomness only"
+    assert ev.effect_of_differences([0.1, 0.3]).note == ("one seed: the interval covers the test instances only, "
+                                                         "not training randomness")
+
+
+def test_no_variation_gives_a_point_with_infinite_degrees_of_freedom_and_no_warning():
+    import warnings
+
+    b = np.full((3, 10), 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division warnings for 0 / 0 (notebooks stay clean)
+        shifted = ev.paired_effect(b + 0.125, b)
+        nothing = ev.paired_effect(np.full((3, 4), np.nan), np.zeros((3, 4)))
+    assert shifted.df == math.inf and shifted.note == "no variation: the interval is a point"
+    assert math.isnan(nothing.reference_mean) and nothing.dropped == 4
+    one_seed = ev.paired_effect(np.full(5, 0.6), np.full(5, 0.5))
+    assert one_seed.note == ("one seed: the interval covers the test instances only, not training randomness; "
+                             "no variation: the interval is a point")
+
+
+def test_degrees_of_freedom_of_the_truncated_estimates():
+    # pure interaction: every seed mean and instance mean is the same, so both mean squares
+    # are 0 (a tie): the seeds' df, S - 1
+    tie = ev.effect_of_differences([[0.1, -0.1, 0.0], [-0.1, 0.1, 0.0]])
+    assert (tie.se, tie.df) == (0.0, 1.0)
+    # two seeds far apart: the seeds' spread dominates, about one degree of freedom (no floor of 2)
+    two = ev.effect_of_differences([[0.5, 0.52, 0.48], [0.1, 0.11, 0.09]])
+    assert two.df == pytest.approx(1.0, abs=0.01)
+
+
+def test_float32_metrics_are_computed_in_float64():
+    """evaluate returns float32 metrics; every result equals that of the same values in float64."""
+    rng = np.random.default_rng(8)
+    a32 = rng.uniform(0, 1, (3, 50)).astype(np.float32)
+    b32 = (a32 * 0.97 + rng.uniform(0, 0.05, a32.shape)).astype(np.float32)
+    a64, b64 = a32.astype(np.float64), b32.astype(np.float64)
+    assert ev.paired_effect(a32, b32) == ev.paired_effect(a64, b64)
+    assert ev.paired_effect(a64, b32) == ev.paired_effect(a64, b64)
+    assert ev.paired_effect(a32, b64) == ev.paired_effect(a64, b64)
+    d32, d64 = a32 - b32, a64 - b64
+    assert ev.effect_of_differences(d32) == ev.effect_of_differences(d32.astype(np.float64))
+    for fn in (ev.interval, ev.instance_only, ev.standard_error):
+        for got, want in zip(fn(d32), fn(d32.astype(np.float64))):
+            assert np.array_equal(got, want), fn.__name__
+    got, want = ev.variance_components(d32), ev.variance_components(d32.astype(np.float64))
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+    p32 = np.array([0.0131, 0.0407, 0.0333], dtype=np.float32)
+    assert np.array_equal(ev.holm(p32), ev.holm(p32.astype(np.float64)))
+    assert not np.array_equal(ev.holm(p32), (np.array([3, 2, 2], np.float32) * p32)[[0, 1, 1]])
+
+
+def test_instance_only_is_vectorised_over_leading_axes():
+    d = np.stack([np.array(HAND["combined"]), np.array(HAND["combined"]) * 2 - 0.1])
+    mean, lo, hi = ev.instance_only(d)
+    for k in range(2):
+        assert (mean[k], lo[k], hi[k]) == pytest.approx(ev.instance_only(d[k]), rel=1e-12)
+
+
+def test_paired_effect_passes_its_level_and_power_on():
+    a, b = np.array(HAND["combined"]) + 0.3, np.full((3, 5), 0.3)
+    got, want = ev.paired_effect(a, b, level=0.8, power=0.9), ev.effect_of_differences(a - b, 0.3, level=0.8, power=0.9)
+    assert (got.level, got.power) == (0.8, 0.9)
+    assert (got.lo, got.hi, got.mde) == pytest.approx((want.lo, want.hi, want.mde), rel=1e-9)
+
+
+def test_critical_values_without_degrees_of_freedom_are_the_normal_ones():
+    from scipy import stats
+
+    assert ev.critical_values(math.inf) == (stats.norm.ppf(0.975), stats.norm.ppf(0.8))
+
+
+def test_growth_at_the_boundaries():
+    z = sum(ev.critical_values(math.inf))
+    base = dict(estimate=0.01, reference_mean=0.3, df=10.0, lo=0.0, hi=0.02, p=0.1, mde=0.1, n_seeds=3,
+                n_instances=10, seed_var=0.1875, instance_var=0.0, residual_var=0.0)
+    # se^2 exactly the target (0.25 * z / z is exact): large enough as it is
+    exact = ev.Effect(se=0.25, **base)
+    assert ev.growth_needed(exact, 0.25 * z) == ev.Growth(1.0, 3.0, 10.0)
+    # the seeds' share alone is exactly the target: more instances never get there (no division by 0)
+    g = ev.growth_needed(ev.Effect(se=0.3, **base), 0.25 * z)
+    assert g.instances == math.inf and g.seeds == 3 and g.scale == pytest.approx(1.0)
+    inst = ev.Effect(se=0.3, **{**base, "seed_var": 0.0, "instance_var": 0.625})
+    assert ev.growth_needed(inst, 0.25 * z).seeds == math.inf
+    # the SE from a truncated estimate differs from the components' variance: the scale uses the components
+    e = ev.Effect(se=0.5, **{**base, "seed_var": 0.3})
+    assert ev.growth_needed(e, 0.25 * z).scale == pytest.approx(0.1 / 0.0625)
+    # the power of the effect sets the target; unknown components count as 0
+    weak = ev.Effect(se=0.5, **{**base, "power": 0.5})
+    assert ev.growth_needed(weak, 0.25 * z).scale == pytest.approx(0.25 / (0.25 * z / ev.mde(1.0, power=0.5)) ** 2)
+    unknown = ev.Effect(se=0.5, **{**base, "instance_var": math.nan, "residual_var": math.nan})
+    assert ev.growth_needed(unknown, 0.25 * z) == ev.growth_needed(ev.Effect(se=0.5, **base), 0.25 * z)
+
+
+def test_holm_caps_at_one_and_verdict_edges():
+    assert ev.holm([0.6, 0.9]).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="delta"):
+        ev.verdict(0.0, 1.0, 0.0)
+    assert ev.verdict(0.125, 0.125, 0.0625) == ev.REPRODUCED  # a point interval is an interval
