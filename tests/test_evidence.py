@@ -588,7 +588,7 @@ def test_growth_at_the_boundaries():
     assert ev.growth_needed(e, 0.25 * z).scale == pytest.approx(0.1 / 0.0625)
     # the power of the effect sets the target; unknown components count as 0
     weak = ev.Effect(se=0.5, **{**base, "power": 0.5})
-    assert ev.growth_needed(weak, 0.25 * z).scale == pytest.approx(0.25 / (0.25 * z / ev.mde(1.0, power=0.5)) ** 2)
+    assert ev.growth_needed(weak, 0.25 * z).scale == pytest.approx(0.0625 / (0.25 * z / ev.mde(1.0, power=0.5)) ** 2)
     unknown = ev.Effect(se=0.5, **{**base, "instance_var": math.nan, "residual_var": math.nan})
     assert ev.growth_needed(unknown, 0.25 * z) == ev.growth_needed(ev.Effect(se=0.5, **base), 0.25 * z)
 
