@@ -95,8 +95,8 @@ class MutantSource:
         orig_name = re.sub(r"__mutmut_\d+$", "__mutmut_orig", short)
         if short not in funcs or orig_name not in funcs:
             return ""
-        orig = [line.replace(orig_name, short).strip() for line in funcs[orig_name][1][1:]]
-        mutated = [line.strip() for line in funcs[short][1][1:]]
+        orig = [line.replace(orig_name, short).strip() for line in funcs[orig_name][1]]
+        mutated = [line.strip() for line in funcs[short][1]]
         return " / ".join(line[2:] for line in difflib.ndiff(orig, mutated) if line.startswith("+ "))
 
     def message_only(self, module_path: Path, name: str) -> bool:
