@@ -188,3 +188,13 @@ def test_prompt_view_is_the_sequence_read_with_a_masked_profile(ratio):
         same = losses.info_nce(anchor, anchor, 0.5, groups)
     assert parts["cl"] == pytest.approx(float(want), rel=1e-5)
     assert (parts["cl"] == pytest.approx(float(same), rel=1e-5)) == (ratio == 0.0)
+
+
+def test_behaviour_view_of_a_model_without_profile():
+    """A model without a profile side reads the behaviour views from the clicks alone."""
+    model = model_for("pretrain")
+    items = hand_batch()["items"]
+    rows, cols = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 3, 2, 0])
+    with torch.no_grad():
+        view, has_input = model.behaviour_view(items, rows, cols, None, 0.5, torch.Generator().manual_seed(0))
+    assert has_input.tolist() == [False, True, True, False] and view.shape == (2, model.backbone_cfg.d)
