@@ -485,8 +485,8 @@ def test_what_cannot_be_estimated_is_nan_with_every_count_kept():
                                               (single, 0.2, (1, 1), 1, "a single value: no uncertainty can be estimated")):
         values = e.as_dict()
         assert values["estimate"] == (None if math.isnan(estimate) else estimate)
-        assert all(values[k] is None for k in ("se", "df", "lo", "hi", "p", "mde", "seed_var", "instance_var",
-                                               "residual_var"))
+        assert all(math.isnan(getattr(e, k)) for k in ("se", "df", "lo", "hi", "p", "mde", "seed_var", "instance_var",
+                                                       "residual_var"))
         assert (e.reference_mean, e.n_seeds, e.n_instances, e.level, e.power, e.dropped, e.note) == (
             0.4, *shape, 0.9, 0.7, dropped, note)
     assert ev.effect_of_differences([[0.1, 0.3]]).dropped == 0

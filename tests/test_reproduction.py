@@ -125,6 +125,8 @@ def test_the_table_columns_carry_the_effects_numbers():
     assert (judged.chapter, judged.claim) == ("few_shot", "Few-shot: PPR(full) beats ft")
     assert (judged.effect, judged.lo, judged.hi, judged.MDE, judged.p) == (0.01, 0.004, 0.016, 0.005, 0.001)
     assert share["δ (paper, our units)"] == "—"  # no effect of the paper to state in our units
+    missing = rp.evaluate_claims({}, claims[:1]).iloc[0]
+    assert missing["δ (paper, our units)"] == "—"  # no reference mean of ours to express it in
     assert all(math.isnan(share[k]) for k in ("effect", "lo", "hi", "MDE", "p"))
 
 
