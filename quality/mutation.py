@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import difflib
 import fnmatch
 import json
 import os
@@ -40,7 +41,7 @@ SCOPE: dict[str, list[str]] = {
     # evaluate() and user_vectors() carry @torch.no_grad, which mutmut does not mutate
     "evaluation": ["pprlib.evaluation.x_most_popular__*", "pprlib.evaluation.x_summary_frame__*"],
     "losses": ["pprlib.losses.*"],
-    "train": ["pprlib.train.x__fit__*", "pprlib.train.x_validate__*"],
+    "train": ["pprlib.train.x__fit__*", "pprlib.train.x_validate__*", "pprlib.train.x_make_optimizer__*"],
     "models": [f"pprlib.models.ppr.xǁPPRModelǁ{name}__*" for name in
                ("calculate_loss", "target_mask", "sequence_states", "user_state", "user_representation",
                 "full_sort_predict", "predict", "behaviour_view")],
@@ -51,9 +52,10 @@ SCOPE: dict[str, list[str]] = {
                 "pprlib.augment.x_reorder_items__*", "pprlib.augment.x_mask_profile_vectors__*",
                 "pprlib.augment.x_noisy_profiles__*", "pprlib.augment.x__random_subset__*", "pprlib.augment.x_behaviour_views__*"],
     "comparison/verdict": ["pprlib.comparison.xǁComparisonǁ*", "pprlib.comparison.x_verdict__*",
-                           "pprlib.runs.x_choose_lr__*", "pprlib.evidence.x_*", "pprlib.evidence.xǁEffectǁ*",
+                           "pprlib.runs.x_choose_lr__*",
                            "pprlib.reproduction.x_evaluate_claims__*", "pprlib.reproduction.x_across_data__*",
                            "pprlib.reproduction.x__number__*"],
+    "evidence": ["pprlib.evidence.x_*", "pprlib.evidence.xǁEffectǁ*"],
 }
 
 KILLED = {1, 3, 36, -24, 37}  # test failure, pytest internal error, timeouts, type check
@@ -84,6 +86,19 @@ class MutantSource:
                                        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
         return self.trees[module_path]
 
+    def change(self, module_path: Path, name: str) -> str:
+        """The lines a mutant changed, as the mutant has them (stripped, joined by " / "): what an
+        entry of equivalent.csv was judged on, so that an entry whose number now names another
+        mutant (the code changed and mutmut renumbered) is noticed."""
+        short = name.rsplit(".", 1)[-1]
+        funcs = self.functions(module_path)
+        orig_name = re.sub(r"__mutmut_\d+$", "__mutmut_orig", short)
+        if short not in funcs or orig_name not in funcs:
+            return ""
+        orig = [line.replace(orig_name, short).strip() for line in funcs[orig_name][1]]
+        mutated = [line.strip() for line in funcs[short][1]]
+        return " / ".join(line[2:] for line in difflib.ndiff(orig, mutated) if line.startswith("+ "))
+
     def message_only(self, module_path: Path, name: str) -> bool:
         """True when every line the mutant changes lies in a ``raise`` statement or a
         ``warnings.warn`` call: the mutant changes how an error is reported, not what is computed."""
@@ -106,18 +121,26 @@ class MutantSource:
         return bool(changed) and changed <= spans
 
 
-def equivalent() -> dict[str, str]:
+def equivalent() -> dict[str, tuple[str, str]]:
+    """mutant -> (the change it was judged on, why it is equivalent), from equivalent.csv."""
     path = HERE / "equivalent.csv"
     if not path.exists():
         return {}
     with path.open() as f:
-        return {row["mutant"]: row["why"] for row in csv.DictReader(f)}
+        return {row["mutant"]: (row["change"], row["why"]) for row in csv.DictReader(f)}
+
+
+def meta_path(name: str) -> Path:
+    """The mutated module's file in mutants/ for a mutant name (pprlib.models.ppr.xǁ...)."""
+    module = name.rsplit(".", 1)[0]
+    path = ROOT / "mutants" / Path(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 def score(label: str) -> list[dict]:
     counts: dict[str, Counter] = defaultdict(Counter)
     survivors: list[str] = []
-    same = equivalent()
+    same, stale = equivalent(), []
     source = MutantSource(ROOT / "mutants")
     for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
@@ -128,6 +151,10 @@ def score(label: str) -> list[dict]:
                 counts[module]["error message"] += 1
             elif code in KILLED:
                 counts[module]["killed"] += 1
+            elif name in same and same[name][0] != source.change(meta.with_suffix(""), name):
+                stale.append(name)  # the entry was judged on another mutant: not counted as equivalent
+                counts[module]["survived" if code in SURVIVED else "not covered"] += 1
+                survivors.append(name)
             elif name in same:  # survived, or not covered by the tests of that run
                 counts[module]["equivalent"] += 1
             elif code in SURVIVED:
@@ -160,7 +187,17 @@ def score(label: str) -> list[dict]:
     for r in rows:
         print(f"{r['module']:<{width}}  {r['killed']:>5} / {r['mutants'] - r['equivalent']:<5} killed  {r['score %']}%")
     print(f"written {out.relative_to(ROOT)} and survivors-{label}.txt")
+    for name in stale:
+        print(f"warning: equivalent.csv's entry {name} names a mutant that changes "
+              f"{source.change(meta_path(name), name)!r} now, not {same[name][0]!r}: counted as a survivor")
     return rows
+
+
+def describe(names: list[str]) -> None:
+    """Print equivalent.csv rows (mutant, change, why left empty) for surviving mutants."""
+    source, writer = MutantSource(ROOT / "mutants"), csv.writer(sys.stdout)
+    for name in names:
+        writer.writerow([name, source.change(meta_path(name), name), ""])
 
 
 def run(label: str, jobs: int) -> None:
@@ -174,7 +211,8 @@ def run(label: str, jobs: int) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("run", "score"))
+    parser.add_argument("command", choices=("run", "score", "describe"))
+    parser.add_argument("names", nargs="*", help="describe: mutant names (a row of equivalent.csv each)")
     parser.add_argument("--label", default="latest")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
@@ -182,6 +220,8 @@ def main(argv=None) -> int:
         parser.error("label: letters, digits, '.', '-' and '_' only")
     if args.command == "run":
         run(args.label, args.jobs)
+    elif args.command == "describe":
+        describe(args.names)
     else:
         score(args.label)
     return 0

@@ -327,3 +327,40 @@ def test_reorder_of_the_whole_sequence_can_move_its_first_item():
     out = reorder_items(items, lengths, 1.0, gen(0))
     moved = (out[:, 0] != items[:, 0]).float().mean()
     assert 0.6 < moved < 0.95  # a uniform shuffle keeps it in place 1 time in 6
+
+
+# ------------------------------------------------------------------------------------------
+# where a random run starts: uniform over every possible start (a seeded generator, 60 000
+# rows; the bounds lie more than 6 standard errors from the expected shares)
+# ------------------------------------------------------------------------------------------
+def test_crop_starts_uniformly_over_the_room_left():
+    from pprlib.augment import crop_items
+
+    n, length = 60000, 10
+    items = torch.arange(1, length + 1).repeat(n, 1)
+    out, keep = crop_items(items, torch.full((n,), length), 0.5, torch.Generator().manual_seed(0))
+    assert (keep == 5).all()
+    share = torch.bincount(out[:, 0] - 1, minlength=length).double() / n  # the first kept click names the start
+    assert share[:6].sub(1 / 6).abs().max() < 0.01 and share[6:].sum() == 0
+
+
+def test_reorder_run_starts_uniformly_over_the_room_left():
+    """A run of two clicks (ratio 0.2 of 10) swapped with probability 1/2: each end position is
+    in the run for 1 start of the 9, every middle position for 2."""
+    from pprlib.augment import reorder_items
+
+    n, length = 60000, 10
+    items = torch.arange(1, length + 1).repeat(n, 1)
+    out = reorder_items(items, torch.full((n,), length), 0.2, torch.Generator().manual_seed(0))
+    moved = (out != items).double().mean(0)
+    expected = torch.tensor([1] + [2] * 8 + [1], dtype=torch.float64) / 9 / 2
+    assert (moved - expected).abs().max() < 0.01
+
+
+def test_behaviour_views_of_zero_shot_anchors_only_are_empty():
+    from pprlib.augment import behaviour_views
+
+    items = torch.tensor([[3, 4, 5], [6, 7, 0]])
+    history, lengths = behaviour_views(items, torch.tensor([0, 1]), torch.tensor([0, 0]), 0.5, 99,
+                                       torch.Generator().manual_seed(0))
+    assert history.shape == (0, 0) and lengths.tolist() == []

@@ -151,3 +151,30 @@ def test_choose_lr_tie_goes_to_the_first_rate_of_the_grid(monkeypatch):
     assert ex.choose_lr(ctx, ["ft"], "few") == {"ft": 1e-4}
     ctx, _ = fake_context(monkeypatch, {1e-4: [0.1, 0.3], 1e-3: [0.1, 0.3]}, grid=(1e-3, 1e-4))
     assert ex.choose_lr(ctx, ["ft"], "few") == {"ft": 1e-3}
+
+
+def test_defaults_read_ndcg_against_ft_and_the_effects_table_names_its_columns():
+    hand = hand_comparison().per_instance
+    per = {("ft" if m == "a" else "PPR(light)", s): v for (m, s), v in hand.items()}
+    result = Comparison(per, {}, {})
+    xa, xb = result.paired_arrays("PPR(light)", "ft")  # NDCG@10 by default
+    assert np.array_equal(xb, np.stack([hand[("a", s)]["NDCG@10"] for s in (0, 1)]))
+    assert result.relative(["PPR(light)"])["PPR(light)"] == pytest.approx(100 * (xa.mean() / xb.mean() - 1))
+    assert "ΔNDCG@10 vs ft [95% interval]" in result.summary().columns
+    e, auc = result.effect("PPR(light)", "ft"), result.effect("PPR(light)", "ft", "AUC")
+    assert auc.estimate == pytest.approx(0.6 - 0.505) and e.estimate != pytest.approx(auc.estimate)
+    table = result.effects()
+    assert list(table.columns) == ["ΔNDCG@10", "lo", "hi", "relative", "SE", "MDE", "p", "seeds", "instances"]
+    assert table.loc["PPR(light)"].tolist() == pytest.approx([e.estimate, e.lo, e.hi, e.relative, e.se, e.mde, e.p,
+                                                              2, 6])
+    assert result.effects(metric="AUC").loc["PPR(light)", "ΔAUC"] == pytest.approx(auc.estimate)
+    assert result.paired_test("PPR(light)", "ft", "AUC")["diff"] == pytest.approx(auc.estimate)
+
+
+@pytest.mark.parametrize("n_instances, n_seeds", [(1, 2), (2, 2), (2, 1)])
+def test_paired_tests_need_two_instances_or_two_seeds(n_instances, n_seeds):
+    hand = hand_comparison().per_instance
+    per = {k: {m: v[:n_instances] for m, v in d.items()} for k, d in hand.items() if k[1] < n_seeds}
+    t = Comparison(per, {}, {}).paired_test("b", "a")
+    assert np.isnan(t["p_instances"]) == (n_instances < 2) and np.isnan(t["p_seeds"]) == (n_seeds < 2)
+    assert (t["n_instances"], t["n_seeds"]) == (n_instances, n_seeds)

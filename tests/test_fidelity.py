@@ -296,6 +296,21 @@ def test_simulated_cold_users_never_get_a_cut_off_click_as_negative():
                 assert not set(row[:length].tolist()) & clicked[user]
 
 
+def test_simulated_cold_users_are_evaluated_against_items_they_never_clicked():
+    """The 99 negatives of every evaluated click of a simulated cold user: never an item of the
+    user's whole (untruncated) sequence, though the truncated one no longer shows it."""
+    full = generate(SyntheticConfig(n_users=300, n_items=300, max_length=60, cold_share=0.05, seed=0))
+    sp = split(full, ProtocolConfig(seed=0, simulate_cold_share=0.5))
+    cut_off = 0
+    for name in ("val", "test"):
+        inst = sp.instances(name)
+        for user, candidates in zip(inst.users.tolist(), inst.candidates[:, 1:]):
+            clicked = set(full.sequence(user).tolist())
+            assert not set(candidates.tolist()) & clicked, (name, user)
+            cut_off += len(clicked - set(sp.data.sequence(user).tolist()))
+    assert cut_off > 500  # many clicks were cut off, so negatives drawn from the truncated data would hit some
+
+
 # --------------------------------------------------------------------------------------------
 # 8. k-shot: histories of at most k clicks
 

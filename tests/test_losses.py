@@ -182,3 +182,14 @@ def test_softmax_ce_outside_the_cpu_float32_path_is_the_plain_formula():
     assert got.dtype == torch.float32 and got.item() == pytest.approx(want.item(), rel=1e-6)
     got.backward()
     assert u64.grad is not None and torch.isfinite(u64.grad).all()
+
+
+def test_nt_xent_temperature_default_and_range():
+    from pprlib.losses import nt_xent
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g)
+    assert nt_xent(a, b).item() == pytest.approx(nt_xent(a, b, 1.0).item())
+    assert nt_xent(a, b, 0.5).item() != pytest.approx(nt_xent(a, b, 1.0).item())
+    with pytest.raises(ValueError, match="temperature"):
+        nt_xent(a, b, 0.0)

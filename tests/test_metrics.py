@@ -438,3 +438,39 @@ def test_exclusion_mask_with_a_single_item_and_bad_counts():
 def test_sampled_shape_errors_describe_the_layout(fn):
     with pytest.raises(ValueError, match=r"shape \(n, C\): positive in column 0, then C - 1 negatives"):
         fn(torch.zeros(5))
+
+
+# ---------------------------------------------------------------------------------------------
+# the contracts of metrics_from_ranks and rank_full: dtypes, broadcasting, what errors name
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_metric_is_float32():
+    out = M.metrics_from_ranks(torch.tensor([0, 2, 7]), 9, ks=(1, 5))
+    assert {name: v.dtype for name, v in out.items()} == {name: torch.float32 for name in M.metric_names((1, 5))}
+
+
+def test_n_competitors_broadcasts_from_one_value_or_one_per_row():
+    ranks = torch.tensor([0, 1, 3])
+    one = M.metrics_from_ranks(ranks, torch.tensor([3]), ks=(2,))
+    per_row = M.metrics_from_ranks(ranks, torch.tensor([3, 4, 5]), ks=(2,))
+    assert one["AUC"].tolist() == pytest.approx([1.0, 2 / 3, 0.0])
+    assert per_row["AUC"].tolist() == pytest.approx([1.0, 3 / 4, 2 / 5])
+    for bad in (torch.tensor([[3, 3, 3]]), torch.tensor([[3]]), torch.tensor([3, 3])):
+        with pytest.raises(ValueError, match=r"n_competitors must be an int or have shape \(n,\) = \(3,\)"):
+            M.metrics_from_ranks(ranks, bad)
+
+
+@pytest.mark.parametrize("ranks", [torch.tensor([0.0, 1.0]), torch.tensor([True, False]), torch.tensor([0j, 1j])])
+def test_ranks_must_be_integers(ranks):
+    with pytest.raises(ValueError, match="ranks must be an integer tensor"):
+        M.metrics_from_ranks(ranks, 3)
+
+
+def test_errors_name_the_argument_and_count_the_rows():
+    with pytest.raises(ValueError, match="n_competitors must be an integer tensor"):
+        M.metrics_from_ranks(torch.tensor([0, 1]), torch.tensor([2.0, 2.0]))
+    with pytest.raises(ValueError, match="n_competitors must be >= 1, got 0 in 2 rows"):
+        M.metrics_from_ranks(torch.tensor([0, 0, 0, 0]), torch.tensor([0, 1, 0, 5]))
+    with pytest.raises(ValueError, match=r"scores must be 2-D with shape \(n, n_items \+ 1\): column 0 is padding"):
+        M.rank_full(torch.zeros(5), torch.tensor([1]))

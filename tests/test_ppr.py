@@ -163,3 +163,38 @@ def test_contrastive_terms_are_added_with_their_weights(name, expect_cl):
         _, off = model.calculate_loss(batch, "all", ContrastiveConfig(weight=0.0), None, "bpr",
                                       SequenceCLConfig(weight=0.0))
     assert set(off) == {"rec"}
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5])
+def test_prompt_view_is_the_sequence_read_with_a_masked_profile(ratio):
+    """The prompt-based view of each anchor: the same clicks read with the profile vector x_u
+    masked at ``profile_ratio`` (drawn from the generator given); InfoNCE pulls it to the anchor.
+    With ratio 0 the view is the anchor itself; with 0.5 it is not, so the term differs."""
+    from pprlib import augment, losses
+    from pprlib.models.ppr import ContrastiveConfig
+
+    model, batch = model_for("ppr"), hand_batch()
+    cl = ContrastiveConfig(weight=0.3, temperature=0.5, profile_ratio=ratio, behaviour_view=False)
+    with torch.no_grad():
+        _, parts = model.calculate_loss(batch, "all", cl, torch.Generator().manual_seed(4))
+        mask = model.target_mask(batch, "all")
+        x_u = model.profile_vector(batch["profile"])
+        masked = augment.mask_profile_vectors(x_u, ratio, torch.Generator().manual_seed(4))
+        assert torch.equal(masked, x_u) == (ratio == 0.0)
+        anchor = model.sequence_states(batch["items"], x_u)[mask]
+        view = model.sequence_states(batch["items"], masked)[mask]
+        groups = batch["user"][:, None].expand_as(batch["items"])[mask]
+        want = losses.info_nce(anchor, view, 0.5, groups)
+        same = losses.info_nce(anchor, anchor, 0.5, groups)
+    assert parts["cl"] == pytest.approx(float(want), rel=1e-5)
+    assert (parts["cl"] == pytest.approx(float(same), rel=1e-5)) == (ratio == 0.0)
+
+
+def test_behaviour_view_of_a_model_without_profile():
+    """A model without a profile side reads the behaviour views from the clicks alone."""
+    model = model_for("pretrain")
+    items = hand_batch()["items"]
+    rows, cols = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 3, 2, 0])
+    with torch.no_grad():
+        view, has_input = model.behaviour_view(items, rows, cols, None, 0.5, torch.Generator().manual_seed(0))
+    assert has_input.tolist() == [False, True, True, False] and view.shape == (2, model.backbone_cfg.d)

@@ -118,6 +118,37 @@ def test_across_data_puts_both_datasets_side_by_side():
     assert not table.isna().any().any()
 
 
+def test_the_table_columns_carry_the_effects_numbers():
+    claims = [_claim("Few-shot: PPR(full) beats ft"), _claim("PPR(light) tunes under 1% of ft's parameters")]
+    glued = {"few_shot": {"ev_few_full": _effect(0.01, 0.004, 0.016, p=0.001, mde=0.005)},
+             "prompts": {"light_share_cikm": 0.6, "light_share_aliec": 0.9}}
+    table = rp.evaluate_claims(glued, claims)
+    assert list(table.columns) == ["chapter", "claim", "paper", "δ (paper, our units)", "ours", "MDE", "p", "p (Holm)",
+                                   "evidence", "verdict", "effect", "lo", "hi", "delta"]
+    judged, share = table.iloc[0], table.iloc[1]
+    assert (judged.chapter, judged.claim) == ("few_shot", "Few-shot: PPR(full) beats ft")
+    assert (judged.effect, judged.lo, judged.hi, judged.MDE, judged.p) == (0.01, 0.004, 0.016, 0.005, 0.001)
+    assert share["δ (paper, our units)"] == "—"  # no effect of the paper to state in our units
+    missing = rp.evaluate_claims({}, claims[:1]).iloc[0]
+    assert missing["δ (paper, our units)"] == "—"  # no reference mean of ours to express it in
+    assert all(math.isnan(share[k]) for k in ("effect", "lo", "hi", "MDE", "p"))
+
+
+@pytest.mark.parametrize("value", [True, "0.6", float("nan")])
+def test_a_glued_value_that_is_not_a_number_is_not_comparable(value):
+    claim = _claim("PPR(light) tunes under 1% of ft's parameters")
+    out = rp.evaluate_claims({"prompts": {"light_share_cikm": 0.6, "light_share_aliec": value}}, [claim]).iloc[0]
+    assert out.verdict == rp.NOT_COMPARABLE
+
+
+def test_across_data_shows_the_summary_rows_numbers():
+    glued = {"few_shot": {"ev_few_light": _effect(0.02, 0.01, 0.03, p=0.001, mde=0.007)}}
+    row = rp.evaluate_claims(glued, [_claim("Few-shot: PPR(light) beats ft")]).iloc[0]
+    cell = rp.across_data(glued).set_index(("", "claim")).loc["Few-shot: PPR(light) beats ft"]
+    assert cell[("synthetic", "ours")] == row.ours and cell[("synthetic", "verdict")] == row.verdict
+    assert cell[("synthetic", "MDE")] == f"{row.MDE:.4f}"
+
+
 def test_verdict_counts_and_findings_are_computed_from_the_tables():
     glued = {"few_shot": {"ev_few_light": _effect(0.003, 0.001, 0.005)},
              "ablation": {"ev_cl_light": _effect(-0.003, -0.005, -0.001)},

@@ -4,8 +4,10 @@ tuning run for a seed, and the on-disk cache of runs."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -165,7 +167,8 @@ def small_split():
     return split(generate(SyntheticConfig(n_users=300, n_items=200, max_length=30)), ProtocolConfig())
 
 
-def scripted_fit(sp, monkeypatch, curve, **cfg):
+def scripted_fit(sp, monkeypatch, curve, cl=None, seq_cl=None, ppr=PPRConfig(prompt="none"), mode="ft", desc="train",
+                 **cfg):
     """Fit with validation replaced by ``curve`` (epoch 0 first); returns the history, the
     model and the weights it had at each validation."""
     from pprlib import train as train_mod
@@ -173,8 +176,8 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
 
     torch.manual_seed(0)
     model = PPRModel(sp.data.n_items, sp.data.field_sizes, BackboneConfig(d=8, ffn=8, max_len=20),
-                     PPRConfig(prompt="none"))
-    params = model.configure("ft")
+                     ppr)
+    params = model.configure(mode)
     data = SequenceDataset(sp.data, sp.tune_users, sp.data.lengths[sp.tune_users], 21)
     scores, states = iter(curve), []
     val, val_profiles = sp.instances("val"), sp.data.profiles.copy()
@@ -187,17 +190,19 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
 
     monkeypatch.setattr(train_mod, "validate", validate)
     # every batch's loss and parts, as the model returned them (the history must average them)
-    batches, loss_of = [], model.calculate_loss
+    batches, calls, loss_of = [], [], model.calculate_loss
 
-    def calculate_loss(*args, **kwargs):
-        loss, parts = loss_of(*args, **kwargs)
+    def calculate_loss(batch, *args, **kwargs):
+        loss, parts = loss_of(batch, *args, **kwargs)
         batches.append((len(states), float(loss.detach()), dict(parts)))
+        calls.append((batch["user"].tolist(), args, kwargs))
         return loss, parts
 
     model.calculate_loss = calculate_loss
     settings = dict(lr=1e-2, batch_size=16, max_epochs=10, device="cpu", progress=False) | cfg
-    history = train_mod.fit(model, params, data, sp, val, TrainConfig(**settings), val_profiles=val_profiles)
-    history.attrs["batches"] = batches
+    history = train_mod.fit(model, params, data, sp, val, TrainConfig(**settings), cl=cl, val_profiles=val_profiles,
+                            desc=desc, seq_cl=seq_cl)
+    history.attrs["batches"], history.attrs["calls"], history.attrs["lengths"] = batches, calls, data.lengths
     return history, model, states
 
 
@@ -207,6 +212,7 @@ def scripted_fit(sp, monkeypatch, curve, **cfg):
     ([0.1, 0.3, 0.3, 0.3, 0.9], 2, 0.0, 4, 3, 1),  # a tie is no gain
     ([0.1, 0.12, 0.14, 0.149, 0.9], 3, 0.05, 4, 3, 0),  # gains below min_delta: back to the untuned model
     ([0.1, 0.2, 0.3, 0.4], 2, 0.0, 3, 3, 3),  # max_epochs reached while improving
+    ([0.5, 0.75, 0.9], 1, 0.25, 2, 1, 0),  # a gain of exactly min_delta is no gain (0.5 + 0.25 is exact)
 ])
 def test_early_stopping_restores_the_best_epoch(small_split, monkeypatch, curve, patience, min_delta, max_epochs,
                                                 epochs_run, best):
@@ -245,3 +251,152 @@ def test_validate_is_the_mean_sampled_metrics_in_eval_mode(small_split):
     want = evaluate(model.full_sort_predict, sp, val, full_ranking=False, profiles=other)
     assert got == {k: pytest.approx(float(v.mean())) for k, v in want.items()}
     assert got != validate(model, sp, val, torch.device("cpu"))  # the profiles given are used
+
+
+# ------------------------------------------------------------------------------------------
+# what the loop hands the model, the batches it draws, and the optimizer
+# ------------------------------------------------------------------------------------------
+def bucket_batches(sp, lengths, batch_size, seed, epochs):
+    """The users of every training batch the loop should draw: length buckets shuffled from ``seed``,
+    a new order each epoch."""
+    from pprlib.data.batching import BucketBatchSampler
+
+    sampler = BucketBatchSampler(lengths, batch_size, seed)
+    return [sp.tune_users[batch].tolist() for _ in range(epochs) for batch in sampler]
+
+
+def test_the_loop_trains_with_its_settings_on_seeded_batches(small_split, monkeypatch):
+    from pprlib.models.ppr import ContrastiveConfig, SequenceCLConfig
+
+    cl, seq_cl = ContrastiveConfig(prompt_view=False), SequenceCLConfig()
+    history, _, _ = scripted_fit(small_split, monkeypatch, [0.1, 0.2, 0.3], cl=cl, seq_cl=seq_cl, targets="all",
+                                 loss="ce", seed=3, max_epochs=2, batch_size=16)
+    calls = history.attrs["calls"]
+    for _, args, kwargs in calls:
+        targets, cl_, generator, loss, seq_cl_ = args
+        assert (targets, cl_, loss, seq_cl_) == ("all", cl, "ce", seq_cl) and not kwargs
+        # the contrastive views are drawn from one generator seeded with the run's seed
+        assert isinstance(generator, torch.Generator) and generator is calls[0][1][2]
+    assert calls[0][1][2].initial_seed() == 3
+    assert {"loss/rec", "loss/seq_cl"} <= set(history.columns)  # CL4SRec's term was trained
+    expected = bucket_batches(small_split, history.attrs["lengths"], 16, seed=3, epochs=2)
+    assert [users for users, _, _ in calls] == expected
+    assert expected != bucket_batches(small_split, history.attrs["lengths"], 16, seed=0, epochs=2)
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam"])
+def test_make_optimizer_steps_with_the_configured_rate_and_decay(name):
+    """One step on a parameter whose first row has a gradient and whose second has none (an item
+    not in the batch). AdamW: the first row moves by lr * (1 + weight_decay * p) (Adam's first
+    step is lr * sign(grad)), the second only shrinks by lr * weight_decay * p. Adam with L2: the
+    decay enters the gradient, so the second row takes a full step of lr toward zero."""
+    from pprlib.train import make_optimizer
+
+    lr, wd = 0.1, 0.5
+    p = torch.nn.Parameter(torch.tensor([[2.0, -4.0], [1.0, -3.0]]))
+    optimizer = make_optimizer([p], TrainConfig(lr=lr, weight_decay=wd, optimizer=name))
+    p.grad = torch.tensor([[5.0, -5.0], [0.0, 0.0]])
+    before = p.detach().clone()
+    optimizer.step()
+    if name == "adamw":
+        want = torch.stack([before[0] * (1 - lr * wd) - lr * torch.sign(p.grad[0]), before[1] * (1 - lr * wd)])
+    else:  # grad + wd * p, normalised: a step of lr against its sign
+        want = before - lr * torch.sign(p.grad + wd * before)
+    torch.testing.assert_close(p.detach(), want, rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# data parallelism in-process: two CPU processes with gloo (the second one forked)
+# ------------------------------------------------------------------------------------------
+def _fit_as_rank(rank, store, sp, monkeypatch, curve):
+    import datetime
+
+    torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2,
+                                         timeout=datetime.timedelta(seconds=60))
+    try:
+        # the pre-training model, as pprlib.distributed trains it (CL4SRec's term: a loss of two parts)
+        from pprlib.models.ppr import SequenceCLConfig
+
+        return scripted_fit(sp, monkeypatch, curve, ppr=PPRConfig(prompt="none", profile_model=False),
+                            mode="pretrain", seq_cl=SequenceCLConfig(), max_epochs=2, batch_size=16, seed=1)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_processes_train_one_model_on_disjoint_shards(small_split, monkeypatch, tmp_path):
+    """Each process trains on its half of every batch; DistributedDataParallel averages the
+    gradients, so both end with the same weights; the loss in the history is the mean over both
+    processes. (The slow test_distributed.py checks the same under torchrun against one process.)"""
+    import multiprocessing
+    import os
+    import traceback
+
+    store, curve = tmp_path / "store", [0.1, 0.2, 0.3]
+
+    def second():
+        try:
+            history, model, _ = _fit_as_rank(1, store, small_split, monkeypatch, curve)
+            users = [u for u, _, _ in history.attrs["calls"]]
+            torch.save({"state": model.state_dict(), "batches": history.attrs["batches"], "users": users,
+                        "history": history.drop(columns="seconds").to_dict("list")}, tmp_path / "rank1.pt")
+        except BaseException:
+            (tmp_path / "rank1.err").write_text(traceback.format_exc())
+            os._exit(1)
+
+    child = multiprocessing.get_context("fork").Process(target=second)
+    child.start()
+    try:
+        history, model, _ = _fit_as_rank(0, store, small_split, monkeypatch, curve)
+    finally:
+        child.join(120)
+        if child.is_alive():
+            child.kill()
+    err = tmp_path / "rank1.err"
+    assert child.exitcode == 0, err.read_text() if err.exists() else child.exitcode
+    other = torch.load(tmp_path / "rank1.pt", weights_only=False)
+
+    # shards: rank r gets rows r, r + 2, ... of every batch of the seeded sampler
+    full = bucket_batches(small_split, history.attrs["lengths"], 16, seed=1, epochs=2)
+    assert [u for u, _, _ in history.attrs["calls"]] == [b[0::2] for b in full]
+    assert other["users"] == [b[1::2] for b in full]
+    # one model: the same weights on both processes, and training moved them
+    state = model.state_dict()
+    assert all(torch.equal(state[k], other["state"][k]) for k in state)
+    # the history is the same on both and its loss is the mean over the processes' batch means
+    assert history.drop(columns="seconds").equals(pd.DataFrame(other["history"]))
+    for epoch in (1, 2):
+        mine = [(loss, parts) for e, loss, parts in history.attrs["batches"] if e == epoch]
+        theirs = [(loss, parts) for e, loss, parts in other["batches"] if e == epoch]
+        assert len(mine) == len(theirs) >= 2
+        assert np.mean([loss for loss, _ in mine]) != pytest.approx(np.mean([loss for loss, _ in theirs]))
+        both = [sum(loss for loss, _ in run) / len(run) for run in (mine, theirs)]
+        assert history["loss"][epoch] == pytest.approx(sum(both) / 2, rel=1e-12)
+        for part in ("rec", "seq_cl"):
+            means = [sum(p[part] for _, p in run) / len(run) for run in (mine, theirs)]
+            assert history[f"loss/{part}"][epoch] == pytest.approx(sum(means) / 2, rel=1e-12)
+
+
+def test_one_batch_per_epoch_reports_that_batchs_loss(small_split, monkeypatch):
+    history, _, _ = scripted_fit(small_split, monkeypatch, [0.1, 0.2, 0.3], max_epochs=2, batch_size=1000)
+    batches = history.attrs["batches"]
+    assert [e for e, _, _ in batches] == [1, 2]
+    assert history["loss"][1:].tolist() == [loss for _, loss, _ in batches]
+    assert history["loss/rec"][1:].tolist() == [parts["rec"] for _, _, parts in batches]
+
+
+@pytest.mark.parametrize("progress, env, shown", [(True, None, True), (False, None, False), (True, "0", True),
+                                                  (True, "1", False)])
+def test_progress_bar_names_the_run_unless_switched_off(small_split, monkeypatch, capsys, progress, env, shown):
+    """The bar (on stderr) carries the run's name, loss and monitored metric; ``progress=False``
+    or ``TQDM_DISABLE`` (set by the book runner) silence it."""
+    if env is None:
+        monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    else:
+        monkeypatch.setenv("TQDM_DISABLE", env)
+    scripted_fit(small_split, monkeypatch, [0.1, 0.2], desc="tune ft seed 0", progress=progress, max_epochs=1)
+    err = capsys.readouterr().err
+    assert "\n" not in err  # the bar is cleared when the run ends (leave=False): no stale line in a notebook
+    if shown:
+        assert "tune ft seed 0" in err and "NDCG@10=0.2000" in err and re.search(r"loss=\d+\.\d{4}\b", err)
+    else:
+        assert err == ""
