@@ -326,15 +326,17 @@ def tuning_set(split: ColdStartSplit, settings: TuneSettings, backbone: Backbone
                            profiles=profiles, clicked=split.clicked)
 
 
-def tune(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig, settings: TuneSettings,
-         targets: str, seed: int) -> tuple[PPRModel, pd.DataFrame]:
-    """Tune method ``name`` on the cold tuning users; returns the model and its history."""
+def tuning_job(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig, settings: TuneSettings,
+               targets: str, seed: int) -> tuple[PPRModel, dict | None]:
+    """The model of method ``name`` built with ``seed`` and the keyword arguments of
+    :func:`~pprlib.train.fit` that tune it (``None`` for a method without tuning):
+    :func:`tune` runs them one by one, :func:`pprlib.batched.fit_many` many at once."""
     m = method(name)
     seed_everything(seed)
     model = build_model(split, pre, name, backbone, settings)
     profiles = noisy_profiles(split, settings.profile_noise, seed)
     if m.mode is None:
-        return model.eval(), pd.DataFrame()
+        return model, None
     params = model.configure(m.mode)
     train = tuning_set(split, settings, backbone, seed, profiles)
     cfg = settings.train_config(name, targets, seed)
@@ -343,8 +345,17 @@ def tune(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneCo
         cl = dataclasses.replace(settings.contrastive, prompt_view=settings.contrastive.prompt_view and "prompt" in m.views,
                                  behaviour_view=settings.contrastive.behaviour_view and "behaviour" in m.views)
     val = _instances(split, "val", targets, settings.k_shot)
-    history = fit(model, params, train, split, val, cfg, cl=cl, val_profiles=profiles, desc=name)
-    return model, history
+    return model, dict(model=model, params=params, train=train, split=split, val=val, cfg=cfg, cl=cl,
+                       val_profiles=profiles, desc=name)
+
+
+def tune(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig, settings: TuneSettings,
+         targets: str, seed: int) -> tuple[PPRModel, pd.DataFrame]:
+    """Tune method ``name`` on the cold tuning users; returns the model and its history."""
+    model, job = tuning_job(split, pre, name, backbone, settings, targets, seed)
+    if job is None:
+        return model.eval(), pd.DataFrame()
+    return model, fit(**job)
 
 
 def tuned_model(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig,
@@ -369,26 +380,36 @@ def tuned_model(split: ColdStartSplit, pre: Pretrained, name: str, backbone: Bac
     return model.cpu().eval()
 
 
+def run_key(pre: Pretrained, name: str, backbone: BackboneConfig, settings: TuneSettings, targets: str,
+            seed: int) -> str:
+    """The cache key of :func:`run_method`'s result."""
+    return config_key("run", pre.key, name, method(name), backbone, settings, targets, seed)
+
+
 def run_method(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig,
                settings: TuneSettings, targets: str, seed: int, *, use_cache: bool = True) -> dict:
     """Per-instance test metrics (and the tuning history) of one method and seed; cached."""
-    key = config_key("run", pre.key, name, method(name), backbone, settings, targets, seed)
+    compute = lambda: tested_run(split, pre, name, backbone, settings, targets, seed)  # noqa: E731
+    return stored_run(run_key(pre, name, backbone, settings, targets, seed), compute, use_cache)
 
-    def compute():
-        test = _instances(split, "test", targets, settings.k_shot)
-        profiles = noisy_profiles(split, settings.profile_noise, seed)
-        device = resolve_device(settings.train.device)
-        if name.startswith("most popular"):
-            scorer, history = most_popular(split, "cold_first" if "cold" in name else "warm"), pd.DataFrame()
-        else:
-            model, history = tune(split, pre, name, backbone, settings, targets, seed)
-            model.to(device).eval()
-            scorer = model.full_sort_predict
-        per = evaluate(scorer, split, test, profiles=profiles, device=device)
-        per["position"] = test.positions.astype(np.float32)  # lets joint results split by kind
-        return per, history
 
-    return stored_run(key, compute, use_cache)
+def tested_run(split: ColdStartSplit, pre: Pretrained, name: str, backbone: BackboneConfig,
+               settings: TuneSettings, targets: str, seed: int,
+               tuned: tuple[PPRModel, pd.DataFrame] | None = None) -> tuple[dict, pd.DataFrame]:
+    """Per-instance test metrics and tuning history of one method and seed, tuned here or
+    given (``tuned``: the model and history of :func:`tune`, e.g. from :mod:`pprlib.batched`)."""
+    test = _instances(split, "test", targets, settings.k_shot)
+    profiles = noisy_profiles(split, settings.profile_noise, seed)
+    device = resolve_device(settings.train.device)
+    if name.startswith("most popular"):
+        scorer, history = most_popular(split, "cold_first" if "cold" in name else "warm"), pd.DataFrame()
+    else:
+        model, history = tuned or tune(split, pre, name, backbone, settings, targets, seed)
+        model.to(device).eval()
+        scorer = model.full_sort_predict
+    per = evaluate(scorer, split, test, profiles=profiles, device=device)
+    per["position"] = test.positions.astype(np.float32)  # lets joint results split by kind
+    return per, history
 
 
 def stored_run(key: str, compute, use_cache: bool = True) -> dict:
