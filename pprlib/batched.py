@@ -100,9 +100,14 @@ def _signature(run: FitRun) -> tuple:
             str(resolve_device(cfg.device)))
 
 
-def fit_many(runs: Sequence[FitRun], max_group: int | None = None) -> list[pd.DataFrame]:
+def fit_many(runs: Sequence[FitRun], max_group: int | None = None, shared_order: bool = False) -> list[pd.DataFrame]:
     """``[fit(**vars(run)) for run in runs]``, with the runs that fit together trained as one
-    batched model (at most ``max_group`` per batch); each model ends on its best epoch."""
+    batched model (at most ``max_group`` per batch); each model ends on its best epoch.
+
+    ``shared_order``: the runs of a batch draw their batches in the order of the batch's first
+    run (each keeps its own negatives, draws and initial weights). Not the runs done one by one:
+    less padding, but the seeds no longer vary the batch order (measured in
+    ``benchmarks/batched_tuning.py``); never used for results stored in the cache."""
     histories: list[pd.DataFrame | None] = [None] * len(runs)
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
@@ -117,7 +122,7 @@ def fit_many(runs: Sequence[FitRun], max_group: int | None = None) -> list[pd.Da
             if len(chunk) == 1:
                 histories[chunk[0]] = fit(**vars(runs[chunk[0]]))
                 continue
-            for i, history in zip(chunk, _fit_group([runs[i] for i in chunk])):
+            for i, history in zip(chunk, _fit_group([runs[i] for i in chunk], shared_order)):
                 histories[i] = history
     return histories
 
@@ -125,11 +130,11 @@ def fit_many(runs: Sequence[FitRun], max_group: int | None = None) -> list[pd.Da
 class _Run:
     """The state of one run of a batch: its loader, generator, optimizer and early stopping."""
 
-    def __init__(self, run: FitRun, device: torch.device):
+    def __init__(self, run: FitRun, device: torch.device, order_seed: int):
         self.run, self.cfg = run, run.cfg
         self.optimizer = make_optimizer(run.params, run.cfg)
         self.generator = torch.Generator().manual_seed(run.cfg.seed)
-        self.batches = loader(run.train, run.cfg.batch_size, shuffle=True, seed=run.cfg.seed,
+        self.batches = loader(run.train, run.cfg.batch_size, shuffle=True, seed=order_seed,
                               pin_memory=device.type == "cuda")
         self.history: list[dict] = []
         self.best, self.best_state, self.bad, self.epoch = -np.inf, None, 0, 0
@@ -163,14 +168,14 @@ class _Run:
         return pd.DataFrame(self.history)
 
 
-def _fit_group(runs: list[FitRun]) -> list[pd.DataFrame]:
+def _fit_group(runs: list[FitRun], shared_order: bool = False) -> list[pd.DataFrame]:
     cfg = runs[0].cfg
     with deterministic_algorithms(cfg.deterministic):
         device = resolve_device(cfg.device)
         states = []
         for run in runs:
             run.model.to(device)
-            states.append(_Run(run, device))
+            states.append(_Run(run, device, runs[0].cfg.seed if shared_order else run.cfg.seed))
         loss_fn = _StackedLoss(copy.deepcopy(runs[0].model), runs[0].cl, cfg.targets)
         start = time.perf_counter()
         for state in states:
@@ -323,7 +328,7 @@ def _masked_info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: 
 
 
 def tune_many(split: ColdStartSplit, pre, name: str, backbone, runs: Sequence[tuple], targets: str, *,
-              max_group: int | None = None) -> list[tuple[PPRModel, pd.DataFrame]]:
+              max_group: int | None = None, shared_order: bool = False) -> list[tuple[PPRModel, pd.DataFrame]]:
     """``[tune(split, pre, name, backbone, settings, targets, seed) for settings, seed in runs]``
     (:func:`pprlib.experiments.tune`), the runs trained together by :func:`fit_many`. A run that
     cannot be batched is tuned right after its model is built, exactly as alone."""
@@ -339,7 +344,7 @@ def tune_many(split: ColdStartSplit, pre, name: str, backbone, runs: Sequence[tu
         else:
             built.append(len(batch))
             batch.append(FitRun(**job))
-    histories = fit_many(batch, max_group)
+    histories = fit_many(batch, max_group, shared_order)
     return [(batch[b].model, histories[b]) if isinstance(b, int) else b for b in built]
 
 
