@@ -356,6 +356,17 @@ def _raise_missing():
     raise _Missing
 
 
+def stored_result(pre, backbone, name: str, settings, targets: str, seed: int) -> dict | None:
+    """The stored result of :func:`pprlib.experiments.run_method` for these arguments, or
+    ``None`` when it is not in the cache (nothing is computed)."""
+    from pprlib.experiments import run_key, stored_run
+
+    try:  # stored_run reads a stored result and never writes one when compute fails
+        return stored_run(run_key(pre, name, backbone, settings, targets, seed), _raise_missing)
+    except _Missing:
+        return None
+
+
 def run_many(split: ColdStartSplit, pre, backbone, runs: Sequence[tuple], *, use_cache: bool = True,
              max_group: int | None = None) -> list[dict]:
     """``[run_method(split, pre, name, backbone, settings, targets, seed, use_cache=use_cache)
@@ -372,12 +383,9 @@ def run_many(split: ColdStartSplit, pre, backbone, runs: Sequence[tuple], *, use
         if method(name).mode is None:  # nothing to tune
             out[i] = run_method(split, pre, name, backbone, settings, targets, seed, use_cache=use_cache)
             continue
-        if use_cache:
-            try:  # stored_run reads a stored result and never writes one when compute fails
-                out[i] = stored_run(run_key(pre, name, backbone, settings, targets, seed), _raise_missing)
-                continue
-            except _Missing:
-                pass
+        out[i] = stored_result(pre, backbone, name, settings, targets, seed) if use_cache else None
+        if out[i] is not None:
+            continue
         todo.setdefault((name, targets), []).append(i)
     for (name, targets), members in todo.items():
         tuned = tune_many(split, pre, name, backbone, [(runs[i][1], runs[i][3]) for i in members], targets, max_group=max_group)

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from pprlib import evidence
+from pprlib import evidence, grid
 from pprlib.cache import cache_dir, cached, config_key
 from pprlib.data import readers
 from pprlib.data.batching import SequenceDataset
@@ -532,6 +532,8 @@ def compare(split: ColdStartSplit, pre: Pretrained, methods: list[str], seeds: l
     per, hist, secs = {}, {}, {}
     for name in methods:
         method(name)  # fail early on a typo
+    if use_cache:  # PPR_RUNNER: the runs computed into the cache first (batched, on Ray), then read below
+        grid.prefetch(split, pre, backbone, [(name, settings, targets, seed) for seed in seeds for name in methods])
     for seed in seeds:
         for name in methods:
             out = run_method(split, pre, name, backbone, settings, targets, seed, use_cache=use_cache)
@@ -755,14 +757,16 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
     rate that only loses tie with the first one. Ties go to the rate listed first in the grid."""
     base = base or ctx.settings()
     seed = ctx.config.seeds[0] if seed is None else seed
+    grid_settings = {(name, lr): dataclasses.replace(base, lr={**base.lr, name: lr})
+                     for name in names if method(name).mode is not None for lr in ctx.config.lr_grid}
+    grid.prefetch(ctx.split, ctx.pre, ctx.backbone, [(n, s, targets, seed) for (n, _), s in grid_settings.items()])
     chosen = {}
     for name in names:
         if method(name).mode is None:
             continue
         best = (-np.inf, None)
         for lr in ctx.config.lr_grid:
-            settings = dataclasses.replace(base, lr={**base.lr, name: lr})
-            history = run_method(ctx.split, ctx.pre, name, ctx.backbone, settings, targets, seed)["history"]
+            history = run_method(ctx.split, ctx.pre, name, ctx.backbone, grid_settings[name, lr], targets, seed)["history"]
             score = history.loc[history["epoch"] > 0, "val/NDCG@10"].max()
             if score > best[0]:  # strictly better: a tie keeps the earlier rate
                 best = (score, lr)
