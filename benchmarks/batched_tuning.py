@@ -7,7 +7,7 @@
 The default profile's few-shot tuning grid: ft, PPR(light) and PPR(full), each over five
 seeds x the profile's learning-rate grid (10 runs per method), tuned
 
-* ``sequential``: one run after the other (``pprlib.experiments.tune``),
+* ``sequential``: one run after the other (``pprlib.runs.tune``),
 * ``batched``: the method's 10 runs as one model, each with its own batch order (``tune_many``),
 * ``shared order``: the same, but every run reads its batches in the first run's order (less
   padding; not the runs done one by one, so never stored in the cache),
@@ -48,7 +48,7 @@ MODES = ("sequential", "batched", "shared order")
 def _context(device: str):
     import torch
 
-    from pprlib.experiments import BookConfig, prepare
+    from pprlib.context import BookConfig, prepare
 
     torch.set_num_threads(1)
     return prepare(BookConfig(device=device, progress=False))
@@ -59,23 +59,24 @@ def case(name: str, mode: str, seeds: list[int], device: str) -> dict:
     import torch
 
     from pprlib.batched import tune_many
-    from pprlib.experiments import _instances, noisy_profiles, resolve_device, tune
     from pprlib.evaluation import evaluate
+    from pprlib.runs import instances, noisy_profiles, tune
+    from pprlib.train import resolve_device
 
     ctx = _context(device)
     runs = [(ctx.settings(lr={name: lr}), seed) for seed in seeds for lr in ctx.config.lr_grid]
-    tune(ctx.split, ctx.pre, name, ctx.backbone, runs[0][0], "few", runs[0][1])  # warm-up (imports, kernels)
+    tune(ctx, name, runs[0][0], "few", runs[0][1])  # warm-up (imports, kernels)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter(), time.process_time()
     if mode == "sequential":
-        tuned = [tune(ctx.split, ctx.pre, name, ctx.backbone, s, "few", seed) for s, seed in runs]
+        tuned = [tune(ctx, name, s, "few", seed) for s, seed in runs]
     else:
-        tuned = tune_many(ctx.split, ctx.pre, name, ctx.backbone, runs, "few", shared_order=mode == "shared order")
+        tuned = tune_many(ctx, name, runs, "few", shared_order=mode == "shared order")
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    test = _instances(ctx.split, "test", "few", None)
+    test = instances(ctx.split, "test", "few", None)
     dev = resolve_device(device)
     ndcg, epochs = [], []
     for (model, history), (s, seed) in zip(tuned, runs):
@@ -93,17 +94,17 @@ def profile_case(name: str, lr: float, device: str) -> dict:
     import cProfile
     import pstats
 
-    from pprlib.experiments import tune
+    from pprlib.runs import tune
 
     ctx = _context(device)
     settings = ctx.settings(lr={name: lr})
-    tune(ctx.split, ctx.pre, name, ctx.backbone, settings, "few", 0)  # warm-up
+    tune(ctx, name, settings, "few", 0)  # warm-up
     parts = {"forward": "calculate_loss", "backward": "run_backward", "optimizer": "step", "validation": "validate",
              "collation": "__getitems__"}
     prof = cProfile.Profile()
     wall = time.perf_counter()
     prof.enable()
-    _, history = tune(ctx.split, ctx.pre, name, ctx.backbone, settings, "few", 0)
+    _, history = tune(ctx, name, settings, "few", 0)
     prof.disable()
     wall = time.perf_counter() - wall
     stats = pstats.Stats(prof).stats

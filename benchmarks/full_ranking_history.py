@@ -39,16 +39,17 @@ def _rows(label: str, scorers: dict, split, inst) -> list[dict]:
 
 def synthetic() -> list[dict]:
     from pprlib.evaluation import most_popular
-    from pprlib.experiments import BookConfig, build_model, prepare
+    from pprlib.context import BookConfig, prepare
+    from pprlib.runs import build_model
 
     ctx = prepare(BookConfig(progress=False))
-    model = build_model(ctx.split, ctx.pre, "pre-train", ctx.backbone, ctx.settings()).eval()
+    model = build_model(ctx, "pre-train", ctx.settings()).eval()
     scorers = {"most popular (warm)": most_popular(ctx.split), "pre-trained SASRec": model.full_sort_predict}
     return _rows("synthetic (default), warm test users", scorers, ctx.split, ctx.split.instances("warm_test"))
 
 
 def movielens(max_epochs: int = 200) -> list[dict]:
-    from pprlib import experiments as ex
+    from pprlib.runs import pretrain
     from pprlib.data.protocol import ProtocolConfig, leave_one_out
     from pprlib.data.readers import read_movielens_100k
     from pprlib.models import PPRConfig, PPRModel
@@ -60,7 +61,7 @@ def movielens(max_epochs: int = 200) -> list[dict]:
     backbone = BackboneConfig(d=64, ffn=64, max_len=50)
     cfg = TrainConfig(lr=5e-3, loss="ce", batch_size=256, max_epochs=max_epochs, patience=10, min_delta=1e-3,
                       device="cpu", progress=False)
-    pre = ex.pretrain(sp, backbone, cfg)
+    pre = pretrain(sp, backbone, cfg)
     model = PPRModel(sp.data.n_items, sp.data.field_sizes, backbone, PPRConfig(prompt="none", profile_model=False))
     model.load_pretrained(pre.state)
     return _rows("MovieLens-100K, leave-one-out (peer benchmark)", {"pre-trained SASRec": model.eval().full_sort_predict},

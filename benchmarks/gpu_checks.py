@@ -27,7 +27,8 @@ def main(argv=None) -> None:
         raise SystemExit("benchmarks/gpu_checks.py needs CUDA: no GPU is visible to torch")
     os.environ.setdefault("PPR_CACHE_DIR", tempfile.mkdtemp())
     from pprlib.evaluation import evaluate
-    from pprlib.experiments import BookConfig, TuneSettings, book_data, pretrain, pretrain_config, tune
+    from pprlib.context import BookConfig, Context, book_data, pretrain_config
+    from pprlib.runs import TuneSettings, pretrain, tune
     from pprlib.models.backbones import BackboneConfig
     from pprlib.train import TrainConfig
 
@@ -55,7 +56,7 @@ def main(argv=None) -> None:
 
     pre = pretrain(sp, backbone, pretrain_config(config))
     cfg = TrainConfig(batch_size=64, max_epochs=3, patience=3, device=device, progress=False)
-    model, _ = tune(sp, pre, "PPR(light)", backbone, TuneSettings(train=cfg, lr={"PPR(light)": 1e-3}), "few", 0)
+    model, _ = tune(Context(sp, pre, backbone), "PPR(light)", TuneSettings(train=cfg, lr={"PPR(light)": 1e-3}), "few", 0)
     test = sp.instances("test")
     gpu = evaluate(model.to(device).eval().full_sort_predict, sp, test, device=device)
     model = model.cpu()

@@ -52,7 +52,8 @@ def run(device: str, n_users: int, n_items: int, pretrain_epochs: int, tune_epoc
     from pprlib.data.protocol import ProtocolConfig, split
     from pprlib.data.synthetic import SyntheticConfig, generate
     from pprlib.evaluation import evaluate
-    from pprlib.experiments import BookConfig, TuneSettings, pretrain, pretrain_config, tune
+    from pprlib.context import BookConfig, Context, pretrain_config
+    from pprlib.runs import TuneSettings, pretrain, tune
     from pprlib.models.backbones import BackboneConfig
     from pprlib.train import TrainConfig, resolve_device
 
@@ -88,7 +89,7 @@ def run(device: str, n_users: int, n_items: int, pretrain_epochs: int, tune_epoc
         settings = TuneSettings(train=tune_cfg, lr={name: 1e-3})
         _reset(dev)
         t0 = time.perf_counter()
-        model, hist = tune(sp, pre, name, backbone, settings, "few", seed)
+        model, hist = tune(Context(sp, pre, backbone), name, settings, "few", seed)
         row(f"tuning {name}", seconds_per_epoch=statistics.median(hist.seconds.diff().dropna()),
             epochs=int(hist.epoch.max()), seconds=time.perf_counter() - t0, peak_mib=_peak_mib(dev))
         if name == "PPR(full)":

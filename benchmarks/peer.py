@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 def ours(max_epochs: int = 200) -> dict:
     import torch
 
-    from pprlib import experiments as ex
+    from pprlib.runs import pretrain
     from pprlib.data.protocol import ProtocolConfig, leave_one_out
     from pprlib.data.readers import read_movielens_100k
     from pprlib.evaluation import evaluate
@@ -34,7 +34,7 @@ def ours(max_epochs: int = 200) -> dict:
     backbone = BackboneConfig(d=64, ffn=64, max_len=50)
     cfg = TrainConfig(lr=5e-3, loss="ce", batch_size=256, max_epochs=max_epochs, patience=10, min_delta=1e-3,
                       device="cpu", progress=False)
-    pre = ex.pretrain(sp, backbone, cfg, use_cache=False)
+    pre = pretrain(sp, backbone, cfg, use_cache=False)
     model = PPRModel(sp.data.n_items, sp.data.field_sizes, backbone, PPRConfig(prompt="none", profile_model=False))
     model.load_pretrained(pre.state)
     per = evaluate(model.eval().full_sort_predict, sp, sp.instances("warm_test"), device=torch.device("cpu"))

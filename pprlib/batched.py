@@ -23,8 +23,8 @@ and attention is causal), so results equal the runs done one by one up to float 
 batch (the fused CPU kernels have no batching rule). Runs that cannot be batched (GRU4Rec,
 dropout, the softmax loss, CL4SRec's sequence loss, data parallelism) are fitted one by one.
 
-:func:`tune_many` and :func:`run_many` are the same for :func:`pprlib.experiments.tune` and
-:func:`pprlib.experiments.run_method` (``run_many`` stores each result under its own cache key,
+:func:`tune_many` and :func:`run_many` are the same for :func:`pprlib.runs.tune` and
+:func:`pprlib.runs.run_method` (``run_many`` stores each result under its own cache key,
 so a chapter reads them as if run one by one).
 """
 
@@ -35,7 +35,7 @@ import dataclasses
 import itertools
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,9 +48,14 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from pprlib.data.batching import SequenceDataset, loader
 from pprlib.data.protocol import ColdStartSplit, Instances
 from pprlib.models.ppr import ContrastiveConfig, PPRModel, SequenceCLConfig
+from pprlib.methods import method
 from pprlib.models.prompt import PromptGenerator
+from pprlib.runs import TuneSettings, run_key, run_method, stored_run, tested_run, tuning_job
 from pprlib.train import (TrainConfig, _autocast, deterministic_algorithms, distributed_world, fit, make_optimizer,
                           resolve_device, validate)
+
+if TYPE_CHECKING:
+    from pprlib.context import Context
 
 
 @dataclass
@@ -327,16 +332,14 @@ def _masked_info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: 
     return (per * w).sum() / w.sum().clamp(min=1)
 
 
-def tune_many(split: ColdStartSplit, pre, name: str, backbone, runs: Sequence[tuple], targets: str, *,
-              max_group: int | None = None, shared_order: bool = False) -> list[tuple[PPRModel, pd.DataFrame]]:
-    """``[tune(split, pre, name, backbone, settings, targets, seed) for settings, seed in runs]``
-    (:func:`pprlib.experiments.tune`), the runs trained together by :func:`fit_many`. A run that
+def tune_many(ctx: Context, name: str, runs: Sequence[tuple], targets: str, *, max_group: int | None = None,
+              shared_order: bool = False) -> list[tuple[PPRModel, pd.DataFrame]]:
+    """``[tune(ctx, name, settings, targets, seed) for settings, seed in runs]``
+    (:func:`pprlib.runs.tune`), the runs trained together by :func:`fit_many`. A run that
     cannot be batched is tuned right after its model is built, exactly as alone."""
-    from pprlib.experiments import tuning_job
-
     built, batch = [], []
     for settings, seed in runs:
-        model, job = tuning_job(split, pre, name, backbone, settings, targets, seed)
+        model, job = tuning_job(ctx, name, settings, targets, seed)
         if job is None:
             built.append((model.eval(), pd.DataFrame()))
         elif batchable(FitRun(**job)) is not None:
@@ -356,41 +359,37 @@ def _raise_missing():
     raise _Missing
 
 
-def stored_result(pre, backbone, name: str, settings, targets: str, seed: int) -> dict | None:
-    """The stored result of :func:`pprlib.experiments.run_method` for these arguments, or
-    ``None`` when it is not in the cache (nothing is computed)."""
-    from pprlib.experiments import run_key, stored_run
-
+def stored_result(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int) -> dict | None:
+    """The stored result of :func:`pprlib.runs.run_method` for these arguments, or ``None``
+    when it is not in the cache (nothing is computed)."""
     try:  # stored_run reads a stored result and never writes one when compute fails
-        return stored_run(run_key(pre, name, backbone, settings, targets, seed), _raise_missing)
+        return stored_run(run_key("run", ctx, name, settings, targets, seed), _raise_missing)
     except _Missing:
         return None
 
 
-def run_many(split: ColdStartSplit, pre, backbone, runs: Sequence[tuple], *, use_cache: bool = True,
+def run_many(ctx: Context, runs: Sequence[tuple], *, use_cache: bool = True,
              max_group: int | None = None) -> list[dict]:
-    """``[run_method(split, pre, name, backbone, settings, targets, seed, use_cache=use_cache)
-    for name, settings, targets, seed in runs]`` (:func:`pprlib.experiments.run_method`): the
-    results already in the cache are read, the others tuned together by :func:`tune_many` (one
-    batch per method and targets), evaluated one by one and stored under their own keys. A
-    stored result's ``seconds`` counts its evaluation; its tuning time (the batch's wall clock)
-    is the ``seconds`` column of its history."""
-    from pprlib.experiments import method, run_key, run_method, stored_run, tested_run
-
+    """``[run_method(ctx, name, settings, targets, seed, use_cache=use_cache) for name, settings,
+    targets, seed in runs]`` (:func:`pprlib.runs.run_method`): the results already in the cache
+    are read, the others tuned together by :func:`tune_many` (one batch per method and targets),
+    evaluated one by one and stored under their own keys. A stored result's ``seconds`` counts
+    its evaluation; its tuning time (the batch's wall clock) is the ``seconds`` column of its
+    history."""
     out: list[dict | None] = [None] * len(runs)
     todo: dict[tuple, list[int]] = {}
     for i, (name, settings, targets, seed) in enumerate(runs):
-        if method(name).mode is None:  # nothing to tune
-            out[i] = run_method(split, pre, name, backbone, settings, targets, seed, use_cache=use_cache)
+        if not method(name).tuned:  # nothing to tune
+            out[i] = run_method(ctx, name, settings, targets, seed, use_cache=use_cache)
             continue
-        out[i] = stored_result(pre, backbone, name, settings, targets, seed) if use_cache else None
+        out[i] = stored_result(ctx, name, settings, targets, seed) if use_cache else None
         if out[i] is not None:
             continue
         todo.setdefault((name, targets), []).append(i)
     for (name, targets), members in todo.items():
-        tuned = tune_many(split, pre, name, backbone, [(runs[i][1], runs[i][3]) for i in members], targets, max_group=max_group)
+        tuned = tune_many(ctx, name, [(runs[i][1], runs[i][3]) for i in members], targets, max_group=max_group)
         for i, result in zip(members, tuned):
             _, settings, _, seed = runs[i]
-            compute = lambda: tested_run(split, pre, name, backbone, settings, targets, seed, tuned=result)  # noqa: E731
-            out[i] = stored_run(run_key(pre, name, backbone, settings, targets, seed), compute, use_cache)
+            compute = lambda: tested_run(ctx, name, settings, targets, seed, tuned=result)  # noqa: E731
+            out[i] = stored_run(run_key("run", ctx, name, settings, targets, seed), compute, use_cache)
     return out

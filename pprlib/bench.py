@@ -102,19 +102,22 @@ def case_tune(method: str, epochs: int = 3, n_threads: int = 1) -> dict:
 
 
 def _tune(method: str, epochs: int) -> dict:
-    from pprlib import experiments as ex
+    from pprlib.context import Context
     from pprlib.data.batching import SequenceDataset
+    from pprlib.methods import method as find_method
+    from pprlib.models.ppr import ContrastiveConfig
+    from pprlib.runs import TuneSettings, build_model, pretrain
     from pprlib.models.backbones import BackboneConfig
     from pprlib.train import TrainConfig
 
     sp = _data()
     backbone = BackboneConfig()
-    pre = ex.pretrain(sp, backbone, TrainConfig(lr=5e-3, loss="ce", max_epochs=1, progress=False), use_cache=False)
-    model = ex.build_model(sp, pre, method, backbone, ex.TuneSettings())
-    m = ex.method(method)
+    pre = pretrain(sp, backbone, TrainConfig(lr=5e-3, loss="ce", max_epochs=1, progress=False), use_cache=False)
+    model = build_model(Context(sp, pre, backbone), method, TuneSettings())
+    m = find_method(method)
     train = SequenceDataset(sp.data, sp.tune_users, sp.data.lengths[sp.tune_users], backbone.max_len + 1, seed=0)
     cfg = TrainConfig(lr=1e-3, batch_size=64)
-    cl = ex.ContrastiveConfig() if m.contrastive else None
+    cl = ContrastiveConfig() if m.contrastive else None
     times, targets = _epochs(model, model.configure(m.mode), train, cfg, epochs, cl)
     epoch = statistics.median(times)
     return {"epoch_s": epoch, "targets_per_s": targets / epoch, "targets": targets}

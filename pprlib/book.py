@@ -33,8 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = ROOT / "book" / "profiles"
 
 
-RUNNER_PARAMETERS = ("executed_dir",)
-"""Notebook parameters the runner sets itself (``executed_dir``: where the executed chapters are)."""
+EXECUTED_DIR = "executed_dir"
+"""The parameter through which the runner tells a chapter where the executed chapters are."""
+
+RUNNER_PARAMETERS = (EXECUTED_DIR,)
+"""Notebook parameters the runner sets itself, not a profile."""
 
 
 class BookError(RuntimeError):
@@ -154,9 +157,9 @@ def read_profile_file(path: Path) -> tuple[dict, dict[str, int]]:
 
 def load_profile(profile: str | Path) -> dict:
     """Parameters of a run profile (a name under ``book/profiles`` or a path to a YAML file),
-    checked against :class:`~pprlib.experiments.BookConfig` before anything runs: an unknown
+    checked against :class:`~pprlib.context.BookConfig` before anything runs: an unknown
     key, a wrong type or a value out of range is a ``ValueError`` naming the file, line and key."""
-    from pprlib.experiments import BookConfig
+    from pprlib.context import BookConfig
     from pprlib.params import SettingError
 
     path = profile_path(profile)
@@ -224,7 +227,7 @@ class Chapter:
     def gathers(self) -> bool:
         """A chapter that declares ``executed_dir`` reads the other chapters' executed copies
         (the reproduction summary): it runs after them, and reruns whenever one of them does."""
-        return "executed_dir" in self.params
+        return EXECUTED_DIR in self.params
 
 
 def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
@@ -242,8 +245,8 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
         read |= set(declared)
         chosen = {k: v for k, v in params.items() if k in declared}
         rel = path.relative_to(ROOT)
-        if "executed_dir" in declared:  # relative to the notebook's folder, where it runs
-            chosen["executed_dir"] = os.path.relpath(build_dir / "executed" / rel.parent, path.parent)
+        if EXECUTED_DIR in declared:  # relative to the notebook's folder, where it runs
+            chosen[EXECUTED_DIR] = os.path.relpath(build_dir / "executed" / rel.parent, path.parent)
         # notebook metadata "pprlib": {"priority": n} starts a chapter earlier; {"inputs": [files]}
         # names files it reads (relative to the project), whose content then enters its key
         meta = json.loads(path.read_text()).get("metadata", {}).get("pprlib", {})

@@ -23,6 +23,11 @@ import numpy as np
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
+LAYOUT = 2
+"""The version of what the cache stores and how it is keyed, part of every key: raising it
+makes every earlier file unreachable (version 2: run keys include the split's fingerprint,
+the test population and the arithmetic precision)."""
+
 
 class CacheError(RuntimeError):
     """The cache cannot be used (a folder that is a file, no permission); the message names the
@@ -84,8 +89,9 @@ def _canonical(value: Any) -> Any:
 
 
 def config_key(*parts: Any, length: int = 16) -> str:
-    """A short hex digest of the canonical JSON of ``parts`` (dataclasses, dicts, scalars)."""
-    text = json.dumps([_canonical(p) for p in parts], sort_keys=True, separators=(",", ":"))
+    """A short hex digest of the canonical JSON of ``parts`` (dataclasses, dicts, scalars) and
+    of the cache :data:`LAYOUT`."""
+    text = json.dumps([LAYOUT, *(_canonical(p) for p in parts)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 

@@ -39,7 +39,7 @@ def _book(args) -> int:
 
 def _stats(args) -> int:
     from pprlib.book import load_profile
-    from pprlib.experiments import BookConfig, book_data
+    from pprlib.context import BookConfig, book_data
 
     try:
         config = BookConfig.from_params(load_profile(args.profile))

@@ -7,7 +7,7 @@ of every batch and DistributedDataParallel averages the gradients, so the run fo
 single-process one (not bit for bit: a shard's mean loss weighs its own targets, and random
 negatives and augmentations are drawn per process). Validation and early stopping run on every
 process with the same weights, so all stop together. Process 0 stores the model under the same
-cache key as :func:`pprlib.experiments.prepare` uses, so the book then finds it.
+cache key as :func:`pprlib.context.prepare` uses, so the book then finds it.
 Backend: ``nccl`` on CUDA, ``gloo`` on CPU.
 """
 
@@ -24,7 +24,8 @@ import torch.distributed as dist
 
 def main(argv: list[str] | None = None) -> int:
     from pprlib import book
-    from pprlib.experiments import BACKBONES, BookConfig, book_data, pretrain, pretrain_config, save_pretrained
+    from pprlib.context import BACKBONES, BookConfig, book_data, pretrain_config
+    from pprlib.runs import pretrain, save_pretrained
     from pprlib.train import resolve_device
 
     parser = argparse.ArgumentParser(prog="torchrun ... -m pprlib.distributed", description=__doc__,

@@ -130,6 +130,11 @@ def _nan_effect(reference_mean: float, n_seeds: int, n_instances: int, dropped: 
                   level, power, dropped, note)
 
 
+def missing(note: str, reference_mean: float = math.nan) -> Effect:
+    """An effect that could not be measured (every number NaN), with ``note`` saying why."""
+    return _nan_effect(reference_mean, 0, 0, 0, note, LEVEL, POWER)
+
+
 def critical_values(df: float, level: float = LEVEL, power: float = POWER) -> tuple[float, float]:
     """(t quantile of the two-sided interval, t quantile of the power) at ``df`` (normal if inf)."""
     dist = stats.norm if not math.isfinite(df) else stats.t(df)

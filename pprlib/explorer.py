@@ -1,5 +1,7 @@
 """The interactive explorer: what each model recommends to one user, and what moves it.
 
+* :func:`recommend`: the top-k items of one model for any user, a new one included (labels in,
+  labels out); :func:`scores` is the same for a batch of users;
 * :func:`top_k_table`: the top-k items of several models side by side, and where the
   pre-trained model without a prompt ranks each item of a prompted model;
 * :func:`noisy_profile`: a profile with each field replaced by a random value at rate r;
@@ -19,7 +21,6 @@ import torch
 from pprlib.augment import noisy_profiles
 from pprlib.data.protocol import ColdStartSplit
 from pprlib.data.schema import InteractionData
-from pprlib.experiments import recommend
 from pprlib.models.ppr import PPRModel
 
 MAX_HISTORY = 9
@@ -161,9 +162,10 @@ def _add_static_view(box, profile_fields, out) -> None:
     box._repr_mimebundle_ = bundle
 
 
-def _scores(model: PPRModel, history: np.ndarray, profiles: np.ndarray) -> torch.Tensor:
-    """Scores (B, n_items + 1) for a batch of users with equal-length histories; padding and
-    seen items get -inf: :func:`pprlib.experiments.recommend` for many users at once."""
+def scores(model: PPRModel, history: np.ndarray, profiles: np.ndarray, exclude_seen: bool = True) -> torch.Tensor:
+    """Scores (B, n_items + 1) for a batch of users with equal-length histories (item codes,
+    (B, h), ``h`` >= 0) and profile codes (B, fields); padding gets -inf, and so do the
+    history's items with ``exclude_seen``."""
     device = next(model.parameters()).device
     b, h = history.shape
     items = torch.from_numpy(history).to(device) if h else torch.zeros(b, 1, dtype=torch.long, device=device)
@@ -171,11 +173,49 @@ def _scores(model: PPRModel, history: np.ndarray, profiles: np.ndarray) -> torch
              "profile": torch.from_numpy(profiles).to(device)}
     model.eval()
     with torch.no_grad():
-        scores = model.full_sort_predict(batch)[:, : model.n_items + 1].float().cpu()
-    scores[:, 0] = -torch.inf
-    if h:
-        scores.scatter_(1, items.cpu(), -torch.inf)
-    return scores
+        out = model.full_sort_predict(batch)[:, : model.n_items + 1].float().cpu()
+    out[:, 0] = -torch.inf
+    if h and exclude_seen:
+        out.scatter_(1, items.cpu(), -torch.inf)
+    return out
+
+
+def recommend(model: PPRModel, data: InteractionData, profile: dict | np.ndarray, history=(), k: int = 10,
+              exclude_seen: bool = True) -> pd.DataFrame:
+    """Top-``k`` items for any user, a brand-new one with an empty history included.
+
+    ``profile``: labels by field (``{"gender": "F", "age": "25-29"}``; absent fields are
+    missing) or codes; ``history``: item labels in time order (the model reads the last
+    ``max_len``; ``exclude_seen`` rules out all of them).
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    codes = data.encode_profile(profile) if isinstance(profile, dict) else _profile_codes(data, profile)
+    lookup = {label: i for i, label in enumerate(data.item_ids) if i > 0}
+    unknown = [h for h in history if h not in lookup]
+    if unknown:
+        raise ValueError(f"unknown item(s) in history: {unknown[:5]}")
+    seen = [lookup[h] for h in history]
+    window = np.array([seen[-model.backbone_cfg.max_len:]], dtype=np.int64)
+    row = scores(model, window, codes[None, :], exclude_seen=False)[0]
+    if exclude_seen and seen:
+        row[seen] = -np.inf  # the whole history, not only the model's window
+    top = torch.topk(row, min(k, data.n_items)).indices.numpy()
+    return pd.DataFrame({"item": data.item_ids[top], "score": row[top].numpy()})
+
+
+def _profile_codes(data: InteractionData, profile) -> np.ndarray:
+    """Profile codes given as numbers, checked against the fields' vocabularies."""
+    codes = np.asarray(profile)
+    sizes = data.field_sizes
+    if codes.shape != (len(sizes),) or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"profile codes must be {len(sizes)} integers, one per field {data.profile_fields}, "
+                         f"got {profile!r}; or give labels, e.g. {data.profile_labels(0)}")
+    for f, code, size in zip(data.profile_fields, codes.tolist(), sizes):
+        if not 0 <= code < size:
+            raise ValueError(f"profile field {f!r}: code {code} is outside 0..{size - 1} (0 = missing; "
+                             f"the labels are {data.vocab[f]})")
+    return codes.astype(np.int64)
 
 
 def _top_k(scores: torch.Tensor, k: int) -> np.ndarray:
@@ -227,14 +267,14 @@ def grid_frame(models: dict[str, PPRModel], split: ColdStartSplit, reference: PP
         history = np.stack([data.sequence(u)[:h] for u in users]).astype(np.int64)
         base, informative = None, np.zeros(len(users), dtype=bool)
         if reference is not None:
-            scores = _scores(reference, history, clean.numpy())
-            base, informative = _top_k(scores, k), _has_preference(scores).numpy()
+            ref_scores = scores(reference, history, clean.numpy())
+            base, informative = _top_k(ref_scores, k), _has_preference(ref_scores).numpy()
         for name, model in models.items():
             if model is reference:
                 continue
-            top_clean = _top_k(_scores(model, history, clean.numpy()), k)
+            top_clean = _top_k(scores(model, history, clean.numpy()), k)
             for r in noise_rates:
-                top = _top_k(_scores(model, history, profiles[r]), k)
+                top = _top_k(scores(model, history, profiles[r]), k)
                 values = {"stability": _overlaps(top_clean, top).mean()}
                 if informative.any():
                     values["overlap with no prompt"] = _overlaps(top[informative], base[informative]).mean()

@@ -7,7 +7,7 @@ environment variable ``PPR_RUNNER``:
 * ``ray-batched``: every method's runs one Ray task that trains them together.
 
 The content-keyed cache is the meeting point: :func:`prefetch` computes the runs that are not
-stored yet and stores each under the key of :func:`pprlib.experiments.run_method`, and the
+stored yet and stores each under the key of :func:`pprlib.runs.run_method`, and the
 chapter then reads them one by one as it always does. With Ray the workers write to
 ``PPR_CACHE_DIR`` of this process, so on a cluster of several machines that folder must be
 shared by all (and ``pprlib`` installed on each); ``PPR_RAY_ADDRESS`` names the cluster to join
@@ -31,40 +31,41 @@ def runner() -> str:
     return value
 
 
-def prefetch(split, pre, backbone, runs: Sequence[tuple]) -> list[int]:
+def prefetch(ctx, runs: Sequence[tuple]) -> list[int]:
     """Compute into the cache the results of ``runs`` ((method, settings, targets, seed) each,
-    the arguments of :func:`pprlib.experiments.run_method`) that are not stored yet, with the
-    runner of :func:`runner`; nothing with ``sequential``. Returns the process id that computed
-    each run that was missing (this process, or a Ray worker)."""
+    the arguments of :func:`pprlib.runs.run_method` after the :class:`~pprlib.context.Context`
+    ``ctx``) that are not stored yet, with the runner of :func:`runner`; nothing with
+    ``sequential``. Returns the process id that computed each run that was missing (this
+    process, or a Ray worker)."""
     mode = runner()
     if mode == "sequential":
         return []
     from pprlib.batched import run_many, stored_result
 
-    missing = [r for r in runs if stored_result(pre, backbone, *r) is None]
+    missing = [r for r in runs if stored_result(ctx, *r) is None]
     if not missing:
         return []
     if mode == "batched":
-        run_many(split, pre, backbone, missing)
+        run_many(ctx, missing)
         return [os.getpid()] * len(missing)
-    return _on_ray(split, pre, backbone, missing, batched=mode == "ray-batched")
+    return _on_ray(ctx, missing, batched=mode == "ray-batched")
 
 
-def _compute(split, pre, backbone, runs: list[tuple], cache: str, batched: bool) -> list[int]:
+def _compute(ctx, runs: list[tuple], cache: str, batched: bool) -> list[int]:
     """A Ray task: the runs computed and stored in ``cache``; the worker's process id per run."""
     os.environ["PPR_CACHE_DIR"] = cache
     from pprlib.batched import run_many
-    from pprlib.experiments import run_method
+    from pprlib.runs import run_method
 
     if batched:
-        run_many(split, pre, backbone, runs)
+        run_many(ctx, runs)
     else:
         for name, settings, targets, seed in runs:
-            run_method(split, pre, name, backbone, settings, targets, seed)
+            run_method(ctx, name, settings, targets, seed)
     return [os.getpid()] * len(runs)
 
 
-def _on_ray(split, pre, backbone, runs: list[tuple], batched: bool) -> list[int]:
+def _on_ray(ctx, runs: list[tuple], batched: bool) -> list[int]:
     try:
         import ray
     except ImportError:
@@ -79,7 +80,8 @@ def _on_ray(split, pre, backbone, runs: list[tuple], batched: bool) -> list[int]
                  runtime_env={"env_vars": {"PPR_CACHE_DIR": cache}})
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=1)(_compute)
-    split_ref, pre_ref = ray.put(split), ray.put(pre)  # sent once, shared by every task
+    ctx.split_key  # computed once here (cached on the context), not by every worker
+    ctx_ref = ray.put(ctx)  # sent once, shared by every task
     if batched:  # one task per method and targets: its runs trained together
         groups: dict[tuple, list[tuple]] = {}
         for r in runs:
@@ -87,9 +89,8 @@ def _on_ray(split, pre, backbone, runs: list[tuple], batched: bool) -> list[int]
         units = list(groups.values())
     else:
         units = [[r] for r in runs]
-    pids = [pid for out in ray.get([task.remote(split_ref, pre_ref, backbone, u, cache, batched) for u in units])
-            for pid in out]
-    lost = [r for r in runs if stored_result(pre, backbone, *r) is None]
+    pids = [pid for out in ray.get([task.remote(ctx_ref, u, cache, batched) for u in units]) for pid in out]
+    lost = [r for r in runs if stored_result(ctx, *r) is None]
     if lost:
         raise RuntimeError(f"{len(lost)} of {len(runs)} runs computed by Ray workers are not in this process's "
                            f"cache ({cache}): on a cluster, set PPR_CACHE_DIR to a folder that every node shares")

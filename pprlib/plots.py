@@ -104,99 +104,6 @@ def method_bars(tidy: pd.DataFrame, metric: str = "NDCG@10", ax=None, reference:
     return ax
 
 
-def delta_frame(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: str = "ft") -> pd.DataFrame:
-    """Per seed, each method's ``metric`` minus the reference method's (paired by seed)."""
-    data = tidy[tidy.metric == metric].pivot_table(index="seed", columns="method", values="value")
-    if reference not in data:
-        raise ValueError(f"reference method {reference!r} is not among {list(data.columns)}")
-    delta = data.sub(data[reference], axis=0).drop(columns=reference).dropna(axis=1, how="all")
-    out = delta.reset_index().melt(id_vars="seed", var_name="method", value_name="delta").dropna()
-    order = [m for m in dict.fromkeys(tidy.method) if m in set(out.method)]
-    out["method"] = pd.Categorical(out.method, categories=order, ordered=True)
-    return out
-
-
-def delta_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: str = "ft", methods=None, ax=None,
-               title: str | None = None):
-    """Each method's difference to ``reference`` per seed (dots) and its mean with a 95 %
-    confidence interval over seeds: the paired view in which small gains are visible."""
-    frame = delta_frame(tidy, metric, reference)
-    if methods is not None:
-        frame = frame[frame.method.isin(methods)]
-        frame["method"] = frame.method.cat.remove_unused_categories()
-    ax = ax or plt.subplots(figsize=(7, 3))[1]
-    sns.pointplot(frame, y="method", x="delta", errorbar=("ci", 95), linestyle="none", color="black",
-                  markers="D", ax=ax, orient="h")
-    sns.stripplot(frame, y="method", x="delta", ax=ax, color="C0", alpha=0.6, size=6, orient="h")
-    ax.axvline(0, color="grey", lw=1, ls="--")
-    ax.set(xlabel=f"{metric} minus {reference} (per seed; mean and 95% CI)", ylabel="", title=title)
-    return ax
-
-
-def ablation_plot(tidy: pd.DataFrame, metrics=("AUC", "NDCG@5", "HIT@5", "NDCG@10")):
-    """Paper Fig. 3: each variant of PPR(light) and PPR(full), one panel per metric, mean and
-    standard deviation over seeds; ft as a dashed line."""
-    data = tidy[tidy.metric.isin(metrics) & (tidy.variant != "ft")]
-    order = ["full model", "w/o CL", "w/o prompt aug", "w/o behaviour aug", "shared prompt"]
-    grid = sns.catplot(data, kind="bar", x="variant", y="value", hue="mode", col="metric", col_order=list(metrics),
-                       order=[o for o in order if o in set(data.variant)], errorbar="sd", sharey=False,
-                       height=3.2, aspect=0.9)
-    for ax, metric in zip(grid.axes.flat, metrics):
-        ft = tidy[(tidy.variant == "ft") & (tidy.metric == metric)].value.mean()
-        ax.axhline(ft, color="black", ls="--", lw=1)
-        values = data[data.metric == metric].value
-        low, high = min(values.min(), ft), max(values.max(), ft)
-        pad = (high - low) * 0.5 + 1e-3
-        ax.set(ylim=(low - pad, high + pad), xlabel="", ylabel=metric)
-        ax.tick_params(axis="x", rotation=60)
-    grid.set_titles("{col_name}")
-    return grid
-
-
-def noise_curve(tidy: pd.DataFrame, metric: str = "NDCG@10", ax=None):
-    """Paper Fig. 4: the metric against the profile noise rate, 95 % confidence band over seeds."""
-    data = tidy[tidy.metric == metric]
-    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
-    sns.lineplot(data, x="noise", y="value", hue="method", style="method", markers=True, dashes=False,
-                 errorbar=("ci", 95), ax=ax)
-    ax.set(xlabel="profile noise rate r", ylabel=metric)
-    return ax
-
-
-def sparsity_bars(ours: pd.DataFrame, paper: pd.DataFrame | None = None, metric: str = "NDCG@10"):
-    """Paper Fig. 5: relative improvement over ft by k, ours (mean ± sd over seeds) beside the paper's."""
-    data = ours[(ours.metric == metric) & (ours.method != "ft")].assign(source="ours")
-    frames = [data[["k", "method", "improvement", "source"]]]
-    if paper is not None:
-        frames.append(paper[["k", "method", "improvement", "source"]])
-    both = pd.concat(frames, ignore_index=True)
-    grid = sns.catplot(both, kind="bar", x="k", y="improvement", hue="method", col="source", errorbar="sd",
-                       height=3.4, aspect=1.1, sharey=False)
-    for ax in grid.axes.flat:
-        ax.axhline(0, color="black", lw=1)
-        ax.set(xlabel="k (clicks of history at most)", ylabel=f"{metric}: % over ft")
-    grid.set_titles("{col_name}")
-    return grid
-
-
-def universality_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: str = "ft"):
-    """Each method's difference to ``reference`` on each backbone (paired by seed): mean and
-    95 % confidence interval over seeds."""
-    frames = []
-    for backbone, part in tidy.groupby("backbone", sort=False):
-        delta = delta_frame(part, metric, reference)
-        frames.append(delta.assign(backbone=backbone, method=delta.method.astype(str)))
-    data = pd.concat(frames, ignore_index=True)
-    order = [m for m in dict.fromkeys(tidy.method) if m in set(data.method)]
-    ax = plt.subplots(figsize=(7, 0.9 + 0.8 * data.backbone.nunique()))[1]
-    sns.pointplot(data, y="backbone", x="delta", hue="method", hue_order=order, errorbar=("ci", 95),
-                  linestyle="none", dodge=0.5, markers="D", ax=ax, orient="h")
-    ax.axvline(0, color="grey", lw=1, ls="--")
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set(xlabel=f"{metric} minus {reference} (mean and 95% CI over seeds)", ylabel="")
-    return ax
-
-
 def sensitivity_plot(tidy: pd.DataFrame, metric: str = "NDCG@10", reference: float | None = None,
                      labels: dict | None = None):
     """One panel per hyper-parameter: ``metric`` at each setting, mean ± sd over seeds; a
@@ -239,3 +146,80 @@ def explorer_plot(frame: pd.DataFrame):
             sns.move_legend(ax, "lower left", fontsize=8, title_fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def effect_plot(effects: dict, paper: dict | None = None, ax=None, title: str | None = None,
+                xlabel: str = "NDCG@10 difference", reference: str = "ft"):
+    """Paired differences with their 95 % intervals over seeds and test instances (one row per
+    comparison, top to bottom in the order of ``effects``), the paper's effect in our units as
+    a marker where it has one, and the line of no difference. ``effects`` maps a label to an
+    :class:`~pprlib.evidence.Effect` (or its ``as_dict``); ``paper`` a label to a number."""
+    from pprlib.evidence import Effect
+
+    paper = paper or {}
+    labels = list(effects)
+    rows = [e if isinstance(e, Effect) else Effect.from_dict(e) for e in effects.values()]
+    y = np.arange(len(labels))[::-1]
+    est = np.array([e.estimate for e in rows])
+    lo, hi = np.array([e.lo for e in rows]), np.array([e.hi for e in rows])
+    own = ax is None
+    ax = ax or plt.subplots(figsize=(6.5, 0.5 * len(labels) + 1.6), layout="constrained")[1]
+    ax.axvline(0, color="grey", lw=1, ls="--", label="no difference")
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="D", color="black", ecolor="black", capsize=4,
+                label="ours: effect, 95% interval (seeds and instances)")
+    marked = [(yy, paper[lab]) for yy, lab in zip(y, labels) if lab in paper and np.isfinite(paper[lab])]
+    if marked:
+        ax.scatter([v for _, v in marked], [yy for yy, _ in marked], marker="x", s=70, color="C3", zorder=3,
+                   label="the paper's effect, in our units")
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.set(xlabel=f"{xlabel} (vs {reference})" if reference else xlabel, title=title)
+    if own:  # below the axes, outside the data
+        ax.figure.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
+    else:
+        ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+ARCHITECTURE_BOXES = {  # name: (x, y, text, tuned by PPR(light))
+    "profile": (0.07, 0.80, "profile fields\n(gender, age, ...)", None),
+    "embed": (0.27, 0.80, "field\nembeddings", True),
+    "generator": (0.47, 0.80, "prompt generator\n(2-layer MLP)", True),
+    "prefix": (0.68, 0.80, "prefix tokens\np₁ … pₙ", None),
+    "clicks": (0.47, 0.45, "item embeddings\nv₁ … v_k (clicks)", False),
+    "transformer": (0.80, 0.45, "causal Transformer\nover [p₁…pₙ, v₁…v_k]", False),
+    "profile_model": (0.27, 0.07, "profile model", True),
+    "ua": (0.47, 0.07, "u_a", None),
+    "us": (0.80, 0.26, "u_s (last position)", None),
+    "score": (0.70, 0.07, "score (u_s + u_a)·v\nof each candidate", None),
+}
+"""The boxes of :func:`architecture`: position, label and whether PPR(light) tunes the part
+(True), keeps it frozen (False) or it holds no parameters (None). PPR(full) tunes every part."""
+
+ARCHITECTURE_ARROWS = [("profile", "embed"), ("embed", "generator"), ("generator", "prefix"),
+                       ("prefix", "transformer"), ("clicks", "transformer"), ("transformer", "us"),
+                       ("profile", "profile_model"), ("profile_model", "ua"), ("ua", "score"), ("us", "score")]
+
+
+def architecture(ax=None):
+    """PPR's architecture as a diagram drawn by code (so the book builds offline): the profile
+    becomes prefix tokens in front of the clicks; the colours say what PPR(light) tunes."""
+    from matplotlib.patches import Patch
+
+    ax = ax or plt.subplots(figsize=(9, 4.2))[1]
+    colours = {True: "#f4c28a", False: "#b9d3ee", None: "#eeeeee"}
+    boxes = {name: ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=3,
+                           bbox={"boxstyle": "round,pad=0.4", "facecolor": colours[tuned], "edgecolor": "#555555"})
+             for name, (x, y, text, tuned) in ARCHITECTURE_BOXES.items()}
+    ax.figure.canvas.draw()  # the boxes get their sizes, so that arrows end at their edges
+    for a, b in ARCHITECTURE_ARROWS:
+        ax.annotate("", xy=ARCHITECTURE_BOXES[b][:2], xytext=ARCHITECTURE_BOXES[a][:2], zorder=2,
+                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "mutation_scale": 12,
+                                "patchA": boxes[a].get_bbox_patch(), "patchB": boxes[b].get_bbox_patch()})
+    ax.legend(handles=[Patch(facecolor=colours[True], edgecolor="#555555", label="tuned by PPR(light) and PPR(full)"),
+                       Patch(facecolor=colours[False], edgecolor="#555555", label="tuned by PPR(full) only (frozen in light)"),
+                       Patch(facecolor=colours[None], edgecolor="#555555", label="no parameters")],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False, fontsize=9)
+    ax.set(xlim=(-0.05, 1.07), ylim=(0.0, 0.95))
+    ax.axis("off")
+    return ax

@@ -257,17 +257,39 @@ def _across_paper(key: str) -> str:
     return _paper_relative(table, f"PPR({method})", reference)
 
 
+def movielens_claims() -> list[Claim]:
+    """The :data:`ACROSS_DATA` claims as judged on MovieLens (the MovieLens chapter's conclusion)."""
+    return [Claim(ml[0], claim, _across_paper(key), Judged(ml[1], key)) for claim, key, _, ml in ACROSS_DATA]
+
+
+DATASETS = ("synthetic", "MovieLens-100K")
+"""The datasets of :func:`across_data`, in its column order."""
+
+
 def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
-    """The :data:`ACROSS_DATA` claims with our effect, its interval and verdict on each dataset."""
+    """The :data:`ACROSS_DATA` claims on each dataset: our effect with its 95 % interval, the
+    paper's effect in our units (δ), the MDE and the verdict (columns ``(dataset, field)``)."""
     rows = []
     for claim, key, *sides in ACROSS_DATA:
-        row = {"claim": claim, "paper": _across_paper(key)}
-        for label, (chapter, effect_key) in zip(("synthetic", "MovieLens-100K"), sides):
-            outcome = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
-            row[label] = (NOT_COMPARABLE if outcome.verdict == NOT_COMPARABLE else
-                          f"{outcome.ours}, {outcome.evidence.split('; ')[0]}: {outcome.verdict}")
+        row = {("", "claim"): claim, ("", "paper"): _across_paper(key)}
+        for label, (chapter, effect_key) in zip(DATASETS, sides):
+            o = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
+            e = o.effect
+            row |= {(label, "ours"): o.ours if e else "—",
+                    (label, "δ"): f"{o.delta:+.4f}" if e and math.isfinite(o.delta) else "—",
+                    (label, "MDE"): f"{e.mde:.4f}" if e and math.isfinite(e.mde) else "—",
+                    (label, "verdict"): o.verdict}
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=pd.MultiIndex.from_tuples(rows[0].keys()))
+
+
+def verdict_counts(table: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
+    """How many claims got each verdict: every scored claim on the generated data, and the
+    main claims (:data:`ACROSS_DATA`) on each dataset."""
+    columns = {"all claims (generated data)": table.verdict}
+    columns |= {f"main claims ({d})": across[(d, "verdict")] for d in DATASETS}
+    return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(VERDICTS, fill_value=0)
+                         for name, v in columns.items()}).rename_axis("verdict")
 
 
 def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
@@ -280,3 +302,81 @@ def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
     wanted = set(chapters) if chapters is not None else {c.chapter for c in CLAIMS} | {
         side[0] for row in ACROSS_DATA for side in row[2:]}
     return {p.stem: glued(p, rich=False) for p in sorted(executed_dir.glob("*.ipynb")) if p.stem in wanted}
+
+
+MEANING = {
+    REPRODUCED: "holds, at a size compatible with the paper's",
+    WEAKER: "holds, but smaller than the paper's effect",
+    NOT_FOUND: "is not found: an effect of the paper's size is ruled out",
+    OPPOSITE: "goes the other way",
+    INCONCLUSIVE: "cannot be decided by this run",
+    MIXED: "is mixed in the paper itself (shown, not scored)",
+    NOT_COMPARABLE: "could not be compared on this data",
+}
+"""What each verdict says of a claim, in the words of a chapter's conclusion."""
+
+
+def conclude(chapter: str, values: dict, claims: list[Claim] | None = None) -> str:
+    """A chapter's conclusion computed from its verdicts: one sentence counting the verdicts of
+    the chapter's claims, then one per claim with our effect, its interval, the paper's effect
+    in our units and what the verdict means. ``values`` holds the values the chapter glues
+    (effects as :meth:`~pprlib.evidence.Effect.as_dict`), by glue key."""
+    chosen = [c for c in (claims or CLAIMS) if c.chapter == chapter]
+    if not chosen:
+        raise ValueError(f"no claim of the summary belongs to chapter {chapter!r}")
+    outcomes = [(c, _outcome(c, {chapter: values})) for c in chosen]
+    counts = pd.Series([o.verdict for _, o in outcomes]).value_counts()
+    tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
+    n = len(outcomes)
+    lines = [f"On this data, {'the claim' if n == 1 else f'of the {n} claims'} this chapter tests: {tally}."]
+    for claim, o in outcomes:
+        sentence = f"“{claim.claim}” {MEANING[o.verdict]}"
+        if o.effect is not None:
+            paper_side = f" against the paper's {o.delta:+.4f}" if math.isfinite(o.delta) else ""
+            sentence += f": ours {o.ours}{paper_side} ({o.evidence})"
+        elif o.verdict != NOT_COMPARABLE:
+            sentence += f": {o.ours} ({o.evidence})"
+        lines.append(sentence + ".")
+    return " ".join(lines)
+
+
+def _tally(verdicts) -> str:
+    counts = pd.Series(list(verdicts), dtype=object).value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts) or "none"
+
+
+def _claims_by_verdict(table: pd.DataFrame, verdict: str) -> list[str]:
+    return table.loc[table.verdict == verdict, "claim"].tolist()
+
+
+def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[str]:
+    """The book's findings in five sentences, computed from the summary's tables
+    (:func:`evaluate_claims` and :func:`across_data`): the verdict counts, the few- and
+    zero-shot claims, what the studies found, and the main claims on real data."""
+    scored_rows = table[table.verdict.map(scored)]
+    main = table.set_index("claim")
+
+    def main_claims(prefix: str) -> str:
+        rows = main[main.index.str.startswith(prefix)]
+        return "; ".join(f"{claim.removeprefix(prefix).strip()}: {row.verdict} ({row.ours})"
+                         for claim, row in rows.iterrows()) or "not run"
+
+    sentences = [
+        f"Of the paper's {len(table)} claims that this book tests, {len(scored_rows)} are scored on the generated "
+        f"data: {_tally(scored_rows.verdict)}"
+        + (f"; on {(table.verdict == MIXED).sum()} more the paper itself is mixed." if (table.verdict == MIXED).any()
+           else "."),
+        f"Few-shot, against fine-tuning: {main_claims('Few-shot:')}.",
+        f"Zero-shot, against fine-tuning: {main_claims('Zero-shot:')}.",
+    ]
+    studies = table[~table.claim.str.startswith(("Few-shot:", "Zero-shot:"))]
+    parts = [f"{v}: {'; '.join(_claims_by_verdict(studies, v))}" for v in (REPRODUCED, WEAKER, OPPOSITE, NOT_FOUND)
+             if _claims_by_verdict(studies, v)]
+    sentences.append("In the paper's other studies, " + (" — ".join(parts) if parts else "no claim is decided")
+                     + f" (and {(studies.verdict == INCONCLUSIVE).sum()} inconclusive).")
+    real = across[("MovieLens-100K", "verdict")] if across is not None else pd.Series(dtype=object)
+    if len(real) and (real != NOT_COMPARABLE).any():
+        sentences.append(f"On real data (MovieLens-100K), the {len(real)} main claims are {_tally(real)}.")
+    else:
+        sentences.append("The main claims were not run on real data in this build.")
+    return sentences

@@ -6,7 +6,9 @@
 * :func:`universality`: the few-shot comparison on other pre-trained backbones (paper Table 6);
 * :func:`sensitivity`: one hyper-parameter of PPR changed at a time (no counterpart in the paper).
 
-They reuse :func:`pprlib.experiments.compare`, so every run is cached by its configuration.
+They reuse :func:`pprlib.runs.compare`, so every run is cached by its configuration; what a
+method is (its mode, the part of PPR it removes, its glue key) is read from its
+:class:`~pprlib.methods.Method` fields, never from its name.
 """
 
 from __future__ import annotations
@@ -17,45 +19,40 @@ import numpy as np
 import pandas as pd
 
 from pprlib import evidence
-from pprlib.experiments import Comparison, Context, TuneSettings, choose_lr, compare
+from pprlib.comparison import Comparison, verdict
+from pprlib.context import Context
+from pprlib.methods import METHODS, VARIANTS, find, method
+from pprlib.runs import TuneSettings, choose_lr, compare
 
-ABLATION_VARIANTS = {
-    "full model": "",
-    "w/o CL": " w/o CL",
-    "w/o prompt aug": " w/o prompt aug",
-    "w/o behaviour aug": " w/o behaviour aug",
-}
+ABLATION_MODES = ("light", "full")
 
 
 def ablation_methods() -> list[str]:
     """ft and, for light and full, the full model, each removed part and the shared prompt."""
-    names = ["ft"]
-    for mode in ("light", "full"):
-        names += [f"PPR({mode}){suffix}" for suffix in ABLATION_VARIANTS.values()]
-        names.append(f"shared prompt ({mode})")
-    return names
+    return ["ft", *(find(mode, variant) for mode in ABLATION_MODES for variant in VARIANTS)]
 
 
 def ablation(ctx: Context, lrs: dict[str, float], targets: str = "few") -> tuple[pd.DataFrame, Comparison]:
     """Tidy frame (mode, variant, seed, metric, value) of the ablation; the learning rate of a
     variant is that of its full model (``lrs["PPR(light)"]`` / ``lrs["PPR(full)"]``)."""
     names = ablation_methods()
-    rates = {n: lrs.get(n, lrs.get("PPR(light)" if "light" in n else "PPR(full)", ctx.tune_cfg.lr)) for n in names}
-    rates["ft"] = lrs.get("ft", ctx.tune_cfg.lr)
-    result = compare(ctx.split, ctx.pre, names, list(ctx.config.seeds), ctx.backbone, ctx.settings(lr=rates), targets)
+    full = {n: n if METHODS[n].variant is None else find(METHODS[n].mode) for n in names}  # whose rate it takes
+    rates = {n: lrs.get(n, lrs.get(full[n], ctx.tune_cfg.lr)) for n in names}
+    result = compare(ctx, names, ctx.settings(lr=rates), targets)
     tidy = result.tidy()
-    tidy["mode"] = np.where(tidy.method.str.contains("light"), "PPR(light)",
-                            np.where(tidy.method.str.contains("full"), "PPR(full)", "ft"))
-    variant = tidy.method.str.replace(r"^PPR\((light|full)\)", "", regex=True).str.strip()
-    variant = variant.replace({"": "full model"})
-    variant = variant.where(~tidy.method.str.startswith("shared"), "shared prompt")
-    tidy["variant"] = np.where(tidy.method == "ft", "ft", variant)
+    tidy["mode"] = tidy.method.map(full)
+    tidy["variant"] = tidy.method.map(lambda n: METHODS[n].variant or n)
     return tidy, result
 
 
-ABLATION_KEYS = {"w/o CL": "cl", "w/o prompt aug": "promptaug", "w/o behaviour aug": "behaviouraug",
-                 "shared prompt": "personal"}
-"""Short names of the removed parts (glue keys of the ablation chapter)."""
+ABLATION_KEYS = {variant: METHODS[find("light", variant)].key.removesuffix("_light") for variant in VARIANTS[1:]}
+"""Short names of the removed parts (glue keys of the ablation chapter: ``cl``, ``personal``, ...)."""
+
+
+def ablation_key(full: str, removed: str) -> str:
+    """The glue key of PPR method ``full`` without part ``removed``: ``ablation_key("PPR(light)",
+    "w/o CL") == "cl_light"`` (the variant's :attr:`~pprlib.methods.Method.key`)."""
+    return method(find(method(full).mode, removed)).key
 
 
 def ablation_tests(result: Comparison, metric: str = "NDCG@10") -> pd.DataFrame:
@@ -63,10 +60,10 @@ def ablation_tests(result: Comparison, metric: str = "NDCG@10") -> pd.DataFrame:
     test instances) and the paired t-tests (over instances, over seeds). ``gain > 0`` means
     the removed part helps."""
     rows = []
-    for mode in ("light", "full"):
-        full = f"PPR({mode})"
+    for mode in ABLATION_MODES:
+        full = find(mode)
         for variant in ABLATION_KEYS:
-            other = f"shared prompt ({mode})" if variant == "shared prompt" else f"{full} {variant}"
+            other = find(mode, variant)
             if full not in result.methods or other not in result.methods:
                 continue
             t = result.paired_test(full, other, metric)
@@ -79,12 +76,12 @@ def ablation_effects(result: Comparison, metric: str = "NDCG@10") -> dict:
     """The effects of :func:`ablation_tests` (full model over variant, intervals over seeds and
     instances), keyed as the chapter glues them: ``"cl_light"``, ``"personal_full"``, ..."""
     out = {}
-    for mode in ("light", "full"):
-        full = f"PPR({mode})"
-        for variant, key in ABLATION_KEYS.items():
-            other = f"shared prompt ({mode})" if variant == "shared prompt" else f"{full} {variant}"
+    for mode in ABLATION_MODES:
+        full = find(mode)
+        for variant in ABLATION_KEYS:
+            other = find(mode, variant)
             if full in result.methods and other in result.methods:
-                out[f"{key}_{mode}"] = result.effect(full, other, metric)
+                out[ablation_key(full, variant)] = result.effect(full, other, metric)
     return out
 
 
@@ -95,10 +92,25 @@ def noise(ctx: Context, rates: list[float], methods: list[str], lrs: dict[str, f
     frames = []
     for r in rates:
         settings = ctx.settings(lr=lrs, profile_noise=float(r))
-        tidy = compare(ctx.split, ctx.pre, methods, list(ctx.config.seeds), ctx.backbone, settings, targets).tidy()
+        tidy = compare(ctx, methods, settings, targets).tidy()
         tidy.insert(0, "noise", float(r))
         frames.append(tidy)
     return pd.concat(frames, ignore_index=True)
+
+
+def noise_drops(ctx: Context, lrs: dict[str, float], methods, low: float, high: float, metric: str = "NDCG@10",
+                targets: str = "few") -> dict:
+    """Each method's change of ``metric`` when the noise rate goes from ``low`` to ``high``
+    (the runs of :func:`noise`, cached), paired by seed and test instance: an
+    :class:`~pprlib.evidence.Effect` per method, relative to the method at ``low``."""
+    out = {}
+    for name in methods:
+        per_rate = []
+        for rate in (low, high):
+            result = compare(ctx, [name], ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
+            per_rate.append(np.stack([result.per_instance[(name, s)][metric] for s in result.seeds]))
+        out[name] = evidence.effect_of_differences(per_rate[1] - per_rate[0], float(per_rate[0].mean()))
+    return out
 
 
 def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: float, high: float,
@@ -117,8 +129,7 @@ def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: fl
     for name in (a, b):
         per_rate = []
         for rate in (low, high):
-            result = compare(ctx.split, ctx.pre, [name], list(ctx.config.seeds), ctx.backbone,
-                             ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
+            result = compare(ctx, [name], ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
             per_rate.append(np.stack([result.per_instance[(name, s)][metric] for s in result.seeds]))
         drops[name] = per_rate[1].mean(0) - per_rate[0].mean(0)
         per_seed[name] = per_rate[1] - per_rate[0]  # seeds x instances: each seed's drop
@@ -138,12 +149,23 @@ def sparsity(ctx: Context, ks: list[int], lrs: dict[str, float],
     frames = []
     for k in ks:
         settings = ctx.settings(lr=lrs, k_shot=int(k))
-        tidy = compare(ctx.split, ctx.pre, list(methods), list(ctx.config.seeds), ctx.backbone, settings, "few").tidy()
+        tidy = compare(ctx, list(methods), settings, "few").tidy()
         ft = tidy[tidy.method == "ft"].set_index(["seed", "metric"]).value
         tidy["improvement"] = 100 * (tidy.value / ft.reindex(pd.MultiIndex.from_frame(tidy[["seed", "metric"]])).to_numpy() - 1)
         tidy.insert(0, "k", int(k))
         frames.append(tidy)
     return pd.concat(frames, ignore_index=True)
+
+
+def sparsity_effects(ctx: Context, ks: list[int], lrs: dict[str, float], methods=("PPR(light)", "PPR(full)"),
+                     reference: str = "ft", metric: str = "NDCG@10") -> dict:
+    """Each method's effect over ``reference`` at each k (the runs of :func:`sparsity`,
+    cached), with its interval over seeds and instances: ``{(method, k): Effect}``."""
+    out = {}
+    for k in ks:
+        result = compare(ctx, [reference, *methods], ctx.settings(lr=lrs, k_shot=int(k)), "few")
+        out |= {(m, int(k)): result.effect(m, reference, metric) for m in methods}
+    return out
 
 
 def paper_sparsity_frame() -> pd.DataFrame:
@@ -165,8 +187,7 @@ def universality(contexts: dict[str, Context], methods=UNIVERSALITY_METHODS,
     frames, results = [], {}
     for name, ctx in contexts.items():
         lrs = choose_lr(ctx, list(methods), targets)
-        result = compare(ctx.split, ctx.pre, list(methods), list(ctx.config.seeds), ctx.backbone,
-                         ctx.settings(lr=lrs), targets)
+        result = compare(ctx, list(methods), ctx.settings(lr=lrs), targets)
         tidy = result.tidy()
         tidy.insert(0, "backbone", name)
         frames.append(tidy)
@@ -215,8 +236,7 @@ def sensitivity(ctx: Context, grid: dict[str, list], lrs: dict[str, float], meth
             raise ValueError(f"sensitivity grid for {parameter!r} is empty")
         for value in values:
             settings = sensitivity_settings(base, parameter, value)
-            tidy = compare(ctx.split, ctx.pre, list(methods), list(ctx.config.seeds), ctx.backbone, settings,
-                           targets).tidy()
+            tidy = compare(ctx, list(methods), settings, targets).tidy()
             tidy.insert(0, "setting", value)
             tidy.insert(0, "parameter", parameter)
             frames.append(tidy)
@@ -250,14 +270,12 @@ def slug(name: str) -> str:
 def universality_tests(results: dict[str, Comparison], methods=("PPR(light)", "PPR(full)"),
                        reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
     """Per backbone and method: the paired difference to ``reference`` and its tests."""
-    from pprlib.experiments import verdict
-
     rows = {}
     for name, result in results.items():
-        for method in methods:
-            t = result.paired_test(method, reference, metric)
-            rows[(name, method)] = {f"Δ {metric} vs {reference}": t["diff"], "p (instances)": t["p_instances"],
-                                    "p (seeds)": t["p_seeds"], "verdict": verdict(t["diff"], t["p_instances"])}
+        for m in methods:
+            t = result.paired_test(m, reference, metric)
+            rows[(name, m)] = {f"Δ {metric} vs {reference}": t["diff"], "p (instances)": t["p_instances"],
+                               "p (seeds)": t["p_seeds"], "verdict": verdict(t["diff"], t["p_instances"])}
     return pd.DataFrame(rows).T.rename_axis(["backbone", "method"])
 
 
@@ -265,8 +283,8 @@ def universality_effects(results: dict[str, Comparison], methods=("PPR(light)", 
                          reference: str = "ft", metric: str = "NDCG@10") -> dict:
     """The effects of :func:`universality_tests`, keyed as the chapter glues them:
     ``"univ_cl4srec_light"``, ..."""
-    return {f"univ_{slug(name)}_{'light' if 'light' in method else 'full'}": result.effect(method, reference, metric)
-            for name, result in results.items() for method in methods}
+    return {f"univ_{slug(name)}_{method(m).key}": result.effect(m, reference, metric)
+            for name, result in results.items() for m in methods}
 
 
 def sensitivity_summary(tidy: pd.DataFrame, metric: str = "NDCG@10") -> dict:

@@ -1,8 +1,9 @@
 """One training loop for pre-training and tuning.
 
-AdamW (decoupled weight decay) on the parameters the mode tunes, BPR with one fresh negative
-per target, optional contrastive regularization, validation after every epoch with early stopping on a sampled
-metric, the best weights restored at the end. Seeded; ``device="auto"`` picks CUDA when present
+AdamW (decoupled weight decay) on the parameters the mode tunes; the loss ``TrainConfig.loss``:
+BPR with one fresh negative per target (the paper's; tuning uses it) or a softmax over all items
+("ce"; the book pre-trains with it); optional contrastive regularization; validation after every
+epoch with early stopping on a sampled metric, the best weights restored at the end. Seeded; ``device="auto"`` picks CUDA when present
 and then uses bf16 autocast where supported (``amp``).
 """
 
@@ -72,7 +73,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False  # deterministic (slower) CUDA kernels; CPU runs are deterministic anyway
     device: str = field(default="auto", metadata={"cosmetic": True})
-    amp: bool = field(default=True, metadata={"cosmetic": True})
+    amp: bool = True  # bf16 (or fp16) autocast on CUDA: changes the numbers, so part of cache keys
     progress: bool = field(default=True, metadata={"cosmetic": True})
 
     def __post_init__(self) -> None:
@@ -119,6 +120,15 @@ def deterministic_algorithms(enabled: bool):
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+
+
+def precision(cfg: TrainConfig) -> str:
+    """The arithmetic of training with ``cfg`` here: ``"bf16"`` (``"fp16"`` where bf16 is not
+    supported) under CUDA autocast with ``amp``, else ``"fp32"``. Cache keys include it: a
+    device is cosmetic, the precision it trains in is not."""
+    if cfg.amp and resolve_device(cfg.device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
 
 
 def _autocast(device: torch.device, enabled: bool):

@@ -50,8 +50,8 @@ SCOPE: dict[str, list[str]] = {
     "augment": ["pprlib.augment.x_mask_items__*", "pprlib.augment.x_crop_items__*",
                 "pprlib.augment.x_reorder_items__*", "pprlib.augment.x_mask_profile_vectors__*",
                 "pprlib.augment.x_noisy_profiles__*", "pprlib.augment.x__random_subset__*", "pprlib.augment.x_behaviour_views__*"],
-    "comparison/verdict": ["pprlib.experiments.xǁComparisonǁ*", "pprlib.experiments.x_verdict__*",
-                           "pprlib.experiments.x_choose_lr__*", "pprlib.evidence.x_*", "pprlib.evidence.xǁEffectǁ*",
+    "comparison/verdict": ["pprlib.comparison.xǁComparisonǁ*", "pprlib.comparison.x_verdict__*",
+                           "pprlib.runs.x_choose_lr__*", "pprlib.evidence.x_*", "pprlib.evidence.xǁEffectǁ*",
                            "pprlib.reproduction.x_evaluate_claims__*", "pprlib.reproduction.x_across_data__*",
                            "pprlib.reproduction.x__number__*"],
 }

@@ -24,11 +24,48 @@ def session_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
+ML1M_LENGTHS = (1, 4, 9, 10, 25, 120)
+"""Ratings per user in :func:`write_ml1m` (cycled): cold, at the threshold, warm, longer than the window."""
+
+
+def write_ml1m(folder, n_users: int = 90, n_movies: int = 300, seed: int = 0):
+    """A tiny folder in the GroupLens ML-1M format (``ratings.dat``, ``users.dat``, ``::``),
+    generated (never a copy of the real data): users of every length class
+    (:data:`ML1M_LENGTHS`), ratings that share their timestamp (each user's first three, then
+    pairs), written in an order that is neither by time nor by movie id."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    movies = 2 * np.arange(1, n_movies + 1) + 1  # ids 3, 5, 7, ...: not contiguous
+    ratings, users = [], []
+    for u in range(1, n_users + 1):
+        n = ML1M_LENGTHS[(u - 1) % len(ML1M_LENGTHS)]
+        seen = rng.choice(movies, size=n, replace=False)
+        slot = np.maximum(np.arange(n) - 2, 0) // 2  # first three tie, then pairs
+        times = 978_300_000 + 1000 * u + 60 * slot
+        for k in rng.permutation(n):
+            ratings.append(f"{u}::{seen[k]}::{rng.integers(1, 6)}::{times[k]}")
+        users.append(f"{u}::{'FM'[u % 2]}::{('1', '18', '25', '35', '45', '50', '56')[u % 7]}::{u % 21}::{10000 + u}")
+    order = rng.permutation(len(ratings))  # the real file is sorted by user; ours need not be
+    (folder / "ratings.dat").write_text("\n".join(ratings[i] for i in order) + "\n")
+    (folder / "users.dat").write_text("\n".join(users) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ml1m_folder(tmp_path_factory):
+    """A tiny generated ML-1M folder (:func:`write_ml1m`), shared by the whole run."""
+    return write_ml1m(tmp_path_factory.mktemp("data") / "ml-1m")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_environment(session_cache, monkeypatch):
-    """Every test sees PPR_CACHE_DIR = the session's cache and no RANK (a torchrun variable
+def _isolated_environment(session_cache, ml1m_folder, monkeypatch):
+    """Every test sees PPR_CACHE_DIR = the session's cache, PPR_MOVIELENS_1M = a tiny generated
+    ML-1M folder (so that the movielens-1m profile loads), and no RANK (a torchrun variable
     that makes pprlib.distributed behave differently); whatever a test sets is undone."""
     monkeypatch.setenv("PPR_CACHE_DIR", str(session_cache))
+    monkeypatch.setenv("PPR_MOVIELENS_1M", str(ml1m_folder))
     monkeypatch.delenv("RANK", raising=False)
 
 

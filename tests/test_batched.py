@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pprlib import experiments as ex
+from pprlib import runs as rs
 from pprlib.batched import FitRun, batchable, run_many, tune_many
 
 # weights and metrics agree up to float rounding: padding, batched matrix products and the
@@ -29,11 +29,11 @@ def _runs(ctx, name):
 def test_batched_runs_equal_the_runs_done_one_by_one(small_ctx, name):
     ctx = small_ctx
     runs = _runs(ctx, name)
-    alone = [ex.tune(ctx.split, ctx.pre, name, ctx.backbone, s, "few", seed) for s, seed in runs]
-    together = tune_many(ctx.split, ctx.pre, name, ctx.backbone, runs, "few")
+    alone = [rs.tune(ctx, name, s, "few", seed) for s, seed in runs]
+    together = tune_many(ctx, name, runs, "few")
     epochs = [len(h) for _, h in alone]
     assert len(set(epochs)) > 1, f"the premise: one run stops before another ({epochs})"
-    if ex.method(name).contrastive:
+    if rs.method(name).contrastive:
         assert all("loss/cl" in h.columns for _, h in alone), "the contrastive loss is part of the test"
     for (m1, h1), (m2, h2) in zip(alone, together):
         assert list(h1.columns) == list(h2.columns) and len(h1) == len(h2)
@@ -51,17 +51,17 @@ def test_run_many_equals_run_method_and_stores_under_the_same_keys(small_ctx, tm
     settings = dataclasses.replace(ctx.settings(lr={"PPR(light)": 1e-2}),
                                    train=dataclasses.replace(ctx.tune_cfg, max_epochs=2))
     runs = [(name, settings, "few", seed) for name in ("pre-train", "PPR(light)") for seed in (0, 1)]
-    together = run_many(ctx.split, ctx.pre, ctx.backbone, runs)
+    together = run_many(ctx, runs)
     for (name, s, targets, seed), out in zip(runs, together):
-        alone = ex.run_method(ctx.split, ctx.pre, name, ctx.backbone, s, targets, seed, use_cache=False)
+        alone = rs.run_method(ctx, name, s, targets, seed, use_cache=False)
         for metric, values in alone["metrics"].items():
             np.testing.assert_allclose(out["metrics"][metric], values, atol=METRICS_ATOL, err_msg=f"{name} {metric}")
-        stored = ex.run_method(ctx.split, ctx.pre, name, ctx.backbone, s, targets, seed)  # read, not recomputed
+        stored = rs.run_method(ctx, name, s, targets, seed)  # read, not recomputed
         assert stored["seconds"] == out["seconds"]
 
 
 def test_runs_that_cannot_be_batched_say_why(small_ctx):
     ctx = small_ctx
-    _, job = ex.tuning_job(ctx.split, ctx.pre, "ft", ctx.backbone, ctx.settings(), "few", 0)
+    _, job = rs.tuning_job(ctx, "ft", ctx.settings(), "few", 0)
     assert batchable(FitRun(**job)) is None
     assert "loss 'ce'" in batchable(FitRun(**{**job, "cfg": dataclasses.replace(job["cfg"], loss="ce")}))

@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from pprlib import experiments as ex
+from pprlib import runs
 from pprlib.experiments import Comparison, verdict
 
 
@@ -82,13 +83,14 @@ def test_summary_tidy_relative_and_subsets():
     table = result.summary(("NDCG@10", "AUC"), reference="a")
     a = tidy[(tidy.method == "a") & (tidy.metric == "NDCG@10")].value
     assert table.loc["a", "NDCG@10"] == f"{a.mean():.4f} ± {a.std(ddof=1):.4f}"
-    assert table.loc["b", "ΔNDCG@10 vs a"] == f"{result.paired_test('b', 'a')['diff']:+.4f}"
-    assert table.loc["b", "p (instances)"] == result.paired_test("b", "a")["p_instances"]
-    assert table.loc["b", "p (seeds)"] == result.paired_test("b", "a")["p_seeds"]
-    # the test is on the first metric asked for
+    effect = result.effect("b", "a")
+    assert table.loc["b", "ΔNDCG@10 vs a [95% interval]"] == effect.text()
+    assert table.loc["b", "p"] == f"{effect.p:.2g}" and table.loc["b", "MDE"] == f"{effect.mde:.4f}"
+    # the effect is on the first metric asked for
     by_auc = result.summary(("AUC",), reference="a")
-    assert by_auc.loc["b", "ΔAUC vs a"] == f"{result.paired_test('b', 'a', 'AUC')['diff']:+.4f}"
-    assert pd.isna(table.loc["a", "ΔNDCG@10 vs a"])
+    assert by_auc.loc["b", "ΔAUC vs a [95% interval]"] == result.effect("b", "a", "AUC").text()
+    assert table.loc["a", "ΔNDCG@10 vs a [95% interval]"] == "—" and table.loc["a", "p"] == "—"
+    assert not table.isna().any().any()  # no NaN cell
     means = tidy[tidy.metric == "NDCG@10"].groupby("method").value.mean()
     assert result.relative(["b"], reference="a")["b"] == pytest.approx(100 * (means["b"] / means["a"] - 1))
     zero, few = result.only("zero"), result.only("few")
@@ -114,14 +116,14 @@ def fake_context(monkeypatch, curves: dict[float, list[float]], grid=(1e-4, 1e-3
     """A context whose runs return the scripted validation curve of their learning rate."""
     calls = []
 
-    def run_method(split, pre, name, backbone, settings, targets, seed, **kwargs):
-        assert (split, pre, backbone) == ("the split", "the pre-trained model", "the backbone")
+    def run_method(ctx, name, settings, targets, seed, **kwargs):
+        assert ctx.split == "the split"
         lr = settings.lr_for(name)
         calls.append((name, lr, targets, seed))
         curve = curves[lr]
         return {"history": pd.DataFrame({"epoch": range(len(curve)), "val/NDCG@10": curve})}
 
-    monkeypatch.setattr(ex, "run_method", run_method)
+    monkeypatch.setattr(runs, "run_method", run_method)
     config = ex.BookConfig(lr_grid=grid, seeds=(3, 4))
     ctx = types.SimpleNamespace(config=config, split="the split", pre="the pre-trained model", backbone="the backbone",
                                 settings=lambda **kw: ex.TuneSettings(**kw))

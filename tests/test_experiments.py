@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from pprlib import experiments as ex
-from pprlib.data.synthetic import SyntheticConfig
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from html.parser import HTMLParser
 
-from pprlib import book
+from pprlib import book, evidence, paper, reproduction
 from pprlib.data.readers import MOVIELENS_ENV
 from pprlib.experiments import verdict
 
@@ -61,7 +61,8 @@ def test_data_chapter_glues_consistent_statistics(executed):
     _, paths = executed
     g = book.glued(paths["data_protocol"])
     tiny = book.load_profile("tiny")
-    assert g["n_users"] == tiny["n_users"]
+    assert g["n_users"] == tiny["n_users"]  # the held-out users are counted apart
+    assert g["n_heldout_users"] == tiny["heldout_users"]
     assert g["n_items"] == tiny["n_items"]
     assert 0.15 < g["cold_share"] < 0.35
     assert g["n_test_zero"] == g["n_test_users"]  # one zero-shot instance per cold test user
@@ -184,8 +185,15 @@ def test_few_shot_chapter_tables_and_tests(executed):
         assert _unit(g[f"few_p_{key}"]) and _unit(g[f"null_p_{key}"])  # synthetic data: the check runs
         # the glued difference is the difference of the table's means, the verdict the rule's
         assert g[f"few_diff_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
-        assert g[f"few_verdict_{key}"] == verdict(g[f"few_diff_{key}"], g[f"few_p_{key}"])
-    assert g["few_tuning_diff"] == pytest.approx(means["ft"] - means["pre-train"], abs=ROUNDED)
+    for key in ("light", "full", "tuning"):
+        e = g[f"ev_few_{key}"]
+        assert g[f"few_verdict_{key}"] == evidence.verdict(e["lo"], e["hi"], g[f"few_delta_{key}"])
+        assert g[f"few_delta_{key}"] == pytest.approx(paper.EFFECTS[f"few_{key}"].delta(e["reference_mean"]))
+        assert g[f"few_mde_{key}"] == e["mde"] and e["n_seeds"] == g["n_main_seeds"]
+    assert g["few_diff_tuning"] == pytest.approx(means["ft"] - means["pre-train"], abs=ROUNDED)
+    # the held-out population is evaluated and labelled: more instances than the paper's users give
+    assert g["n_heldout_users"] > 0 and g["n_test_instances"] > g["n_paper_instances"]
+    assert g["few_conclusion"] == reproduction.conclude("few_shot", {k: g[k] for k in g if k.startswith("ev_few_")})
     assert g["few_ndcg_ft"] == pytest.approx(means["ft"], abs=ROUNDED / 2)
     # on the tiny profile every tuned method beats popularity by several seed sd (~0.03 vs 0.006)
     for method in ("ft", "PPR(light)", "PPR(full)"):
@@ -201,7 +209,10 @@ def test_zero_shot_chapter_tables_and_tests(executed):
     means = table_means(g["zero_table"])
     for key, method in (("light", "PPR(light)"), ("full", "PPR(full)")):
         assert g[f"zero_diff_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
-        assert g[f"zero_verdict_{key}"] == verdict(g[f"zero_diff_{key}"], g[f"zero_p_{key}"])
+        e = g[f"ev_zero_{key}"]
+        assert g[f"zero_verdict_{key}"] == evidence.verdict(e["lo"], e["hi"], g[f"zero_delta_{key}"])
+    assert g["zero_conclusion"] == reproduction.conclude("zero_shot", {k: g[k] for k in g if k.startswith("ev_zero_")})
+    assert g["n_zero_test"] == g["n_zero_paper"] + g["n_heldout_users"] > g["n_zero_paper"]
     assert g["zero_ndcg_ft"] == pytest.approx(means["ft"], abs=ROUNDED / 2)
     assert g["zero_ndcg_popcold"] == pytest.approx(means["most popular (cold)"], abs=ROUNDED / 2)
     # no claim that ft beats popularity here: on the tiny profile it does not (0.29 vs 0.33)
@@ -379,10 +390,21 @@ def test_summary_is_computed_from_the_other_chapters(executed):
         assert g[f"n_{v.replace(' ', '_')}"] == g["summary_verdicts"].count(v), v
     # every chapter of this book provides its claims' values; only chapters not in the book are missing
     in_book = {p.stem for p in book.toc_files()}
-    for claim, verdict in zip(reproduction.CLAIMS, g["summary_verdicts"]):
-        assert (verdict == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
+    for claim, found in zip(reproduction.CLAIMS, g["summary_verdicts"]):
+        assert (found == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
     # the main claims on both datasets: every cell computed (the MovieLens chapter ran on the fixture)
     assert reproduction.NOT_COMPARABLE not in book.glued(paths["summary"])["across_table"]
+
+
+def test_intro_opens_with_the_findings_computed_from_the_chapters(executed):
+    from pprlib import reproduction
+
+    build_dir, paths = executed
+    g = book.glued(paths["intro"], rich=False)
+    glued = reproduction.read_executed(build_dir / "executed" / "book")
+    expected = reproduction.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
+    assert [g[f"finding_{i}"] for i in range(1, 6)] == expected
+    assert "MovieLens-100K" in g["finding_5"]  # the fixture's MovieLens chapter ran
 
 
 def test_paper_scale_page_reads_the_gpu_measurements(executed):

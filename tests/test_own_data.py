@@ -7,14 +7,14 @@ import os
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from pprlib import book
 from pprlib import experiments as ex
-from pprlib.data import MISSING, DataWarning
+from pprlib.data import DataWarning
 from pprlib.data.readers import read_ali_display_ad, read_cikm2019, read_csv_pair
 from pprlib.data.synthetic import SyntheticConfig, generate
+from pprlib.data.writers import labelled, write_ali_display_ad, write_cikm2019, write_csv_pair
 
 
 @pytest.fixture(scope="module")
@@ -22,54 +22,16 @@ def data():
     return generate(SyntheticConfig(n_users=150, n_items=200, max_length=60, seed=3))
 
 
-def _frames(data):
-    """Interactions (user label, item label, timestamp) and profiles (user label, labels, '' = missing)."""
-    frame = data.to_frame()
-    frame["user"] = data.user_ids[frame.user]
-    frame["item"] = data.item_ids[frame.item]
-    users = frame.drop_duplicates("user")[["user", *data.profile_fields]].replace(MISSING, "")
-    return frame[["user", "item", "timestamp"]], users
-
-
-def write_csv(folder, data):
-    inter, users = _frames(data)
-    folder.mkdir(parents=True, exist_ok=True)
-    inter.set_axis(["user_id", "item_id", "timestamp"], axis=1).to_csv(folder / "interactions.csv", index=False)
-    users.rename(columns={"user": "user_id"}).to_csv(folder / "users.csv", index=False)
-    return folder
-
-
-def write_cikm(folder, data):
-    """Headerless CIKM files; every click is a ``pv`` and every 7th click is followed by a ``buy``."""
-    inter, users = _frames(data)
-    folder.mkdir(parents=True, exist_ok=True)
-    log = pd.DataFrame({"user": inter.user, "item": inter.item, "behavior": "pv",
-                        "timestamp": inter.timestamp - inter.timestamp.min()})  # seconds from the start
-    buys = log.iloc[::7].assign(behavior="buy", timestamp=lambda f: f.timestamp + 5)
-    pd.concat([log, buys]).to_csv(folder / "user_behavior.csv", index=False, header=False)
-    users.to_csv(folder / "user.csv", index=False, header=False)
-    return folder
-
-
-def write_ali(folder, data):
-    """Ali files with header; clicks have clk=1, and one ad per user was shown but not clicked."""
-    inter, users = _frames(data)
-    folder.mkdir(parents=True, exist_ok=True)
-    sample = pd.DataFrame({"user": inter.user, "time_stamp": inter.timestamp, "adgroup_id": inter.item,
-                           "pid": "430548_1007", "nonclk": 0, "clk": 1})
-    shown = sample.drop_duplicates("user").assign(adgroup_id="unseen", nonclk=1, clk=0)
-    pd.concat([sample, shown]).to_csv(folder / "raw_sample.csv", index=False)
-    header = "userid," + ",".join(data.profile_fields) + " "  # the real file's trailing space
-    (folder / "user_profile.csv").write_text(header + "\n" + users.to_csv(index=False, header=False))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory, data):
+    """The three formats as the own-data chapter writes them (:mod:`pprlib.data.writers`)."""
     root = tmp_path_factory.mktemp("own")
     ali_data = generate(SyntheticConfig(n_users=150, n_items=200, max_length=60, profile="aliec", seed=4))
-    return {"csv": write_csv(root / "mine", data), "cikm2019": write_cikm(root / "cikm", data),
-            "ali-display-ad": write_ali(root / "ali", ali_data), "ali_data": ali_data}
+    write_csv_pair(root / "mine", *labelled(data))
+    write_cikm2019(root / "cikm", data)
+    raw = write_ali_display_ad(root / "ali", ali_data)
+    return {"csv": root / "mine", "cikm2019": root / "cikm", "ali-display-ad": root / "ali", "ali_data": ali_data,
+            "ali_raw": raw}
 
 
 def _same(a, b):
@@ -84,12 +46,13 @@ def test_each_form_reads_its_files_with_its_reader(folders, data):
 
     cikm = ex.load_data(ex.DataSpec(f"cikm2019:{folders['cikm2019']}"))
     assert _same(cikm, read_cikm2019(folders["cikm2019"]))
-    assert cikm.n_interactions == data.n_interactions  # the 'buy' rows are not clicks
+    assert cikm.n_interactions == data.n_interactions  # other behaviours and repeated events are not clicks
 
     ali = ex.load_data(ex.DataSpec(f"ali-display-ad:{folders['ali-display-ad']}"))
     assert _same(ali, read_ali_display_ad(folders["ali-display-ad"]))
     assert ali.n_interactions == folders["ali_data"].n_interactions  # clk=0 rows are not clicks
-    assert "unseen" not in set(ali.item_ids[1:])
+    raw = folders["ali_raw"]
+    assert (raw.clk == 0).sum() > 0 and ali.n_items == raw.adgroup_id[raw.clk == 1].nunique()  # shown, not clicked
     assert ali.profile_fields[-1] == "new_user_class_level"  # header stripped
 
 
@@ -101,8 +64,8 @@ def test_relative_folder_is_read_from_the_project_root(folders, tmp_path, monkey
     assert ex.load_data(spec).n_users == 150
 
 
-ACCEPTED = ("'synthetic', 'movielens-100k', 'csv:<folder>', 'cikm2019:<folder>' or "
-            "'ali-display-ad:<folder>'")
+ACCEPTED = ("'synthetic', 'movielens-100k', 'csv:<folder>', 'cikm2019:<folder>', "
+            "'ali-display-ad:<folder>' or 'grouplens:<folder>'")
 
 
 @pytest.mark.parametrize("value", ["netflix", "parquet:data", "csv", "CSV:data"])
@@ -146,7 +109,9 @@ def test_too_few_natural_cold_users_are_simulated_with_a_warning(data, tmp_path,
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
     keep = data.lengths[data.users] >= 10
     keep |= np.isin(data.users, np.flatnonzero(data.lengths < 10)[:3])  # three cold users stay
-    folder = write_csv(tmp_path / "warm", data.subset(keep))
+    folder = tmp_path / "warm"
+    clicks, users = labelled(data.subset(keep))
+    write_csv_pair(folder, clicks, users[users.user_id.isin(clicks.user_id)])  # users with a click
     with pytest.warns(DataWarning) as caught:
         _, sp = ex.book_data(ex.BookConfig(dataset=f"csv:{folder}"))
     assert str(caught[0].message) == (
@@ -164,6 +129,5 @@ def test_a_profile_file_with_own_data_loads_and_validates(folders, tmp_path):
     params = book.load_profile(profile)
     assert params["dataset"] == f"csv:{folders['csv']}" and params["profile"] == "mine"
     assert set(params) == set(book.load_profile("default"))
-    fields = {f for f in ex.BookConfig.__dataclass_fields__}
-    config = ex.BookConfig(**{k: v for k, v in params.items() if k in fields})
+    config = ex.BookConfig.from_params(params)
     assert ex.DataSpec(config.dataset).folder == folders["csv"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot
 
 matplotlib.use("Agg")
 
@@ -23,21 +24,13 @@ def _tidy():
     return pd.DataFrame(rows)
 
 
-def test_delta_frame_pairs_by_seed():
-    delta = plots.delta_frame(_tidy(), "NDCG@10", "ft")
-    assert list(delta.method.unique()) == ["PPR(light)"]
-    assert delta.sort_values("seed").delta.round(6).tolist() == [0.02, 0.05, -0.01]
-    with pytest.raises(ValueError, match="reference method 'nope'"):
-        plots.delta_frame(_tidy(), "NDCG@10", "nope")
-
-
 def test_figures_draw():
     sp = split(generate(SyntheticConfig(n_users=600, n_items=200, max_length=60)))
     assert plots.length_frame(sp).role.nunique() == 4
     share = plots.preference_frame(sp.data, "age")
     assert share.groupby("age", observed=True).share.sum().round(6).eq(1).all()
     for draw in (lambda: plots.length_histogram(sp), lambda: plots.preference_heatmap(sp.data, "age"),
-                 lambda: plots.method_bars(_tidy()), lambda: plots.delta_plot(_tidy())):
+                 lambda: plots.method_bars(_tidy())):
         assert draw() is not None
     with pytest.raises(ValueError, match="not a profile field"):
         plots.preference_frame(sp.data, "zip")
@@ -54,17 +47,10 @@ def _close():
     matplotlib.pyplot.close("all")
 
 
-def _heights(ax):
-    """Bar heights drawn on ``ax`` (vertical bars), sorted."""
-    return sorted(round(p.get_height(), 9) for p in ax.patches if p.get_width() > 0 and np.isfinite(p.get_height()))
-
-
 def _line_points(ax):
     """Every (x, y) point of the lines drawn on ``ax``."""
     return {(round(float(x), 9), round(float(y), 9)) for line in ax.lines
             for x, y in zip(line.get_xdata(), line.get_ydata()) if np.isfinite(y)}
-
-
 
 
 def test_training_curve_draws_the_metric_and_the_loss():
@@ -75,70 +61,6 @@ def test_training_curve_draws_the_metric_and_the_loss():
     assert list(metric.get_xdata()) == [0, 1, 2, 3] and list(metric.get_ydata()) == [0.10, 0.20, 0.25, 0.24]
     right = [other for other in ax.figure.axes if other is not ax][0]
     assert list(right.lines[0].get_xdata()) == [1, 2, 3] and list(right.lines[0].get_ydata()) == [2.0, 1.5, 1.2]
-    _close()
-
-
-def test_noise_curve_draws_the_mean_over_seeds():
-    rows = [{"noise": r, "method": m, "seed": s, "metric": "NDCG@10", "value": 0.5 - r * (0.1 if m == "ft" else 0.2) + 0.01 * s**2}
-            for r in (0.0, 0.5) for m in ("ft", "PPR(light)") for s in (0, 1, 2)]
-    rows.append({"noise": 0.0, "method": "ft", "seed": 0, "metric": "AUC", "value": 0.9})
-    tidy = pd.DataFrame(rows)
-    ax = plots.noise_curve(tidy)
-    means = tidy[tidy.metric == "NDCG@10"].groupby(["noise", "method"]).value.mean()
-    expected = {(round(r, 9), round(v, 9)) for (r, _), v in means.items()}
-    assert expected <= _line_points(ax)
-    assert ax.get_xlabel() == "profile noise rate r" and ax.get_ylabel() == "NDCG@10"
-    _close()
-
-
-def test_ablation_plot_bars_are_the_variant_means_and_the_line_is_ft():
-    rows = []
-    for metric, base in (("NDCG@10", 0.4), ("AUC", 0.8)):
-        for s in (0, 1):
-            rows.append({"method": "ft", "mode": "ft", "variant": "ft", "seed": s, "metric": metric,
-                         "value": base + 0.01 * s})
-            for i, variant in enumerate(("full model", "w/o CL")):
-                for j, mode in enumerate(("PPR(light)", "PPR(full)")):
-                    rows.append({"method": f"{mode} {variant}", "mode": mode, "variant": variant, "seed": s,
-                                 "metric": metric, "value": base + 0.03 * i + 0.011 * j + 0.002 * s})
-    tidy = pd.DataFrame(rows)
-    grid = plots.ablation_plot(tidy, metrics=("NDCG@10", "AUC"))
-    for ax, metric in zip(grid.axes.flat, ("NDCG@10", "AUC")):
-        part = tidy[(tidy.metric == metric) & (tidy.variant != "ft")]
-        means = part.groupby(["variant", "mode"]).value.mean()
-        assert _heights(ax) == sorted(round(v, 9) for v in means)
-        ft = tidy[(tidy.metric == metric) & (tidy.variant == "ft")].value.mean()
-        assert any(np.allclose(line.get_ydata(), ft) for line in ax.lines)
-    _close()
-
-
-def test_sparsity_bars_show_ours_and_the_papers():
-    rows = [{"k": k, "method": m, "seed": s, "metric": "NDCG@10", "improvement": (2.0 if m == "PPR(light)" else 1.0) / k + s}
-            for k in (1, 3) for m in ("ft", "PPR(light)", "PPR(full)") for s in (0, 1)]
-    ours = pd.DataFrame(rows)
-    paper = pd.DataFrame([{"k": 1, "method": "PPR(light)", "improvement": 5.0, "source": "paper"},
-                          {"k": 3, "method": "PPR(light)", "improvement": 4.0, "source": "paper"}])
-    grid = plots.sparsity_bars(ours, paper)
-    mine = ours[ours.method != "ft"].groupby(["k", "method"]).improvement.mean()
-    heights = [_heights(ax) for ax in grid.axes.flat]
-    assert heights[0] == sorted(round(v, 9) for v in mine)
-    assert heights[1] == [4.0, 5.0]
-    _close()
-
-
-def test_universality_plot_points_are_the_mean_differences():
-    rows = []
-    for b, backbone in enumerate(("SASRec", "GRU4Rec")):
-        for s in (0, 1, 2):
-            for m, gain in (("ft", 0.0), ("PPR(light)", 0.01 + 0.02 * b), ("PPR(full)", -0.005)):
-                rows.append({"backbone": backbone, "method": m, "seed": s, "metric": "NDCG@10",
-                             "value": 0.3 + 0.01 * s + gain + 0.001 * s * (m == "PPR(full)")})
-    tidy = pd.DataFrame(rows)
-    ax = plots.universality_plot(tidy)
-    drawn = {round(x, 9) for x, _ in _line_points(ax)}
-    for backbone, part in tidy.groupby("backbone"):
-        for method, v in plots.delta_frame(part).groupby("method", observed=True).delta.mean().items():
-            assert round(v, 9) in drawn, (backbone, method)
     _close()
 
 
@@ -165,3 +87,41 @@ def test_method_bars_are_the_method_means():
     assert widths == sorted(round(v, 9) for v in means)
     assert any(np.allclose(line.get_xdata(), means["ft"]) for line in ax.lines)  # the reference line
     _close()
+
+
+def test_effect_plot_draws_each_effect_its_interval_and_the_papers_marker():
+    from pprlib.evidence import effect_of_differences
+
+    rng = np.random.default_rng(0)
+    effects = {"a": effect_of_differences(rng.normal(0.01, 0.05, (3, 200)), 0.5),
+               "b": effect_of_differences(rng.normal(-0.02, 0.05, (3, 200)), 0.5)}
+    ax = plots.effect_plot(effects, {"b": 0.004, "a": float("nan")})
+    line, caps, (bars,) = ax.containers[0].lines
+    np.testing.assert_allclose(line.get_xdata(), [effects["a"].estimate, effects["b"].estimate])
+    np.testing.assert_allclose(line.get_ydata(), [1, 0])  # first effect on top
+    segments = np.array([seg[:, 0] for seg in bars.get_segments()])
+    np.testing.assert_allclose(segments, [[effects["a"].lo, effects["a"].hi], [effects["b"].lo, effects["b"].hi]])
+    (marker,) = ax.collections[1:] or [c for c in ax.collections if c is not bars]
+    np.testing.assert_allclose(marker.get_offsets(), [[0.004, 0]])  # only b has a finite paper effect
+    legend = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert "the paper's effect, in our units" in legend and "no difference" in legend
+    assert {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())} == {"a": 1, "b": 0}
+    matplotlib.pyplot.close(ax.figure)
+
+
+def test_architecture_colours_say_what_ppr_light_tunes():
+    from pprlib.models import BackboneConfig
+    from pprlib.models.ppr import PPRConfig, PPRModel
+
+    ax = plots.architecture()
+    shown = {t.get_text() for t in ax.texts}
+    assert {text for _, _, text, _ in plots.ARCHITECTURE_BOXES.values()} <= shown
+    # the diagram's "tuned by light" parts are the model's groups that configure("light") leaves trainable
+    model = PPRModel(50, [3, 4], BackboneConfig(), PPRConfig())
+    model.configure("light")
+    trainable = {g for g, params in model.groups().items() if params and all(p.requires_grad for p in params)}
+    parts = {"embed": "profile_emb", "generator": "prompt", "profile_model": "profile_model",
+             "clicks": "backbone", "transformer": "backbone"}
+    for box, group in parts.items():
+        assert plots.ARCHITECTURE_BOXES[box][3] == (group in trainable), box
+    matplotlib.pyplot.close(ax.figure)

@@ -20,6 +20,7 @@ from pprlib.data.readers import (
     read_movielens_100k,
 )
 from pprlib.data.schema import MISSING, DataValidationError
+from pprlib.data.writers import write_grouplens
 
 
 def write(folder, name, text):
@@ -265,10 +266,7 @@ ML100K_USERS = [  # user, age, gender, occupation, zip
 
 
 def ml100k_folder(folder):
-    folder.mkdir()
-    write(folder, "u.data", "".join("\t".join(r) + "\n" for r in ML100K_DATA))
-    write(folder, "u.user", "".join("|".join(r) + "\n" for r in ML100K_USERS))
-    return folder
+    return write_grouplens(folder, ML100K_DATA, ML100K_USERS)
 
 
 def fake_wheel(path):

@@ -104,11 +104,62 @@ def test_read_executed_needs_an_executed_book(tmp_path):
 def test_across_data_puts_both_datasets_side_by_side():
     glued = {"few_shot": {"ev_few_tuning": _effect(0.02, 0.01, 0.03, p=0.001),
                           "ev_few_light": _effect(0.0, -0.0005, 0.0005, p=0.9)},
-             "movielens": {"ev_ml_tuning": _effect(0.02, 0.01, 0.03, p=0.04)}}
-    table = rp.across_data(glued).set_index("claim")
-    assert list(table.columns) == ["paper", "synthetic", "MovieLens-100K"]
-    assert table.loc["ft beats the pre-trained model (few-shot)", "synthetic"].endswith(": reproduced")
-    assert table.loc["ft beats the pre-trained model (few-shot)", "MovieLens-100K"].startswith("+0.0200 [+0.0100")
-    assert table.loc["Few-shot: PPR(light) beats ft", "synthetic"].endswith(": not found")
-    assert table.loc["Few-shot: PPR(light) beats ft", "MovieLens-100K"] == rp.NOT_COMPARABLE
-    assert table.loc["Zero-shot: PPR(full) beats ft", "synthetic"] == rp.NOT_COMPARABLE
+             "movielens": {"ev_ml_tuning": _effect(0.02, 0.01, 0.03, p=0.04, mde=0.012)}}
+    table = rp.across_data(glued).set_index(("", "claim"))
+    assert list(table.columns.get_level_values(0).unique()) == ["", "synthetic", "MovieLens-100K"]
+    tuning = table.loc["ft beats the pre-trained model (few-shot)"]
+    assert tuning[("synthetic", "verdict")] == rp.REPRODUCED
+    assert tuning[("MovieLens-100K", "ours")].startswith("+0.0200 [+0.0100")
+    assert tuning[("MovieLens-100K", "MDE")] == "0.0120"
+    assert tuning[("MovieLens-100K", "δ")] == f"{paper.EFFECTS['few_tuning'].delta(0.5):+.4f}"
+    assert table.loc["Few-shot: PPR(light) beats ft", ("synthetic", "verdict")] == rp.NOT_FOUND
+    assert table.loc["Few-shot: PPR(light) beats ft", ("MovieLens-100K", "verdict")] == rp.NOT_COMPARABLE
+    assert table.loc["Zero-shot: PPR(full) beats ft", ("synthetic", "verdict")] == rp.NOT_COMPARABLE
+    assert not table.isna().any().any()
+
+
+def test_verdict_counts_and_findings_are_computed_from_the_tables():
+    glued = {"few_shot": {"ev_few_light": _effect(0.003, 0.001, 0.005)},
+             "ablation": {"ev_cl_light": _effect(-0.003, -0.005, -0.001)},
+             "movielens": {"ev_ml_tuning": _effect(0.02, 0.01, 0.03)}}
+    table, across = rp.evaluate_claims(glued), rp.across_data(glued)
+    counts = rp.verdict_counts(table, across)
+    assert counts.loc[rp.REPRODUCED, "all claims (generated data)"] == 1
+    assert counts.loc[rp.OPPOSITE, "all claims (generated data)"] == 1
+    assert counts["all claims (generated data)"].sum() == len(rp.CLAIMS)
+    assert counts.loc[rp.REPRODUCED, "main claims (MovieLens-100K)"] == 1
+    five = rp.findings(table, across)
+    assert len(five) == 5
+    assert "1 reproduced" in five[0] and "1 opposite" in five[0]
+    assert "PPR(light) beats ft: reproduced (+0.0030 [+0.0010, +0.0050]" in five[1]
+    assert "opposite: Contrastive learning helps PPR(light)" in five[3]
+    assert five[4] == "On real data (MovieLens-100K), the 5 main claims are 1 reproduced, 4 not comparable."
+
+
+def test_a_chapters_conclusion_counts_its_verdicts_and_states_each():
+    values = {"ev_cl_light": _effect(0.003, 0.001, 0.005), "ev_cl_full": _effect(-0.003, -0.005, -0.001),
+              "ev_promptaug_light": _effect(0.0, -0.001, 0.001), "ev_behaviouraug_light": _effect(0.0, -0.01, 0.02),
+              "ev_personal_light": _effect(0.001, 0.0005, 0.0015)}  # ev_personal_full missing
+    text = rp.conclude("ablation", values)
+    assert text.startswith("On this data, of the 6 claims this chapter tests: 1 reproduced, 1 weaker than claimed, "
+                           "1 not found, 1 opposite, 1 inconclusive, 1 not comparable.")
+    assert "“Contrastive learning helps PPR(full)” goes the other way: ours -0.0030 [-0.0050, -0.0010]" in text
+    assert f"against the paper's {paper.SMALLEST_EFFECT * 0.5:+.4f}" in text
+    assert "“A personalized prompt beats one shared prompt (PPR(full))” could not be compared" in text
+
+
+def test_a_conclusion_follows_the_verdict_not_the_sign():
+    # the same estimate, two intervals: the verdict (hence the words) changes with the interval only
+    narrow = rp.conclude("few_shot", {"ev_few_full": _effect(0.01, 0.004, 0.016)}, [_claim("Few-shot: PPR(full) beats ft")])
+    wide = rp.conclude("few_shot", {"ev_few_full": _effect(0.01, -0.01, 0.03)}, [_claim("Few-shot: PPR(full) beats ft")])
+    assert "1 reproduced" in narrow and rp.MEANING[rp.REPRODUCED] in narrow
+    assert "1 inconclusive" in wide and rp.MEANING[rp.INCONCLUSIVE] in wide and "as large" in wide
+    with pytest.raises(ValueError, match="no claim"):
+        rp.conclude("explorer", {})
+
+
+def test_movielens_claims_read_the_movielens_chapter():
+    claims = rp.movielens_claims()
+    assert {c.chapter for c in claims} == {"movielens"} and len(claims) == len(rp.ACROSS_DATA)
+    text = rp.conclude("movielens", {"ev_ml_few_light": _effect(-0.01, -0.02, -0.001)}, claims)
+    assert "1 opposite" in text and "4 not comparable" in text

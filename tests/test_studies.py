@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pprlib import experiments as ex
+from pprlib import runs
 from pprlib import studies
 from pprlib.data.synthetic import SyntheticConfig
 
@@ -55,7 +56,7 @@ def test_noise_reaches_tuning_validation_and_test(ctx, monkeypatch):
     """With noise r, the profiles that training, validation and test see are the noisy ones
     of ``experiments.noisy_profiles`` (cold users changed, the same for a seed)."""
     seen = {}
-    real_fit, real_evaluate = ex.fit, ex.evaluate
+    real_fit, real_evaluate = runs.fit, runs.evaluate
 
     def fit(model, params, train, split, val, cfg, cl=None, val_profiles=None, **kwargs):
         seen["train"], seen["val"] = train.profiles.clone(), val_profiles
@@ -65,8 +66,8 @@ def test_noise_reaches_tuning_validation_and_test(ctx, monkeypatch):
         seen["test"] = kwargs.get("profiles")
         return real_evaluate(scorer, split, inst, **kwargs)
 
-    monkeypatch.setattr(ex, "fit", fit)
-    monkeypatch.setattr(ex, "evaluate", evaluate)
+    monkeypatch.setattr(runs, "fit", fit)
+    monkeypatch.setattr(runs, "evaluate", evaluate)
     settings = ctx.settings(lr={"ft": 1e-3}, profile_noise=0.5)
     ex.run_method(ctx.split, ctx.pre, "ft", ctx.backbone, settings, "few", 1, use_cache=False)
     noisy = ex.noisy_profiles(ctx.split, 0.5, 1)

@@ -139,7 +139,7 @@ def test_cross_domain_task_and_methods(ctx):
         assert torch.equal(v, source_blocks[k])  # the source Transformer is transferred...
     assert target_only.profile_emb is None  # ...but not to the target-only SASRec
     result = cross_domain.compare_cross_domain(task, [0], settings)
-    assert set(result.methods) == set(cross_domain.METHODS)
+    assert set(result.methods) == set(cross_domain.CROSS_DOMAIN_METHODS)
     assert "SASRec (target)" not in result.only("zero").methods  # no profile: no zero-shot instance
     assert "SASRec (target)" in result.only("few").methods
     assert (result.only("few").tidy().query("metric == 'NDCG@10'").value.between(0, 1)).all()

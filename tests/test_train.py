@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pprlib import experiments
+from pprlib import experiments, runs
 from pprlib.data.protocol import ProtocolConfig, split
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate
@@ -119,7 +119,7 @@ def test_run_method_cache_returns_the_stored_result(tiny, monkeypatch, tmp_path)
     def boom(*args, **kwargs):
         raise AssertionError("tune called although the run is cached")
 
-    monkeypatch.setattr(experiments, "tune", boom)
+    monkeypatch.setattr(runs, "tune", boom)
     second = experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 0)
     assert _equal(first["metrics"], second["metrics"])
     assert second["seconds"] == first["seconds"]

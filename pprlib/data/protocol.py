@@ -122,6 +122,8 @@ class ColdStartSplit:
     test_users: np.ndarray
     sets: dict[str, Instances] = field(default_factory=dict)
     full: InteractionData | None = None  # the data before simulated cold users were truncated
+    # extra cold test users of the same world (generated data only): never pre-trained or tuned on
+    heldout_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def clicked(self) -> InteractionData:
@@ -131,7 +133,13 @@ class ColdStartSplit:
 
     # instance sets -----------------------------------------------------------------------
     def instances(self, name: str) -> Instances:
-        """One of ``tune``, ``val``, ``test`` (cold users) or ``warm_val``, ``warm_test``."""
+        """One of ``tune``, ``val``, ``test`` (cold users), ``warm_val``, ``warm_test``, and on
+        data with held-out users ``heldout`` (their instances) and ``test+heldout`` (both test
+        populations, the paper-protocol test users first)."""
+        if name == "test+heldout" and "heldout" in self.sets:
+            test, held = self.sets["test"], self.sets["heldout"]
+            return Instances(*(np.concatenate([getattr(test, f), getattr(held, f)])
+                               for f in ("users", "positions", "targets", "candidates")))
         if name not in self.sets:
             raise ValueError(f"unknown instance set {name!r}; choose from {sorted(self.sets)}")
         return self.sets[name]
@@ -146,15 +154,22 @@ class ColdStartSplit:
         cold = np.concatenate([self.tune_users, self.val_users, self.test_users])
         test, val, tune = self.instances("test"), self.instances("val"), self.instances("tune")
         rows = {
-            "users": d.n_users,
+            "users": d.n_users - len(self.heldout_users),  # the held-out test users are listed below
             "items": d.n_items,
-            "interactions": d.n_interactions,
+            "interactions": d.n_interactions - int(d.lengths[self.heldout_users].sum()),
             "pre-train instances": int(self.pretrain_sequences()[1].sum()),
             "tuning instances": len(tune) + len(val),
             "profile fields": len(d.profile_fields),
             "warm users": len(self.warm_users),
             "cold users (tune / val / test)": f"{len(self.tune_users)} / {len(self.val_users)} / {len(self.test_users)}",
             "test instances (few-shot / zero-shot)": f"{len(test.few_shot())} / {len(test.zero_shot())}",
+        }
+        if len(self.heldout_users):
+            held = self.instances("heldout")
+            rows["held-out cold test users (generated)"] = len(self.heldout_users)
+            rows["held-out test instances (few-shot / zero-shot)"] = (
+                f"{len(held.few_shot())} / {len(held.zero_shot())}")
+        rows |= {
             "mean clicks, warm / cold": f"{d.lengths[self.warm_users].mean():.1f} / {d.lengths[cold].mean():.1f}",
         }
         return pd.DataFrame({"value": rows}).rename_axis(d.name)
@@ -187,7 +202,7 @@ class ColdStartSplit:
     def save(self, path: Path) -> None:
         arrays = {
             "warm_users": self.warm_users, "tune_users": self.tune_users,
-            "val_users": self.val_users, "test_users": self.test_users,
+            "val_users": self.val_users, "test_users": self.test_users, "heldout_users": self.heldout_users,
             "n_interactions": np.array([self.data.n_interactions]),
             "fingerprint": np.array([self.data.fingerprint()]),
         }
@@ -217,7 +232,8 @@ class ColdStartSplit:
                 arrays.get(f"{name}.candidates"),
             )
         return cls(data, config, arrays["warm_users"], arrays["tune_users"], arrays["val_users"],
-                   arrays["test_users"], sets)
+                   arrays["test_users"], sets,
+                   heldout_users=arrays.get("heldout_users", np.zeros(0, dtype=np.int64)))
 
 
 def simulate_cold_users(data: InteractionData, share: float, threshold: int,
@@ -240,8 +256,11 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
         data = simulate_cold_users(data, config.simulate_cold_share, config.cold_threshold, rng)
 
     lengths = data.lengths
-    warm = np.flatnonzero(lengths >= config.cold_threshold)
-    cold = np.flatnonzero((lengths < config.cold_threshold) & (lengths > 0))
+    heldout = np.asarray(data.meta.get("heldout_users", np.zeros(0, dtype=np.int64)), dtype=np.int64)
+    pool = np.ones(data.n_users, dtype=bool)
+    pool[heldout] = False  # held-out users are test users only: never warm, never tuned on
+    warm = np.flatnonzero(pool & (lengths >= config.cold_threshold))
+    cold = np.flatnonzero(pool & (lengths < config.cold_threshold) & (lengths > 0))
     if len(cold) < MIN_COLD_USERS:
         if config.simulate_cold_share > 0:
             advice = (f"simulate_cold_share={config.simulate_cold_share} of {full.n_users} users gives "
@@ -278,8 +297,14 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
         **_warm_sets(data, warm),
     }
     _add_candidates(full, sets, ("val", "test", "warm_val", "warm_test"), config, rng)
+    if len(heldout):
+        if (lengths[heldout] >= config.cold_threshold).any() or (lengths[heldout] == 0).any():
+            raise ValueError(f"{data.name}: held-out test users must be cold (1 to {config.cold_threshold - 1} clicks)")
+        # their own random stream: the other sets' candidates do not depend on their number
+        sets["heldout"] = _user_instances(data, heldout)
+        _add_candidates(full, sets, ("heldout",), config, np.random.default_rng([config.seed, 1]))
     return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets,
-                          full if full is not data else None)
+                          full if full is not data else None, heldout_users=heldout)
 
 
 def _check_catalogue(data: InteractionData, config: ProtocolConfig) -> None:

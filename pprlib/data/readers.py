@@ -81,6 +81,9 @@ _RECBOLE_WHEEL = "recbole-1.2.1-*.whl"
 MOVIELENS_ENV = "PPR_MOVIELENS"
 """Environment variable naming a local copy of ML-100K (the recbole 1.2.1 wheel or a GroupLens
 ``ml-100k`` folder): :func:`read_movielens_100k` then reads it instead of downloading."""
+MOVIELENS_1M_ENV = "PPR_MOVIELENS_1M"
+"""Environment variable naming a GroupLens ``ml-1m`` folder (``ratings.dat``, ``users.dat``):
+the ``movielens-1m`` run profile reads it (``dataset: grouplens:${PPR_MOVIELENS_1M}``)."""
 _WHEEL_INTER = "recbole/dataset_example/ml-100k/ml-100k.inter"
 _WHEEL_USER = "recbole/dataset_example/ml-100k/ml-100k.user"
 
@@ -232,6 +235,8 @@ def read_csv_pair(
     extra_columns: Literal["error", "ignore"] = "error",
     vocab: dict[str, Sequence[str]] | None = None,
     name: str | None = None,
+    ties: Literal["file", "item", "random"] = "file",
+    ties_seed: int = 0,
 ) -> InteractionData:
     """An interactions CSV and a users CSV, both with a header, read with a column mapping.
 
@@ -240,7 +245,8 @@ def read_csv_pair(
     ``rating`` in the interactions, a column of the users file outside ``profile_fields``) is an
     error unless ``extra_columns="ignore"``: a misspelt name should not go unnoticed.
     ``unknown_users``, ``duplicates`` and ``vocab`` (fixed labels per field; other values are
-    an error) are passed to :func:`build_dataset`. ``name`` defaults to the interactions file's
+    an error), ``ties`` and ``ties_seed`` (the order of a user's interactions with one
+    timestamp) are passed to :func:`build_dataset`. ``name`` defaults to the interactions file's
     stem.
     """
     if extra_columns not in ("error", "ignore"):
@@ -274,6 +280,8 @@ def read_csv_pair(
         duplicates=duplicates,
         vocab=vocab,
         meta={"reader": "read_csv_pair", "files": [inter_source, users_source]},
+        ties=ties,
+        ties_seed=ties_seed,
     )
 
 
@@ -290,6 +298,8 @@ def read_grouplens(
     folder: str | os.PathLike,
     *,
     profile_fields: Sequence[str] = ML_PROFILE_FIELDS,
+    ties: Literal["file", "item", "random"] = "file",
+    ties_seed: int = 0,
 ) -> InteractionData:
     """A local GroupLens MovieLens folder: ML-100K (``u.data``, ``u.user``) or ML-1M
     (``ratings.dat``, ``users.dat``), detected by the files present.
@@ -301,6 +311,9 @@ def read_grouplens(
     50: 50-55, 56: 56+) so that both datasets share the age vocabulary (all seven codes,
     also those that do not occur) and the gender vocabulary (F, M). Occupations differ:
     ML-100K names them (``"technician"``), ML-1M numbers them (0-20).
+
+    Many ratings share their (user, timestamp): ``ties`` says which of them comes first
+    (``"file"``, ``"item"`` or a seeded ``"random"`` order, see :data:`~pprlib.data.schema.TIES`).
     """
     folder = _folder(folder)
     names = {p.name for p in folder.iterdir()}
@@ -309,7 +322,8 @@ def read_grouplens(
         # latin-1 decodes any byte; GroupLens files are ASCII or latin-1
         interactions = _read_file(inter_path, sep="\t", columns=_ML_RATINGS, encoding="latin-1")
         users = _read_file(users_path, sep="|", columns=_ML100K_USER, encoding="latin-1")
-        return _movielens_100k(interactions, users, str(inter_path), str(users_path), profile_fields)
+        return _movielens_100k(interactions, users, str(inter_path), str(users_path), profile_fields,
+                               ties=ties, ties_seed=ties_seed)
     if {"ratings.dat", "users.dat"} <= names:
         inter_path, users_path = folder / "ratings.dat", folder / "users.dat"
         interactions = _read_file(inter_path, sep="::", columns=_ML_RATINGS, encoding="latin-1")
@@ -325,6 +339,8 @@ def read_grouplens(
             item_col="item_id",
             vocab=_ML_VOCAB,
             meta={"reader": "read_grouplens", "files": [str(inter_path), str(users_path)]},
+            ties=ties,
+            ties_seed=ties_seed,
         )
     partial = [f"{a} without {b}" for pair in _ML_PAIRS for a, b in (pair, pair[::-1])
                if a in names and b not in names]
@@ -341,6 +357,7 @@ def _movielens_100k(
     inter_source: str,
     users_source: str,
     profile_fields: Sequence[str],
+    **order,
 ) -> InteractionData:
     """ML-100K frames (GroupLens or recbole) -> dataset, ages bucketed into ML-1M codes."""
     users = users.copy()
@@ -357,6 +374,7 @@ def _movielens_100k(
         item_col="item_id",
         vocab=_ML_VOCAB,
         meta={"reader": "movielens-100k", "files": [inter_source, users_source]},
+        **order,
     )
 
 
@@ -446,6 +464,8 @@ def read_movielens_100k(
     wheel: str | os.PathLike | None = None,
     *,
     profile_fields: Sequence[str] = ML_PROFILE_FIELDS,
+    ties: Literal["file", "item", "random"] = "file",
+    ties_seed: int = 0,
 ) -> InteractionData:
     """ML-100K read straight from the ``recbole==1.2.1`` wheel (nothing is extracted to disk).
 
@@ -453,7 +473,8 @@ def read_movielens_100k(
     (:data:`MOVIELENS_ENV`: a wheel, or a GroupLens ml-100k folder read with
     :func:`read_grouplens`); otherwise :func:`fetch_movielens_100k` downloads the wheel into
     ``cache_dir``. The result equals :func:`read_grouplens` on a GroupLens ml-100k folder with
-    the same content (same fields, age buckets and vocabularies).
+    the same content (same fields, age buckets and vocabularies). ``ties``: the order of a
+    user's ratings with one timestamp, as in :func:`read_grouplens`.
     """
     local = os.environ.get(MOVIELENS_ENV, "").strip()
     if wheel is None and local:
@@ -462,7 +483,8 @@ def read_movielens_100k(
             raise FileNotFoundError(f"{MOVIELENS_ENV}={local}: no such file or folder (expected the recbole 1.2.1 "
                                     "wheel or a GroupLens ml-100k folder with u.data and u.user)")
         if wheel.is_dir():
-            return read_grouplens(wheel, profile_fields=profile_fields)
+            _refuse_ml1m(wheel, local)
+            return read_grouplens(wheel, profile_fields=profile_fields, ties=ties, ties_seed=ties_seed)
     path = Path(wheel) if wheel is not None else fetch_movielens_100k(cache_dir)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: wheel not found")
@@ -474,7 +496,21 @@ def read_movielens_100k(
     with archive:
         interactions = _read_wheel_member(archive, path, _WHEEL_INTER)
         users = _read_wheel_member(archive, path, _WHEEL_USER)
-    return _movielens_100k(interactions, users, f"{path}:{_WHEEL_INTER}", f"{path}:{_WHEEL_USER}", profile_fields)
+    return _movielens_100k(interactions, users, f"{path}:{_WHEEL_INTER}", f"{path}:{_WHEEL_USER}", profile_fields,
+                           ties=ties, ties_seed=ties_seed)
+
+
+def _refuse_ml1m(folder: Path, setting: str) -> None:
+    """``PPR_MOVIELENS`` names a copy of ML-100K; an ML-1M folder there is a mistake, not a
+    request to read ML-1M as if it were ML-100K."""
+    names = {p.name for p in folder.iterdir()}
+    if {"ratings.dat", "users.dat"} <= names and not {"u.data", "u.user"} <= names:
+        raise DataValidationError(
+            f"{MOVIELENS_ENV}={setting}: this folder holds MovieLens-1M (ratings.dat, users.dat), but "
+            f"{MOVIELENS_ENV} names a copy of MovieLens-100K (the recbole 1.2.1 wheel or an ml-100k folder). "
+            f"For MovieLens-1M set {MOVIELENS_1M_ENV}={setting} and run the profile movielens-1m "
+            f"(python -m pprlib book --profile movielens-1m), or write dataset: grouplens:<folder> in a "
+            f"profile; unset {MOVIELENS_ENV} (or point it at ML-100K) for the movielens profile.")
 
 
 def _read_wheel_member(archive: zipfile.ZipFile, path: Path, member: str) -> pd.DataFrame:

@@ -7,8 +7,9 @@ Encoding (fixed, so every other module can rely on it):
   an interaction; ``item_ids[i]`` keeps the original label (``item_ids[0]`` is ``None``);
 * every profile field is a categorical code, ``0`` is the reserved *missing* value and
   ``vocab[field][0] == MISSING``;
-* interactions are sorted by ``(user, timestamp)``; ties keep the order of the source
-  (a stable sort), so the order is deterministic for a given file.
+* interactions are sorted by ``(user, timestamp)``; ties (a user's interactions with the
+  same timestamp) keep the order of the source by default (a stable sort), so the order is
+  deterministic for a given file; :data:`TIES` lists the other orders ``build_dataset`` offers.
 
 :func:`build_dataset` turns raw frames into this object and is where every validation
 error is raised, naming the source, the column and the offending row or value.
@@ -26,6 +27,11 @@ import pandas as pd
 
 MISSING = "<missing>"
 """Label of the reserved code 0 of every profile field."""
+
+TIES = ("file", "item", "random")
+"""The order of a user's interactions that share a timestamp: ``"file"``, as in the source;
+``"item"``, by item label (numbers numerically); ``"random"``, a seeded random order
+(``ties_seed``). Which tied item counts as a user's first or next is otherwise arbitrary."""
 
 ROW = "_row"
 """Optional column of raw frames: the row number in the source file, used in messages."""
@@ -323,6 +329,8 @@ def build_dataset(
     vocab: dict[str, Sequence[str]] | None = None,
     item_features: pd.DataFrame | None = None,
     meta: dict | None = None,
+    ties: Literal["file", "item", "random"] = "file",
+    ties_seed: int = 0,
 ) -> InteractionData:
     """Validate raw frames and encode them as :class:`InteractionData`.
 
@@ -332,6 +340,8 @@ def build_dataset(
     rows raise (``"error"``), are dropped (``"drop"``, for raw click logs that repeat
     events), or are kept. Empty profile values map to the missing code. ``vocab`` fixes the
     labels of a field (values outside it raise); otherwise it is the sorted set of values.
+    ``ties`` orders a user's interactions with equal timestamps (:data:`TIES`; ``ties_seed``
+    seeds the ``"random"`` order).
     """
     profile_fields = list(profile_fields)
     if interactions is None or len(interactions) == 0:
@@ -344,6 +354,8 @@ def build_dataset(
         raise ValueError(f"unknown_users must be 'error', 'missing' or 'drop', got {unknown_users!r}")
     if duplicates not in ("error", "drop", "keep"):
         raise ValueError(f"duplicates must be 'error', 'drop' or 'keep', got {duplicates!r}")
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     _require_columns(interactions, [user_col, item_col, time_col], interactions_source)
     _require_columns(users, [user_col, *profile_fields], users_source)
 
@@ -448,7 +460,11 @@ def build_dataset(
 
     ts_int = np.asarray(times, dtype=np.int64)  # sub-second times are kept as milliseconds
     _check_time_units(inter, uid, ts_int, time_scale, user_labels, time_col, interactions_source)
-    order = np.lexsort((np.arange(len(uid)), ts_int, uid))  # stable tie-break: source order
+    source_order = np.arange(len(uid))
+    tie_key = {"file": source_order, "item": iid,
+               "random": np.random.default_rng(ties_seed).permutation(len(uid))}[ties]
+    order = np.lexsort((source_order, tie_key, ts_int, uid))  # ties by tie_key, then source order
+
 
     return InteractionData(
         name=name,
@@ -461,7 +477,7 @@ def build_dataset(
         items=iid[order],
         timestamps=ts_int[order],
         item_features=item_features,
-        meta=dict(meta or {}),
+        meta={**(meta or {}), "ties": ties if ties != "random" else f"random (seed {ties_seed})"},
     )
 
 

@@ -65,6 +65,7 @@ KNOBS: dict[str, str] = {
     "profile_missing_rate": "share of profile values recorded as missing",
     "cold_share": "expected share of users with fewer than cold_threshold clicks",
     "length_sigma": "spread of the log-normal sequence lengths (heavier tail when larger)",
+    "heldout_users": "extra cold users from the same world, used only as test users (never pre-trained or tuned on)",
 }
 
 BASE_TIME = 1_577_836_800  # 2020-01-01 00:00:00 UTC
@@ -101,6 +102,7 @@ class SyntheticConfig:
     length_sigma: float = 1.0
     max_length: int = 200
     mean_gap_seconds: float = 3600.0
+    heldout_users: int = 0
     seed: int = 0
     name: str = field(default="synthetic", metadata={"cosmetic": True})
 
@@ -116,6 +118,8 @@ class SyntheticConfig:
         _at_least("n_successors", self.n_successors, 1)
         _at_least("cold_threshold", self.cold_threshold, 2)
         _at_least("max_length", self.max_length, self.cold_threshold)
+        if not isinstance(self.heldout_users, (int, np.integer)) or self.heldout_users < 0:
+            raise ValueError(f"SyntheticConfig.heldout_users must be an integer >= 0, got {self.heldout_users!r}")
         if self.max_length >= self.n_items:
             raise ValueError(
                 f"SyntheticConfig.max_length ({self.max_length}) must be below n_items ({self.n_items}) "
@@ -242,28 +246,50 @@ def _timestamps(rng: np.random.Generator, lengths: np.ndarray, mean_gap: float, 
     return np.repeat(starts, lengths) + within
 
 
+def _cold_lengths(rng: np.random.Generator, n: int, cfg: SyntheticConfig) -> np.ndarray:
+    """``n`` lengths from the population's law conditioned on being cold (< ``cold_threshold``)."""
+    out = np.empty(0, dtype=np.int64)
+    while len(out) < n:
+        draw = _lengths(rng, max(2 * n, 64), cfg.cold_share, cfg.cold_threshold, cfg.length_sigma, cfg.max_length)
+        out = np.concatenate([out, draw[draw < cfg.cold_threshold]])
+    return out[:n]
+
+
 def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
-    """Generate the dataset described by ``cfg`` (same config -> identical data)."""
+    """Generate the dataset described by ``cfg`` (same config -> identical data).
+
+    With ``cfg.heldout_users = m`` the data ends with ``m`` extra users (codes ``n_users`` to
+    ``n_users + m - 1``, listed in ``meta["heldout_users"]``): cold users of the same world
+    (same items, group effects, successor maps and profile effects; lengths drawn from the
+    population's law given that they are below ``cold_threshold``), from a random stream of
+    their own, so the first ``n_users`` users are exactly those of ``heldout_users = 0``. The
+    protocol keeps them out of pre-training and tuning: they are test users only."""
     cfg = cfg or SyntheticConfig()
     rng = np.random.default_rng(cfg.seed)
     fields = cfg.fields
     n_u, n_i, n_g, n_k = cfg.n_users, cfg.n_items, cfg.n_groups, cfg.n_styles
 
     # profiles: each field with its own (non-uniform) marginal distribution
-    true_codes = np.stack(
-        [rng.choice(len(v), size=n_u, p=rng.dirichlet(np.full(len(v), 2.0))) for v in fields.values()],
-        axis=1,
-    )
+    marginals, columns = [], []
+    for v in fields.values():
+        marginals.append(rng.dirichlet(np.full(len(v), 2.0)))
+        columns.append(rng.choice(len(v), size=n_u, p=marginals[-1]))
+    true_codes = np.stack(columns, axis=1)
     item_group, popularity, group_items, group_cdf = _items(rng, n_i, n_g, cfg.popularity_skew)
 
     # static preference over groups: profile part and random part
-    profile_part = _profile_sum(_field_effects(rng, cfg, n_g), true_codes)
-    random_part = rng.standard_normal((n_u, n_g))
+    preference_effects = _field_effects(rng, cfg, n_g)
     s = cfg.profile_signal
-    theta = _softmax(cfg.preference_sharpness * (np.sqrt(s) * profile_part + np.sqrt(1 - s) * random_part))
+
+    def mix(codes, random_part):
+        profile_part = _profile_sum(preference_effects, codes)
+        return _softmax(cfg.preference_sharpness * (np.sqrt(s) * profile_part + np.sqrt(1 - s) * random_part))
+
+    theta = mix(true_codes, rng.standard_normal((n_u, n_g)))
 
     # transition style: from the profile with probability profile_style_signal
-    profile_style = _profile_sum(_field_effects(rng, cfg, n_k), true_codes).argmax(axis=1)
+    style_effects = _field_effects(rng, cfg, n_k)
+    profile_style = _profile_sum(style_effects, true_codes).argmax(axis=1)
     random_style = rng.integers(n_k, size=n_u)
     style = np.where(rng.random(n_u) < cfg.profile_style_signal, profile_style, random_style)
 
@@ -275,34 +301,60 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     # observed profiles: some values missing (code 0); labels get code = index + 1
     observed = true_codes + 1
     observed[rng.random(observed.shape) < cfg.profile_missing_rate] = 0
+    timestamps = _timestamps(rng, lengths, cfg.mean_gap_seconds, BASE_TIME)
+
+    if cfg.heldout_users:  # the held-out cold users: same world, their own random stream
+        m, hr = cfg.heldout_users, np.random.default_rng([cfg.seed, 1])
+        h_codes = np.stack([hr.choice(len(p), size=m, p=p) for p in marginals], axis=1)
+        h_theta = mix(h_codes, hr.standard_normal((m, n_g)))
+        h_profile_style = _profile_sum(style_effects, h_codes).argmax(axis=1)
+        h_style = np.where(hr.random(m) < cfg.profile_style_signal, h_profile_style, hr.integers(n_k, size=m))
+        h_lengths = _cold_lengths(hr, m, cfg)
+        h_seqs = _clicks(hr, h_theta, h_style, h_lengths, group_items, group_cdf, successors,
+                         cfg.sequential_strength, cfg.max_length)
+        h_observed = h_codes + 1
+        h_observed[hr.random(h_observed.shape) < cfg.profile_missing_rate] = 0
+        h_timestamps = _timestamps(hr, h_lengths, cfg.mean_gap_seconds, BASE_TIME)
+        true_codes, theta = np.concatenate([true_codes, h_codes]), np.concatenate([theta, h_theta])
+        profile_style, style = np.concatenate([profile_style, h_profile_style]), np.concatenate([style, h_style])
+        lengths, seqs = np.concatenate([lengths, h_lengths]), np.concatenate([seqs, h_seqs])
+        observed, timestamps = np.concatenate([observed, h_observed]), np.concatenate([timestamps, h_timestamps])
+    n_all = len(lengths)
 
     mask = np.arange(cfg.max_length)[None, :] < lengths[:, None]
-    users = np.repeat(np.arange(n_u), lengths)
+    users = np.repeat(np.arange(n_all), lengths)
     items = seqs[mask] + 1  # item codes start at 1; 0 is padding
-    timestamps = _timestamps(rng, lengths, cfg.mean_gap_seconds, BASE_TIME)
+    meta = {
+        "generator": cfg,
+        # ground truth, for tests and for the book's explanations (indices: item code - 1)
+        "latent": {
+            "item_group": item_group,
+            "theta": theta,
+            "style": style,
+            "profile_style": profile_style,
+            "true_profiles": true_codes + 1,
+            "successors": successors + 1,
+            # the world's parameters, for the ceilings (pprlib.data.ceilings)
+            "field_marginals": marginals,
+            "preference_effects": preference_effects,
+            "style_effects": style_effects,
+            "popularity": popularity,
+        },
+    }
+    if cfg.heldout_users:
+        meta["heldout_users"] = np.arange(n_u, n_all)
 
     data = InteractionData(
         name=cfg.name,
         profile_fields=list(fields),
         vocab={f: [MISSING, *values] for f, values in fields.items()},
         profiles=observed,
-        user_ids=np.asarray([f"u{u}" for u in range(n_u)], dtype=object),
+        user_ids=np.asarray([f"u{u}" if u < n_u else f"h{u - n_u}" for u in range(n_all)], dtype=object),
         item_ids=np.asarray([None, *(f"i{i}" for i in range(1, n_i + 1))], dtype=object),
         users=users,
         items=items,
         timestamps=timestamps,
-        meta={
-            "generator": cfg,
-            # ground truth, for tests and for the book's explanations (indices: item code - 1)
-            "latent": {
-                "item_group": item_group,
-                "theta": theta,
-                "style": style,
-                "profile_style": profile_style,
-                "true_profiles": true_codes + 1,
-                "successors": successors + 1,
-            },
-        },
+        meta=meta,
     )
     return check_dataset(data)
 

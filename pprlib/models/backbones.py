@@ -1,9 +1,10 @@
 """Sequential backbones that accept a prefix (the prompt) ahead of the item sequence.
 
-Every backbone maps ``(items (B, L) right-padded, lengths (B,), prefix (B, n, d) or None)`` to
-hidden states ``(B, n + L, d)``: the prefix first, then the items. Attention (or recurrence) is
-causal, so with right padding a real position never sees a padding position, and the prefix is
-visible to every item. The prefix gets no position embedding; item ``j`` of the window gets
+Every backbone maps ``(item_vectors (B, L, d), prefix (B, n, d) or None)``, the embedded items
+of right-padded histories, to hidden states ``(B, n + L, d)``: the prefix first, then the items.
+Attention (or recurrence) is causal, so with right padding a real position never sees a padding
+position (the caller reads each history's state at its own length), and the prefix is visible to
+every item. The prefix gets no position embedding; item ``j`` of the window gets
 position ``j`` (counted from the first click of the window).
 
 The user representation after ``k`` clicks is the state at index ``n + k - 1``: the last real
@@ -34,8 +35,8 @@ class BackboneConfig:
     norm_first: bool = False  # post-LN as in SASRec
 
     def __post_init__(self) -> None:
-        if self.name not in BACKBONES:
-            raise ValueError(f"BackboneConfig.name must be one of {sorted(BACKBONES)}, got {self.name!r}")
+        if self.name not in ARCHITECTURES:
+            raise ValueError(f"BackboneConfig.name must be one of {sorted(ARCHITECTURES)}, got {self.name!r}")
         for field_name in ("d", "n_layers", "n_heads", "ffn", "max_len"):
             value = getattr(self, field_name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -81,7 +82,7 @@ class TransformerBlock(nn.Module):
 class SASRec(nn.Module):
     """Self-attentive sequential recommendation (Kang & McAuley, 2018), prefix-aware."""
 
-    def __init__(self, cfg: BackboneConfig, n_items: int):
+    def __init__(self, cfg: BackboneConfig):
         super().__init__()
         self.cfg = cfg
         self.pos_emb = nn.Embedding(cfg.max_len, cfg.d)
@@ -107,7 +108,7 @@ class SASRec(nn.Module):
 class GRU4Rec(nn.Module):
     """A GRU over the sequence (Hidasi et al., 2016); the prefix is read first."""
 
-    def __init__(self, cfg: BackboneConfig, n_items: int):
+    def __init__(self, cfg: BackboneConfig):
         super().__init__()
         self.cfg = cfg
         self.gru = nn.GRU(cfg.d, cfg.d, num_layers=cfg.n_layers, batch_first=True,
@@ -122,8 +123,11 @@ class GRU4Rec(nn.Module):
         return self.norm(out)
 
 
-BACKBONES = {"sasrec": SASRec, "gru4rec": GRU4Rec}
+ARCHITECTURES = {"sasrec": SASRec, "gru4rec": GRU4Rec}
+"""The backbone classes by ``BackboneConfig.name`` (the book's named, pre-trained backbones are
+:data:`pprlib.context.BACKBONES`)."""
 
 
-def make_backbone(cfg: BackboneConfig, n_items: int) -> nn.Module:
-    return BACKBONES[cfg.name](cfg, n_items)
+def make_backbone(cfg: BackboneConfig) -> nn.Module:
+    """The backbone ``cfg`` names (the item embeddings live in the model, not here)."""
+    return ARCHITECTURES[cfg.name](cfg)

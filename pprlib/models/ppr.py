@@ -129,7 +129,7 @@ class PPRModel(nn.Module):
         nn.init.normal_(self.item_emb.weight, std=0.02)
         with torch.no_grad():
             self.item_emb.weight[0].zero_()
-        self.backbone = make_backbone(self.backbone_cfg, n_items)
+        self.backbone = make_backbone(self.backbone_cfg)
         needs_profile = self.ppr_cfg.prompt == "personalized" or self.ppr_cfg.profile_model
         self.profile_emb = (profile_encoder or ProfileEmbedding(field_sizes, d)) if needs_profile else None
         if self.ppr_cfg.prompt == "personalized":

@@ -5,6 +5,7 @@ A SASRec pre-trained on the source domain reads each user's source clicks; its u
 representation is the user's "profile" in the target domain. The target items are new, so
 every method learns target item embeddings on the target users' clicks:
 
+* ``most popular``: the target items most clicked by the warm target users;
 * ``SASRec (target)``: a SASRec trained from scratch on the target clicks alone;
 * ``ft``: the source-pre-trained Transformer fine-tuned on the target, with the source
   representation as side information through the additive profile model u_a;
@@ -34,19 +35,25 @@ from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, split as make_s
 from pprlib.data.schema import MISSING, InteractionData
 from pprlib.data.synthetic import TargetDomainConfig, generate_two_domains
 from pprlib.evaluation import evaluate, most_popular, user_vectors
-from pprlib.experiments import BookConfig, Comparison, Context, stored_run
+from pprlib.comparison import Comparison, collect
+from pprlib.context import BookConfig, Context
+from pprlib.methods import METHODS, Method
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel
 from pprlib.models.prompt import SourceRepresentation
-from pprlib.train import TrainConfig, fit, resolve_device, seed_everything
+from pprlib.runs import split_fingerprint, stored_run
+from pprlib.train import TrainConfig, fit, precision, resolve_device, seed_everything
 
-METHODS = ("most popular", "SASRec (target)", "ft", "PPR(full)")
+CROSS_DOMAIN_METHODS: dict[str, Method] = {
+    "most popular": METHODS["most popular"],
+    "SASRec (target)": Method("model", "target", PPRConfig(prompt="none", profile_model=False), "pretrain",
+                              label="SASRec trained from scratch on the target clicks"),
+    "ft": METHODS["ft"],
+    "PPR(full)": METHODS["PPR(full)"],
+}
 """The rows of the cross-domain table, in the paper's order (plus a popularity baseline)."""
 
-_MODELS = {  # name -> (profile side, uses the source Transformer and representation, tuning mode)
-    "SASRec (target)": (PPRConfig(prompt="none", profile_model=False), False, "pretrain"),
-    "ft": (PPRConfig(prompt="none"), True, "ft"),
-    "PPR(full)": (PPRConfig(), True, "full"),
-}
+TRANSFERRED = frozenset({"ft", "PPR(full)"})
+"""The methods that start from the source Transformer (the others learn the target from scratch)."""
 
 FIELD = "source user"
 """The target data's one profile field: which source user this is (the key of the table)."""
@@ -107,36 +114,39 @@ def prepare_cross_domain(ctx: Context, settings: CrossDomainSettings | None = No
     vectors = np.vstack([np.zeros((1, reps.shape[1]), dtype=np.float32), reps.astype(np.float32)])
     data = with_source_users(target)
     protocol = ProtocolConfig(seed=ctx.config.seed)
-    key = config_key("cross-domain", ctx.pre.key, settings.target, protocol)
-    return CrossDomainTask(ctx, make_split(data, protocol), vectors, key)
+    target = make_split(data, protocol)
+    key = config_key("cross-domain", ctx.pre.key, settings.target, split_fingerprint(target))
+    return CrossDomainTask(ctx, target, vectors, key)
 
 
 def build(task: CrossDomainTask, name: str) -> tuple[PPRModel, str]:
     """A new model of method ``name`` for the target domain and its tuning mode."""
-    ppr, transfer, mode = _MODELS[name]
+    m = CROSS_DOMAIN_METHODS[name]
+    ppr = m.ppr
     data, ctx = task.target.data, task.context
     encoder = SourceRepresentation(torch.from_numpy(task.vectors)) if ppr.profile_model or ppr.prompt != "none" else None
     model = PPRModel(data.n_items, data.field_sizes, ctx.backbone, ppr, profile_encoder=encoder)
-    if transfer:  # the source Transformer (not its item embeddings: the target items are others)
+    if name in TRANSFERRED:  # the source Transformer (not its item embeddings: the target items are others)
         state = {k[len("backbone."):]: v for k, v in ctx.pre.state.items() if k.startswith("backbone.")}
         model.backbone.load_state_dict(state)
-    return model, mode
+    return model, m.mode
 
 
 def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: int, *,
         use_cache: bool = True) -> dict:
     """Per-instance test metrics of one method and seed on the cold target test users; cached."""
-    if name not in METHODS:
-        raise ValueError(f"unknown cross-domain method {name!r}; choose from {list(METHODS)}")
-    key = config_key("cross-domain-run", task.key, name, settings, seed)
+    if name not in CROSS_DOMAIN_METHODS:
+        raise ValueError(f"unknown cross-domain method {name!r}; choose from {list(CROSS_DOMAIN_METHODS)}")
+    m = CROSS_DOMAIN_METHODS[name]
+    key = config_key("cross-domain-run", task.key, name, settings, precision(settings.train), seed)
     sp = task.target
 
     def compute():
         device = resolve_device(settings.train.device)
         test = sp.instances("test")
         history = pd.DataFrame()
-        if name == "most popular":
-            scorer = most_popular(sp, "warm")
+        if m.kind == "popularity":
+            scorer = most_popular(sp, m.popularity)
         else:
             seed_everything(seed)
             model, mode = build(task, name)
@@ -147,7 +157,7 @@ def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: i
             has_profile = model.profile_emb is not None
             cfg = dataclasses.replace(settings.train, seed=seed, targets="all" if has_profile else "few")
             val = sp.instances("val") if has_profile else sp.instances("val").few_shot()
-            cl = settings.contrastive if name.startswith("PPR") else None
+            cl = settings.contrastive if m.contrastive else None
             history = fit(model, params, train, sp, val, cfg, cl=cl, desc=f"{name} (target)")
             model.to(device).eval()
             scorer = model.full_sort_predict
@@ -161,17 +171,15 @@ def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: i
 
 
 def compare_cross_domain(task: CrossDomainTask, seeds: list[int], settings: CrossDomainSettings | None = None,
-                         methods=METHODS, log=None) -> Comparison:
-    """Every method for every seed (the popularity baseline once: it has no seed)."""
+                         methods=tuple(CROSS_DOMAIN_METHODS), log=None) -> Comparison:
+    """Every method for every seed (the popularity baseline once: it has no seed), gathered
+    by the loop of every comparison (:func:`pprlib.comparison.collect`)."""
     settings = settings or settings_for(task.context.config)
-    per, hist, secs = {}, {}, {}
-    for seed in seeds:
-        for name in methods:
-            out = run(task, name, settings, seed if name != "most popular" else 0)
-            per[(name, seed)], hist[(name, seed)], secs[(name, seed)] = out["metrics"], out["history"], out["seconds"]
-            if log:
-                log(f"{name} seed {seed}: NDCG@10 {out['metrics']['NDCG@10'].mean():.4f} ({out['seconds']:.1f} s)")
-    return Comparison(per, hist, secs)
+
+    def one(name: str, seed: int) -> dict:
+        return run(task, name, settings, seed if CROSS_DOMAIN_METHODS[name].kind == "model" else 0)
+
+    return collect(one, methods, seeds, log=log)
 
 
 def domain_table(task: CrossDomainTask) -> pd.DataFrame:

@@ -25,11 +25,13 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from pprlib import evidence
+from pprlib.context import Context
 from pprlib.data.protocol import ColdStartSplit
 from pprlib.evaluation import user_vectors
-from pprlib.experiments import Context, tuned_model
+from pprlib.runs import tuned_model
 
-METHODS = ("majority class", "other fields", "pre-train", "ft", "PPR(light)")
+PREDICTORS = ("majority class", "other fields", "pre-train", "ft", "PPR(light)")
 """The rows of the profile-prediction table."""
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)
@@ -108,11 +110,11 @@ def _features(split: ColdStartSplit, lab: Labels, method: str, ctx: Context, lrs
         others = [j for j, f in enumerate(data.profile_fields) if f != lab.field]
         enc = OneHotEncoder(handle_unknown="ignore").fit(data.profiles[lab.users["tune"]][:, others])
         return {k: enc.transform(data.profiles[u][:, others]).toarray() for k, u in lab.users.items()}
-    model = tuned_model(split, ctx.pre, method, ctx.backbone, ctx.settings(lr=lrs), "few", seed)
+    model = tuned_model(dataclasses.replace(ctx, split=split), method, ctx.settings(lr=lrs), "few", seed)
     return {k: user_vectors(model, data, u) for k, u in lab.users.items()}
 
 
-def predict_profile(ctx: Context, field: str, lrs: dict, seeds, methods=METHODS) -> dict:
+def predict_profile(ctx: Context, field: str, lrs: dict, seeds, methods=PREDICTORS) -> dict:
     """Every method's test probabilities per seed (seedless baselines once).
 
     Returns ``{"labels": Labels, "probs": {(method, seed): array}, "C": {(method, seed): C}}``.
@@ -159,8 +161,6 @@ def f1_effect(result: dict, a: str, b: str) -> "evidence.Effect":
     """F1 of ``a`` minus F1 of ``b``, paired by seed (seeds both ran), as an
     :class:`~pprlib.evidence.Effect` relative to ``b``'s mean F1. F1 is not a mean over users,
     so the interval covers training seeds only (its note says so)."""
-    from pprlib import evidence
-
     y = result["labels"].y["test"]
     seeds = sorted({s for (m, s) in result["probs"] if m == a} & {s for (m, s) in result["probs"] if m == b})
     f1 = {m: np.array([_f1(y, (result["probs"][(m, s)] >= 0.5).astype(int)) for s in seeds], dtype=float)

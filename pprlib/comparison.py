@@ -1,0 +1,154 @@
+"""Comparison: the per-instance test metrics of several methods over several seeds, and
+what they say (summary tables, paired tests, effects with intervals, a verdict in words).
+
+:func:`collect` is the one loop that fills a :class:`Comparison` from any run function: the
+tuning comparisons of :func:`pprlib.runs.compare` and the cross-domain task share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pprlib import evidence
+
+LABELS = ("position", "heldout")
+"""Per-instance columns of a run's results that label instances rather than measure them."""
+
+
+@dataclass
+class Comparison:
+    """Results of several methods over several seeds on one test set."""
+
+    per_instance: dict  # (method, seed) -> {metric: array over test instances}
+    histories: dict  # (method, seed) -> DataFrame
+    seconds: dict
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(m for m, _ in self.per_instance))
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({s for _, s in self.per_instance})
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per method x seed x metric (mean over test instances)."""
+        rows = [{"method": m, "seed": s, "metric": k, "value": float(v.mean())}
+                for (m, s), per in self.per_instance.items() for k, v in per.items() if k not in LABELS]
+        return pd.DataFrame(rows)
+
+    def merge(self, other: "Comparison") -> "Comparison":
+        """Both sets of results in one comparison (``other`` wins on a clash)."""
+        return Comparison({**self.per_instance, **other.per_instance}, {**self.histories, **other.histories},
+                          {**self.seconds, **other.seconds})
+
+    def only(self, kind: str) -> "Comparison":
+        """The same results restricted to ``zero``-shot or ``few``-shot test instances (a method
+        with no instance of that kind, e.g. one without a profile for zero-shot, is dropped)."""
+        if kind not in ("zero", "few"):
+            raise ValueError(f"kind must be 'zero' or 'few', got {kind!r}")
+        out = {}
+        for key, per in self.per_instance.items():
+            keep = per["position"] == 0 if kind == "zero" else per["position"] > 0
+            if keep.any():  # a method evaluated on no instance of this kind is left out
+                out[key] = {k: v[keep] for k, v in per.items()}
+        return Comparison(out, self.histories, self.seconds)
+
+    def population(self, which: str) -> "Comparison":
+        """The same results restricted to the ``paper`` protocol's cold test users or to the
+        ``heldout`` generated test users (results without the label count as ``paper``)."""
+        if which not in ("paper", "heldout"):
+            raise ValueError(f"which must be 'paper' or 'heldout', got {which!r}")
+        out = {}
+        for key, per in self.per_instance.items():
+            held = per.get("heldout", np.zeros_like(per["position"])) > 0
+            keep = held if which == "heldout" else ~held
+            if keep.any():
+                out[key] = {k: v[keep] for k, v in per.items()}
+        return Comparison(out, self.histories, self.seconds)
+
+    def summary(self, metric_names=("NDCG@10", "HIT@10", "AUC"), reference: str | None = "ft") -> pd.DataFrame:
+        """mean ± std over seeds per method, and each method's paired effect on the first metric
+        against ``reference`` with its 95 % interval over seeds and instances, p and MDE
+        (:meth:`effect`); a method that does not vary over seeds shows "± 0.0000"."""
+        tidy = self.tidy()
+        table = {}
+        for m in self.methods:
+            row = {}
+            for k in metric_names:
+                vals = tidy[(tidy.method == m) & (tidy.metric == k)].value
+                row[k] = f"{vals.mean():.4f} ± {vals.std(ddof=1):.4f}" if len(vals) > 1 else f"{vals.mean():.4f} (1 run)"
+            if reference is not None and reference in self.methods:
+                name = f"Δ{metric_names[0]} vs {reference} [95% interval]"
+                if m == reference:
+                    row |= {name: "—", "p": "—", "MDE": "—"}
+                else:
+                    e = self.effect(m, reference, metric_names[0])
+                    row |= {name: e.text(), "p": f"{e.p:.2g}" if np.isfinite(e.p) else "—",
+                            "MDE": f"{e.mde:.4f}" if np.isfinite(e.mde) else "—"}
+            row["seeds"] = f"{len(tidy[(tidy.method == m) & (tidy.metric == metric_names[0])])}"
+            table[m] = row
+        return pd.DataFrame(table).T
+
+    def relative(self, methods, reference: str = "ft", metric: str = "NDCG@10") -> pd.Series:
+        """Mean ``metric`` of each method relative to ``reference``, in %."""
+        means = self.tidy().query("metric == @metric").groupby("method").value.mean()
+        return pd.Series({m: 100 * (means[m] / means[reference] - 1) for m in methods})
+
+    def paired_test(self, a: str, b: str, metric: str = "NDCG@10") -> dict:
+        """Paired t-tests of ``a`` against ``b``: over test instances (each instance's metric
+        averaged over seeds) and over seeds (each seed's mean)."""
+        xa, xb = self.paired_arrays(a, b, metric)
+        seeds = range(len(xa))
+        p_inst = float(stats.ttest_rel(xa.mean(0), xb.mean(0)).pvalue) if xa.shape[1] > 1 else np.nan
+        p_seed = float(stats.ttest_rel(xa.mean(1), xb.mean(1)).pvalue) if len(seeds) > 1 else np.nan
+        return {"diff": float(xa.mean() - xb.mean()), "p_instances": p_inst, "p_seeds": p_seed,
+                "n_instances": xa.shape[1], "n_seeds": len(seeds)}
+
+    def effect(self, a: str, b: str, metric: str = "NDCG@10") -> "evidence.Effect":
+        """The paired effect of ``a`` over ``b`` on the seeds both ran, with its interval over
+        seeds and instances, p-value and MDE (:func:`pprlib.evidence.paired_effect`)."""
+        return evidence.paired_effect(*self.paired_arrays(a, b, metric))
+
+    def paired_arrays(self, a: str, b: str, metric: str = "NDCG@10") -> tuple[np.ndarray, np.ndarray]:
+        """``metric`` of ``a`` and of ``b`` as (seeds x instances) arrays, on the seeds both ran."""
+        seeds = [s for s in self.seeds if (a, s) in self.per_instance and (b, s) in self.per_instance]
+        if not seeds:
+            raise ValueError(f"no seed with results for both {a!r} and {b!r}")
+        return (np.stack([self.per_instance[(a, s)][metric] for s in seeds]),
+                np.stack([self.per_instance[(b, s)][metric] for s in seeds]))
+
+    def effects(self, methods=None, reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
+        """One row per method: its effect over ``reference`` with the 95 % interval (seeds and
+        instances), the relative effect, SE, MDE and p (every method but the reference)."""
+        rows = {}
+        for m in methods or [m for m in self.methods if m != reference]:
+            e = self.effect(m, reference, metric)
+            rows[m] = {f"Δ{metric}": e.estimate, "lo": e.lo, "hi": e.hi, "relative": e.relative, "SE": e.se,
+                       "MDE": e.mde, "p": e.p, "seeds": e.n_seeds, "instances": e.n_instances}
+        return pd.DataFrame(rows).T
+
+
+def collect(run: Callable[[str, int], dict], methods, seeds, *, log=None) -> Comparison:
+    """``run(method, seed)`` (a dict with ``metrics``, ``history`` and ``seconds``) for every
+    seed and method, gathered into a :class:`Comparison`; ``log`` gets one line per run."""
+    per, hist, secs = {}, {}, {}
+    for seed in seeds:
+        for name in methods:
+            out = run(name, seed)
+            per[(name, seed)], hist[(name, seed)], secs[(name, seed)] = out["metrics"], out["history"], out["seconds"]
+            if log:
+                log(f"{name} seed {seed}: NDCG@10 {out['metrics']['NDCG@10'].mean():.4f} ({out['seconds']:.1f} s)")
+    return Comparison(per, hist, secs)
+
+
+def verdict(diff: float, p: float, alpha: float = 0.05) -> str:
+    """Plain words for a paired comparison: 'better', 'worse' or 'no significant difference'."""
+    if not np.isfinite(p) or p >= alpha:
+        return "no significant difference"
+    return "significantly better" if diff > 0 else "significantly worse"

@@ -1,0 +1,180 @@
+"""Ceilings of the synthetic world: the oracle and the Bayes scorers, checked on tiny worlds
+whose answers are known by hand, and on generated worlds where a knob makes the profile
+perfectly informative or worthless."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from pprlib.data.ceilings import (BayesScorer, Particles, World, ceiling_scorers, evaluate_ceilings, oracle_scorer,
+                                   world_of)
+from pprlib.data.protocol import ProtocolConfig, split
+from pprlib.data.synthetic import SyntheticConfig, generate
+from pprlib.evaluation import evaluate
+
+N_ITEMS = 4
+
+
+def two_styles(signal: float = 1.0, marginal=(0.9, 0.1), sequential: float = 1.0) -> World:
+    """Four items in one group (equally popular); style 0 sends item i to i + 1, style 1 to
+    i + 2 (mod 4); one profile field whose value 0 means style 0 and value 1 style 1."""
+    items = np.arange(N_ITEMS)
+    successors = np.stack([(items + 1) % N_ITEMS, (items + 2) % N_ITEMS])[:, :, None]
+    return World(item_group=np.zeros(N_ITEMS, dtype=int), item_weight=np.full(N_ITEMS, 1 / N_ITEMS),
+                 successors=successors, sequential_strength=sequential, profile_style_signal=signal,
+                 profile_signal=0.0, preference_sharpness=1.0, field_marginals=[np.asarray(marginal)],
+                 preference_effects=[np.zeros((2, 1))], style_effects=[np.eye(2)],
+                 theta=np.ones((2, 1)), style=np.array([0, 1]))
+
+
+def batch(histories, profiles, users=None) -> dict:
+    """A batch as InstanceDataset makes it: item codes from 1, right-padded with 0."""
+    width = max(1, max(len(h) for h in histories))
+    history = torch.zeros(len(histories), width, dtype=torch.long)
+    for r, h in enumerate(histories):
+        history[r, : len(h)] = torch.tensor(h, dtype=torch.long) + 1
+    return {"history": history, "lengths": torch.tensor([len(h) for h in histories]),
+            "profile": torch.tensor(profiles).reshape(len(histories), -1),
+            "target": torch.ones(len(histories), dtype=torch.long),
+            "user": torch.tensor(users if users is not None else [0] * len(histories))}
+
+
+def law(scores: torch.Tensor) -> np.ndarray:
+    return scores[:, 1:].numpy()
+
+
+def test_population_prior_not_uniform():
+    """One click shows no transition: without the profile the style is the population's,
+    90 % style 0, so the next click is i + 1 with probability 0.9 and i + 2 with 0.1."""
+    scorer = BayesScorer(two_styles(), "none", n_samples=100)
+    got = law(scorer(batch([[0]], [[2]])))[0]
+    assert got == pytest.approx([0.0, 0.9, 0.1, 0.0])
+
+
+def test_clicks_reveal_the_style():
+    """Two clicks 0 -> 2 can only come from style 1: the next click after 2 is 0, for sure."""
+    scorer = BayesScorer(two_styles(), "none", n_samples=100)
+    assert law(scorer(batch([[0, 2]], [[1]])))[0] == pytest.approx([1.0, 0.0, 0.0, 0.0])
+
+
+def test_informative_profile_equals_oracle_and_missing_value_falls_back():
+    """Profile value 1 (code 2) means style 1: Bayes with the profile predicts like the oracle
+    after one click; a missing value (code 0) gives the population's answer."""
+    world = two_styles()
+    scorer = BayesScorer(world, "profile", n_samples=100)
+    oracle = law(oracle_scorer(world)(batch([[0]], [[2]], users=[1])))[0]
+    assert law(scorer(batch([[0]], [[2]])))[0] == pytest.approx(oracle)
+    assert oracle == pytest.approx([0.0, 0.0, 1.0, 0.0])
+    assert law(scorer(batch([[0]], [[0]])))[0] == pytest.approx([0.0, 0.9, 0.1, 0.0])
+
+
+def test_uninformative_profile_is_worth_nothing():
+    """profile_style_signal = 0: the style ignores the profile, so every prior predicts alike."""
+    world = two_styles(signal=0.0)
+    rows = batch([[0], [1], [0, 2]], [[1], [2], [2]])
+    laws = {p: law(BayesScorer(world, p, n_samples=100)(rows)) for p in ("profile", "none", "style")}
+    assert laws["profile"] == pytest.approx(laws["none"])
+    assert laws["style"] == pytest.approx(laws["none"])
+    assert laws["none"][0] == pytest.approx([0.0, 0.5, 0.5, 0.0])
+
+
+def test_the_split_of_the_profile_value():
+    """In one group the profile can act only through the style: 'style' is 'profile' and
+    'preference' is 'none'."""
+    world = two_styles(sequential=0.5)
+    rows = batch([[0], [3]], [[2], [1]])
+    laws = {p: law(BayesScorer(world, p, n_samples=100)(rows)) for p in ("profile", "none", "preference", "style")}
+    assert laws["style"] == pytest.approx(laws["profile"])
+    assert laws["preference"] == pytest.approx(laws["none"])
+    assert not np.allclose(laws["profile"], laws["none"])
+
+
+def test_first_click_follows_the_static_law():
+    """Without a previous click the law is the group mix times popularity (sums to one)."""
+    world = two_styles(sequential=0.6)
+    world.item_weight = np.array([0.4, 0.3, 0.2, 0.1])
+    got = law(oracle_scorer(world)(batch([[]], [[1]])))[0]
+    assert got == pytest.approx([0.4, 0.3, 0.2, 0.1])
+    after = law(oracle_scorer(world)(batch([[0]], [[1]])))[0]  # user 0: style 0 sends 0 to 1
+    assert after == pytest.approx(0.6 * np.array([0, 1, 0, 0]) + 0.4 * world.item_weight)
+    assert after.sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# generated worlds, through evaluate
+
+
+def _ceilings(**knobs):
+    cfg = SyntheticConfig(n_users=600, n_items=250, max_length=60, profile_missing_rate=0.0, **knobs)
+    data = generate(cfg)
+    sp = split(data, ProtocolConfig())
+    test = sp.instances("test")
+    return test, {name: evaluate(s, sp, test) for name, s in ceiling_scorers(world_of(data), 256).items()}
+
+
+def test_world_of_reads_the_generator():
+    data = generate(SyntheticConfig(n_users=300, n_items=250, max_length=60))
+    world = world_of(data)
+    latent = data.meta["latent"]
+    assert np.allclose(world.successor_law.sum(axis=2), 1.0)
+    assert np.allclose(np.bincount(world.item_group, weights=world.item_weight), 1.0)
+    codes = latent["true_profiles"] - 1
+    assert np.array_equal(world.style_prior(codes).argmax(axis=1), latent["profile_style"])
+    # the true log group mix minus its profile part is the individual part, standard normal
+    # up to a per-user constant (centred: variance (G - 1) / G); wrong effects would inflate it
+    cfg = data.meta["generator"]
+    profile_part = world._field_sum(world.preference_effects, codes)
+    individual = (np.log(world.theta) / cfg.preference_sharpness - np.sqrt(cfg.profile_signal) * profile_part)
+    individual = individual / np.sqrt(1 - cfg.profile_signal)
+    individual -= individual.mean(axis=1, keepdims=True)
+    assert individual.var() == pytest.approx((cfg.n_groups - 1) / cfg.n_groups, abs=0.08)
+    other = copy.copy(data)
+    other.meta = {}
+    with pytest.raises(ValueError, match="generate"):
+        world_of(other)
+
+
+def test_fully_informative_profile_reaches_the_oracle():
+    """profile_signal = profile_style_signal = 1 (and nothing missing): the profile fixes the
+    latent state, so Bayes with the profile scores exactly like the oracle, and better than
+    without it."""
+    test, res = _ceilings(profile_signal=1.0, profile_style_signal=1.0)
+    for metric in ("NDCG@10", "full/NDCG@10"):
+        assert np.allclose(res["Bayes (profile)"][metric], res["oracle"][metric])
+        assert res["Bayes (profile)"][metric].mean() > res["Bayes (none)"][metric].mean() + 0.02
+
+
+def test_worthless_profile_has_zero_value():
+    """profile_signal = profile_style_signal = 0: every Bayes scorer scores alike, so the value
+    of the profile is exactly zero; the oracle still knows more."""
+    test, res = _ceilings(profile_signal=0.0, profile_style_signal=0.0)
+    for metric in ("NDCG@10", "full/NDCG@10"):
+        for prior in ("profile", "preference", "style"):
+            assert np.array_equal(res[f"Bayes ({prior})"][metric], res["Bayes (none)"][metric])
+        assert res["oracle"][metric].mean() > res["Bayes (none)"][metric].mean()
+
+
+def test_particles_are_shared_and_seeded():
+    world = two_styles()
+    a, b = Particles.draw(world, 32, seed=1), Particles.draw(world, 32, seed=1)
+    assert np.array_equal(a.noise, b.noise) and np.array_equal(a.codes, b.codes)
+    with pytest.raises(ValueError, match="prior"):
+        BayesScorer(world, "uniform")
+
+
+def test_evaluate_ceilings_reports_time_and_effective_sample_size():
+    data = generate(SyntheticConfig(n_users=600, n_items=250, max_length=60))
+    sp = split(data, ProtocolConfig())
+    test = sp.instances("test")
+    per, info = evaluate_ceilings(sp, test, n_samples=128)
+    assert set(per) == {"oracle", "Bayes (profile)", "Bayes (none)", "Bayes (preference)", "Bayes (style)"}
+    assert all(len(v["full/NDCG@10"]) == len(test) for v in per.values())
+    bayes = info["Bayes (none)"]
+    assert bayes["seconds"] > 0 and len(bayes["ess"]) == len(test)
+    assert np.allclose(bayes["ess"][bayes["history"] == 0], 128)  # a first click: the prior's draws, all equal
+    few = bayes["ess"][bayes["history"] > 0]
+    assert (few < 128).all() and (few >= 1).all()  # clicks make the weights unequal
