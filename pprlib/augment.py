@@ -91,13 +91,18 @@ def reorder_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float,
     return torch.gather(items, 1, order)
 
 
+def profile_mask(b: int, width: int, ratio: float, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """Boolean (b, width): ``round(ratio * width)`` elements of every row, chosen uniformly (the
+    draw of :func:`mask_profile_vectors`, made before x_u exists)."""
+    _check_ratio("profile mask ratio (gamma1)", ratio)
+    counts = torch.full((b,), int(round(ratio * width)), device=device)
+    return _random_subset((b, width), counts, torch.ones(b, width, dtype=torch.bool, device=device), generator)
+
+
 def mask_profile_vectors(x: torch.Tensor, ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero ``round(ratio * width)`` elements of every row of the profile vector x_u (B, m*d)."""
-    _check_ratio("profile mask ratio (gamma1)", ratio)
-    b, width = x.shape
-    counts = torch.full((b,), int(round(ratio * width)), device=x.device)
-    chosen = _random_subset((b, width), counts, torch.ones_like(x, dtype=torch.bool), generator)
-    return x.masked_fill(chosen, 0.0)
+    return x.masked_fill(profile_mask(*x.shape, ratio, generator, x.device), 0.0)
 
 
 def noisy_profiles(profiles: torch.Tensor, field_sizes: list[int], rate: float,

@@ -6,7 +6,10 @@ set, so a split with other profiles or another test population has other keys), 
 pre-trained model, the method, the tuning settings that method reads, the arithmetic precision
 (:func:`~pprlib.train.precision`), the targets and the seed. The tuning functions take the
 chapter's :class:`~pprlib.context.Context` whole; :func:`compare` runs several methods over
-seeds and :func:`choose_lr` picks each method's learning rate on validation.
+seeds and :func:`choose_lr` picks each method's learning rate on validation (both first let
+:func:`pprlib.grid.prefetch` compute the missing runs into the cache when ``PPR_RUNNER`` asks
+for batched or Ray runs; :func:`tuning_job` and :func:`tested_run` are the parts of a run that
+:mod:`pprlib.batched` shares).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pprlib import grid
 from pprlib.cache import atomic_write, cache_dir, cached, config_key
 from pprlib.comparison import Comparison, collect
 from pprlib.data.batching import SequenceDataset
@@ -219,14 +223,17 @@ def tuning_set(ctx: Context, settings: TuneSettings, seed: int, profiles: np.nda
                            profiles=profiles, clicked=split.clicked)
 
 
-def tune(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int) -> tuple[PPRModel, pd.DataFrame]:
-    """Tune method ``name`` on the cold tuning users; returns the model and its history."""
+def tuning_job(ctx: Context, name: str, settings: TuneSettings, targets: str,
+               seed: int) -> tuple[PPRModel, dict | None]:
+    """The model of method ``name`` built with ``seed`` and the keyword arguments of
+    :func:`~pprlib.train.fit` that tune it (``None`` for a method without tuning):
+    :func:`tune` runs them one by one, :func:`pprlib.batched.fit_many` many at once."""
     m = method(name)
     seed_everything(seed)
     model = build_model(ctx, name, settings)
     profiles = noisy_profiles(ctx.split, settings.profile_noise, seed)
     if not m.tuned:
-        return model.eval(), pd.DataFrame()
+        return model, None
     params = model.configure(m.mode)
     train = tuning_set(ctx, settings, seed, profiles)
     cfg = settings.train_config(name, targets, seed)
@@ -236,8 +243,16 @@ def tune(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: in
         cl = dataclasses.replace(base, prompt_view=base.prompt_view and "prompt" in m.views,
                                  behaviour_view=base.behaviour_view and "behaviour" in m.views)
     val = instances(ctx.split, "val", targets, settings.k_shot)
-    history = fit(model, params, train, ctx.split, val, cfg, cl=cl, val_profiles=profiles, desc=name)
-    return model, history
+    return model, dict(model=model, params=params, train=train, split=ctx.split, val=val, cfg=cfg, cl=cl,
+                       val_profiles=profiles, desc=name)
+
+
+def tune(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int) -> tuple[PPRModel, pd.DataFrame]:
+    """Tune method ``name`` on the cold tuning users; returns the model and its history."""
+    model, job = tuning_job(ctx, name, settings, targets, seed)
+    if job is None:
+        return model.eval(), pd.DataFrame()
+    return model, fit(**job)
 
 
 def run_key(kind: str, ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int) -> str:
@@ -269,23 +284,27 @@ def tuned_model(ctx: Context, name: str, settings: TuneSettings, targets: str, s
 def run_method(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int, *,
                use_cache: bool = True) -> dict:
     """Per-instance test metrics (and the tuning history) of one method and seed; cached."""
-    m = method(name)
-
-    def compute():
-        test = instances(ctx.split, settings.test, targets, settings.k_shot)
-        profiles = noisy_profiles(ctx.split, settings.profile_noise, seed)
-        device = resolve_device(settings.train.device)
-        if m.kind == "popularity":
-            scorer, history = most_popular(ctx.split, m.popularity), pd.DataFrame()
-        else:
-            model, history = tune(ctx, name, settings, targets, seed)
-            model.to(device).eval()
-            scorer = model.full_sort_predict
-        per = evaluate(scorer, ctx.split, test, profiles=profiles, device=device)
-        label(per, ctx.split, test)
-        return per, history
-
+    compute = lambda: tested_run(ctx, name, settings, targets, seed)  # noqa: E731
     return stored_run(run_key("run", ctx, name, settings, targets, seed), compute, use_cache)
+
+
+def tested_run(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int,
+               tuned: tuple[PPRModel, pd.DataFrame] | None = None) -> tuple[dict, pd.DataFrame]:
+    """Per-instance test metrics and tuning history of one method and seed, tuned here or
+    given (``tuned``: the model and history of :func:`tune`, e.g. from :mod:`pprlib.batched`)."""
+    m = method(name)
+    test = instances(ctx.split, settings.test, targets, settings.k_shot)
+    profiles = noisy_profiles(ctx.split, settings.profile_noise, seed)
+    device = resolve_device(settings.train.device)
+    if m.kind == "popularity":
+        scorer, history = most_popular(ctx.split, m.popularity), pd.DataFrame()
+    else:
+        model, history = tuned or tune(ctx, name, settings, targets, seed)
+        model.to(device).eval()
+        scorer = model.full_sort_predict
+    per = evaluate(scorer, ctx.split, test, profiles=profiles, device=device)
+    label(per, ctx.split, test)
+    return per, history
 
 
 def label(per: dict, split: ColdStartSplit, test: Instances) -> None:
@@ -323,6 +342,8 @@ def compare(ctx: Context, methods: list[str], settings: TuneSettings | None = No
     for name in methods:
         method(name)  # fail early on a typo
     seeds = list(ctx.config.seeds) if seeds is None else list(seeds)
+    if use_cache:  # PPR_RUNNER: the runs computed into the cache first (batched, on Ray), then read below
+        grid.prefetch(ctx, [(name, settings, targets, seed) for seed in seeds for name in methods])
     return collect(lambda name, seed: run_method(ctx, name, settings, targets, seed, use_cache=use_cache),
                    methods, seeds, log=log)
 
@@ -337,14 +358,16 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
     rate that only loses tie with the first one. Ties go to the rate listed first in the grid."""
     base = base or ctx.settings()
     seed = ctx.config.seeds[0] if seed is None else seed
+    grid_settings = {(name, lr): dataclasses.replace(base, lr={**base.lr, name: lr})
+                     for name in names if method(name).tuned for lr in ctx.config.lr_grid}
+    grid.prefetch(ctx, [(name, settings, targets, seed) for (name, _), settings in grid_settings.items()])
     chosen = {}
     for name in names:
         if not method(name).tuned:
             continue
         best = (-np.inf, None)
         for lr in ctx.config.lr_grid:
-            settings = dataclasses.replace(base, lr={**base.lr, name: lr})
-            history = run_method(ctx, name, settings, targets, seed)["history"]
+            history = run_method(ctx, name, grid_settings[name, lr], targets, seed)["history"]
             score = history.loc[history["epoch"] > 0, "val/NDCG@10"].max()
             if score > best[0]:  # strictly better: a tie keeps the earlier rate
                 best = (score, lr)

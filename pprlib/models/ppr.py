@@ -97,6 +97,20 @@ class SequenceCLConfig:
                 raise ValueError(f"SequenceCLConfig.{name} must lie in [0, 1], got {value!r}")
 
 
+@dataclass
+class ContrastivePlan:
+    """What :meth:`PPRModel.contrastive_plan` drew for one batch: the anchors (row and column of
+    each target position kept, and its user), the profile elements masked in the prompt-based
+    view (``(B, width)`` bool, ``None`` without that view) and the behaviour-based views
+    (masked histories, their lengths, and which anchors have one; ``None`` without that view)."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    groups: torch.Tensor
+    profile: torch.Tensor | None
+    behaviour: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
+
+
 class PPRModel(nn.Module):
     """Backbone + item embeddings, plus (optionally) profile embeddings, prompt and profile model."""
 
@@ -295,22 +309,39 @@ class PPRModel(nn.Module):
             reps.append(self.user_state(view, view_len, x_u))
         return losses.nt_xent(reps[0], reps[1], cfg.temperature, groups=batch["user"])
 
-    def _contrastive(self, batch, x_u, u_s, mask, cl: ContrastiveConfig, generator) -> torch.Tensor:
+    def contrastive_plan(self, batch: dict, mask: torch.Tensor, cl: ContrastiveConfig,
+                         generator: torch.Generator | None = None) -> "ContrastivePlan":
+        """Every random and structural choice of a batch's contrastive loss, drawn from
+        ``generator`` before any model computation (the anchors, the masked profile elements of
+        the prompt-based view, the behaviour-based views), so that runs trained together
+        (:mod:`pprlib.batched`) draw exactly what each would draw alone."""
         items = batch["items"]
         groups = batch["user"][:, None].expand_as(items)[mask]
         rows, cols = mask.nonzero(as_tuple=True)  # the anchors in the order of u_s[mask]
-        keep = slice(None)
         if cl.max_anchors is not None and len(groups) > cl.max_anchors:  # InfoNCE costs O(anchors^2)
             keep = torch.randperm(len(groups), generator=generator)[: cl.max_anchors].to(groups.device)
-        groups, anchor, rows, cols = groups[keep], u_s[mask][keep], rows[keep], cols[keep]
-        total = anchor.new_zeros(())
-        if cl.prompt_view and x_u is not None and isinstance(self.prompt, PromptGenerator):
-            x_masked = augment.mask_profile_vectors(x_u, cl.profile_ratio, generator)
-            view = self.sequence_states(items, x_masked)[mask][keep]
-            total = total + losses.info_nce(anchor, view, cl.temperature, groups)
+            groups, rows, cols = groups[keep], rows[keep], cols[keep]
+        profile = None
+        if cl.prompt_view and self.profile_emb is not None and isinstance(self.prompt, PromptGenerator):
+            profile = augment.profile_mask(len(items), self.profile_emb.width, cl.profile_ratio, generator, items.device)
+        behaviour = None
         if cl.behaviour_view and int((cols > 0).sum()) >= 2:  # anchors with input; InfoNCE needs a negative
-            view, has_input = self.behaviour_view(items, rows, cols, x_u, cl.item_ratio, generator)
-            total = total + losses.info_nce(anchor[has_input], view, cl.temperature, groups[has_input])
+            history, lengths = augment.behaviour_views(items, rows, cols, cl.item_ratio, self.mask_token, generator)
+            behaviour = (history, lengths, cols > 0)
+        return ContrastivePlan(rows, cols, groups, profile, behaviour)
+
+    def _contrastive(self, batch, x_u, u_s, mask, cl: ContrastiveConfig, generator) -> torch.Tensor:
+        plan = self.contrastive_plan(batch, mask, cl, generator)
+        anchor = u_s[plan.rows, plan.cols]
+        total = anchor.new_zeros(())
+        if plan.profile is not None:
+            view = self.sequence_states(batch["items"], x_u.masked_fill(plan.profile, 0.0))[plan.rows, plan.cols]
+            total = total + losses.info_nce(anchor, view, cl.temperature, plan.groups)
+        if plan.behaviour is not None:
+            history, lengths, has_input = plan.behaviour
+            x_view = x_u[plan.rows[has_input]] if x_u is not None else None
+            view = self.user_state(history, lengths, x_view)
+            total = total + losses.info_nce(anchor[has_input], view, cl.temperature, plan.groups[has_input])
         return total
 
     def behaviour_view(self, items: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
