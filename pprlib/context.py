@@ -52,10 +52,11 @@ class BookConfig:
     lr_grid: tuple[float, ...] = (1e-4, 1e-3)
     seeds: tuple[int, ...] = (0, 1, 2)
     # the main comparisons (few- and zero-shot: ft, PPR(light), PPR(full)) run these seeds; empty = ``seeds``
-    main_seeds: tuple[int, ...] = ()
+    main_seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)
     # generated data: this many extra cold test users of the same world (never trained on), on
-    # which the main comparisons are also evaluated (0 = the paper's test users only)
-    heldout_users: int = 0
+    # which the main comparisons are also evaluated (0 = the paper's test users only; real data
+    # has none, and the setting does not apply to it)
+    heldout_users: int = 3000
     deterministic: bool = False  # deterministic CUDA kernels (see pprlib.train.deterministic_algorithms)
     device: str = field(default="auto", metadata={"cosmetic": True})
     progress: bool = field(default=True, metadata={"cosmetic": True, "profile": False})
@@ -91,8 +92,6 @@ class BookConfig:
                 bad(name, f"must hold integers from 0 to 2**32 - 1 (random seeds), got {values!r}")
         if not 0 <= self.heldout_users < 2**31:
             bad("heldout_users", f"must be an integer >= 0, got {self.heldout_users!r}")
-        if self.heldout_users and self.dataset != "synthetic":
-            bad("heldout_users", f"only generated data can supply held-out users; set it to 0 for {self.dataset!r}")
         if not self.lr_grid or min(self.lr_grid) <= 0:
             bad("lr_grid", f"must hold positive learning rates, got {self.lr_grid!r}")
         if not self.pretrain_lr > 0:
@@ -139,7 +138,7 @@ class BookConfig:
     @property
     def test_population(self) -> str:
         """Where the main comparisons are evaluated: ``test+heldout`` with held-out users."""
-        return "test+heldout" if self.heldout_users else "test"
+        return "test+heldout" if self.heldout_users and self.dataset == "synthetic" else "test"
 
 
 PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.metadata.get("profile", True))

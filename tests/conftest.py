@@ -78,7 +78,7 @@ def _prepare(session_cache, config: ex.BookConfig, synthetic: SyntheticConfig | 
 @pytest.fixture(scope="session")
 def small_ctx(session_cache) -> ex.Context:
     """500 users, 200 items, two seeds, two pre-training and two tuning epochs."""
-    config = ex.BookConfig(n_users=500, n_items=200, pretrain_epochs=2, tune_epochs=2, seeds=(0, 1),
+    config = ex.BookConfig(n_users=500, n_items=200, heldout_users=0, pretrain_epochs=2, tune_epochs=2, seeds=(0, 1),
                            lr_grid=(1e-4, 1e-2), progress=False)
     return _prepare(session_cache, config, SyntheticConfig(n_users=500, n_items=200, max_length=60))
 
@@ -86,7 +86,7 @@ def small_ctx(session_cache) -> ex.Context:
 @pytest.fixture(scope="session")
 def medium_ctx(session_cache) -> ex.Context:
     """800 users, 400 items, one seed: the explorer's and the further tasks' context."""
-    config = ex.BookConfig(n_users=800, n_items=400, pretrain_epochs=2, tune_epochs=2, seeds=(0,), progress=False)
+    config = ex.BookConfig(n_users=800, n_items=400, heldout_users=0, pretrain_epochs=2, tune_epochs=2, seeds=(0,), progress=False)
     return _prepare(session_cache, config)
 
 

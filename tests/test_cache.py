@@ -19,7 +19,8 @@ from pprlib.data.synthetic import SyntheticConfig
 # config_key
 # ------------------------------------------------------------------------------------------
 OTHER_STRINGS = {"profile": "aliec", "loss": "ce", "targets": "zero", "monitor": "HIT@10", "name": "gru4rec",
-                 "prompt": "shared", "dataset": "movielens-100k", "optimizer": "adam", "pretrain_loss": "bpr"}
+                 "prompt": "shared", "dataset": "movielens-100k", "optimizer": "adam", "pretrain_loss": "bpr",
+                 "test": "test+heldout"}
 
 
 def other_value(cfg, f: dataclasses.Field):

@@ -89,10 +89,13 @@ def test_a_comparison_splits_by_population():
 
 def test_book_config_checks_the_new_settings():
     assert BookConfig(heldout_users=10).test_population == "test+heldout"
-    assert BookConfig().test_population == "test"
+    assert BookConfig().test_population == "test+heldout"  # the default design
     assert BookConfig(seeds=(0, 1), main_seeds=(0, 1, 2, 3)).main_seed_list == [0, 1, 2, 3]
-    assert BookConfig(seeds=(0, 1)).main_seed_list == [0, 1]
+    assert BookConfig(seeds=(0, 1), main_seeds=()).main_seed_list == [0, 1]
     with pytest.raises(SettingError, match="main_seeds"):
         BookConfig(main_seeds=(1, 1))
     with pytest.raises(SettingError, match="heldout_users"):
-        BookConfig(dataset="movielens-100k", heldout_users=5)
+        BookConfig(heldout_users=-1)
+    # real data has no held-out users: the setting does not apply there
+    assert BookConfig(dataset="movielens-100k", heldout_users=5).test_population == "test"
+    assert BookConfig(heldout_users=0).test_population == "test"
