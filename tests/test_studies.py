@@ -177,3 +177,12 @@ def test_noise_drops_and_sparsity_effects_pair_the_same_runs(ctx):
     assert set(effects) == {("PPR(light)", 1), ("PPR(light)", 3)}
     at3 = runs.compare(ctx, ["ft", "PPR(light)"], ctx.settings(lr=lrs, k_shot=3), "few")
     assert effects[("PPR(light)", 3)].estimate == pytest.approx(at3.effect("PPR(light)", "ft").estimate)
+
+
+def test_sensitivity_conclusion_compares_the_widest_spread_with_the_seed_noise():
+    quiet = {"spread": {"n_prompt": 0.002, "weight": 0.005}, "seed_sd": 0.003, "best": {"n_prompt": 2.0, "weight": 0.1}}
+    text = studies.sensitivity_conclusion(quiet)
+    assert "weight (the means across its values span 0.0050 NDCG@10)" in text and "as good as any" in text
+    loud = {**quiet, "seed_sd": 0.002}
+    text = studies.sensitivity_conclusion(loud)
+    assert "sensitive to it" in text and "best value here is 0.1" in text
