@@ -119,8 +119,36 @@ class Effect:
         return cls(**out)
 
     def text(self, digits: int = 4) -> str:
-        """``+0.0012 [-0.0003, +0.0027]``."""
+        """``+0.0012 [-0.0003, +0.0027]``; the estimate alone where there is no interval
+        (``+0.0012 [no interval]``), "—" where there is no estimate."""
+        if not math.isfinite(self.estimate):
+            return "—"
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            return f"{self.estimate:+.{digits}f} [no interval]"
         return f"{self.estimate:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
+
+
+P_FLOOR = 0.001
+"""p-values below this are shown as "< 0.001"."""
+
+
+def format_p(p, equals: bool = False) -> str:
+    """A p-value as every table and sentence of the book shows it: three decimals, "< 0.001"
+    below :data:`P_FLOOR`, "—" where there is none; ``equals`` prefixes "= " to an exact value
+    (for prose: "p = 0.280", "p < 0.001")."""
+    if p is None or not math.isfinite(float(p)):
+        return "—"
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"a p-value lies in [0, 1], got {p}")
+    if p < P_FLOOR:
+        return f"< {P_FLOOR:g}"
+    return f"= {p:.3f}" if equals else f"{p:.3f}"
+
+
+def format_mde(value) -> str:
+    """A minimum detectable effect (or any difference's size) with four decimals, "—" if none."""
+    return f"{float(value):.4f}" if value is not None and math.isfinite(float(value)) else "—"
 
 
 def _nan_effect(reference_mean: float, n_seeds: int, n_instances: int, dropped: int, note: str,

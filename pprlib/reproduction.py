@@ -95,12 +95,15 @@ class Judged:
         return paper.EFFECTS[self.paper_key]
 
     def __call__(self, g: dict) -> Outcome:
+        return self.judge(_effect(g, self.effect_key))
+
+    def judge(self, e: evidence.Effect) -> Outcome:
+        """The outcome of effect ``e`` against the paper's effect of this claim."""
         pe = self.paper_effect
-        e = _effect(g, self.effect_key)
         delta = pe.delta(e.reference_mean)
         relative = f" ({100 * e.relative:+.2f}%)" if pe.unit == "relative" and math.isfinite(e.relative) else ""
         ours = f"{e.text()} {self.unit}{relative}"
-        parts = [f"p = {e.p:.3g}", f"MDE {e.mde:.4f}", f"{e.n_seeds} seeds x {e.n_instances} instances"]
+        parts = [f"p {evidence.format_p(e.p, equals=True)}", f"MDE {evidence.format_mde(e.mde)}", f"{e.n_seeds} seeds x {e.n_instances} instances"]
         if e.note:
             parts.append(e.note)
         if pe.mixed:
@@ -111,6 +114,29 @@ class Judged:
             if math.isfinite(grow.scale):
                 parts.append(f"needs a run about {grow.scale:.1f}x as large")
         return Outcome(ours, "; ".join(parts), v, e, delta)
+
+
+def effects_table(rows: dict, unit: str = "NDCG@10", names=None) -> pd.DataFrame:
+    """A chapter's table of effects: ``rows`` maps a label (a tuple makes a multi-level index,
+    named by ``names``) to ``(effect, paper_key)``, where ``paper_key`` is a key of
+    :data:`pprlib.paper.EFFECTS`, or None where the paper makes no such claim. Each row shows
+    our effect with its 95 % interval over seeds and instances, p, the MDE, the paper's effect
+    in our units (δ) and the verdict of :class:`Judged` ("—" for both where the paper makes
+    no claim)."""
+    if not rows:
+        raise ValueError("effects_table needs at least one comparison")
+    table = {}
+    for label, (e, key) in rows.items():
+        row = {f"Δ{unit} [95% interval]": e.text(), "p": evidence.format_p(e.p), "MDE": evidence.format_mde(e.mde),
+               "δ (paper, our units)": "—", "verdict": "—"}
+        if key is not None:
+            o = Judged("", key, unit).judge(e)
+            row |= {"δ (paper, our units)": f"{o.delta:+.4f}" if math.isfinite(o.delta) else "—", "verdict": o.verdict}
+        table[label] = row
+    frame = pd.DataFrame(table).T
+    if names is not None:
+        frame = frame.rename_axis(names)
+    return frame
 
 
 def _share_check(g: dict) -> Outcome:

@@ -34,6 +34,27 @@ def test_our_interval_is_judged_against_the_papers_effect_in_our_units():
     assert out["δ (paper, our units)"].startswith(f"{delta:+.4f} (CIKM +0.67%")
 
 
+def test_effects_table_judges_each_row_against_the_papers_effect_or_not_at_all():
+    from pprlib import evidence
+
+    strong = evidence.Effect.from_dict(_effect(0.01, 0.004, 0.016, p=0.0001))
+    weak = evidence.Effect.from_dict(_effect(0.0004, -0.0005, 0.0013, p=0.4))
+    table = rp.effects_table({("a", "PPR(light)"): (strong, "cl_light"), ("a", "PPR(full)"): (weak, "cl_full"),
+                              ("b", "PPR(full)"): (strong, None)}, names=["data", "method"])
+    assert table.index.names == ["data", "method"]
+    row = table.loc[("a", "PPR(light)")]
+    assert row["ΔNDCG@10 [95% interval]"] == "+0.0100 [+0.0040, +0.0160]"
+    assert row.p == "< 0.001" and row.MDE == "0.0040" and row["δ (paper, our units)"] == "+0.0025"
+    assert row.verdict == rp.REPRODUCED and table.loc[("a", "PPR(full)"), "verdict"] == rp.NOT_FOUND
+    assert table.loc[("a", "PPR(full)"), "p"] == "0.400"
+    assert (table.loc[("b", "PPR(full)"), ["δ (paper, our units)", "verdict"]] == "—").all()
+    # the row of a claim the paper is mixed on says so
+    mixed = rp.effects_table({"zero": (strong, "zero_light")})
+    assert mixed.loc["zero", "verdict"] == rp.MIXED
+    with pytest.raises(ValueError, match="at least one"):
+        rp.effects_table({})
+
+
 @pytest.mark.parametrize("lo, hi, verdict", [
     (0.0005, 0.0015, rp.WEAKER), (-0.0005, 0.0015, rp.NOT_FOUND), (-0.003, -0.001, rp.OPPOSITE),
     (-0.002, 0.02, rp.INCONCLUSIVE), (0.001, 0.02, rp.REPRODUCED)])
