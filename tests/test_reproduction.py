@@ -86,6 +86,29 @@ def test_holm_runs_over_the_scored_claims_only():
     assert table["p (Holm)"].iloc[2:].isna().all()
 
 
+def test_summary_view_splits_the_table_into_short_columns_without_nan():
+    claims = [_claim("Few-shot: PPR(light) beats ft"), _claim("Few-shot: PPR(full) beats ft"),
+              _claim("Contrastive learning helps PPR(light)")]
+    glued = {"few_shot": {"ev_few_light": _effect(0.01, 0.004, 0.016, p=0.01),
+                          "ev_few_full": _effect(0.01, 0.004, 0.016, p=1.92e-05)}}
+    table = rp.evaluate_claims(glued, claims)
+    main, details = rp.summary_view(table)
+    assert list(main.columns) == list(rp.SUMMARY_COLUMNS.values()) and main.index.name == "chapter"
+    assert list(details.columns) == list(rp.DETAIL_COLUMNS.values())
+    # Holm over the two scored claims: 2 x 1.92e-05 for the smaller, max(1 x 0.01, that) for the larger
+    assert main["p (Holm)"].tolist() == ["0.010", "< 0.001", "—"]
+    assert main["paper's δ"].iloc[0] == f"{table.delta.iloc[0]:+.4f}" and main["paper's δ"].iloc[2] == "—"
+    assert main.MDE.tolist() == ["0.0040", "0.0040", "—"] and details.p.tolist() == ["0.010", "< 0.001", "—"]
+    for frame in (main, details):  # every cell is text, none of them NaN
+        assert not frame.isna().any().any() and "nan" not in frame.to_string().lower()
+    across = rp.across_data({"few_shot": glued["few_shot"]})
+    per_dataset = rp.across_view(across)
+    assert list(per_dataset) == list(rp.DATASETS)
+    synthetic = per_dataset["synthetic"]
+    assert synthetic.loc["Few-shot: PPR(full) beats ft", "verdict"] == across.loc[2, ("synthetic", "verdict")]
+    assert list(synthetic.columns) == ["our effect [95% interval]", "paper's δ", "MDE", "verdict"]
+
+
 def test_a_missing_chapter_or_value_is_not_comparable():
     claim = _claim("Few-shot: PPR(full) beats ft")
     missing_chapter = rp.evaluate_claims({}, [claim]).iloc[0]
