@@ -119,13 +119,19 @@ class Effect:
         return cls(**out)
 
     def text(self, digits: int = 4) -> str:
-        """``+0.0012 [-0.0003, +0.0027]``; the estimate alone where there is no interval
-        (``+0.0012 [no interval]``), "—" where there is no estimate."""
-        if not math.isfinite(self.estimate):
-            return "—"
-        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
-            return f"{self.estimate:+.{digits}f} [no interval]"
-        return f"{self.estimate:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
+        """``+0.0012 [-0.0003, +0.0027]`` (:func:`interval_text`)."""
+        return interval_text(self.estimate, self.lo, self.hi, digits)
+
+
+def interval_text(estimate, lo, hi, digits: int = 4) -> str:
+    """An effect and its interval as the book prints them: ``+0.0012 [-0.0003, +0.0027]``; the
+    estimate alone where there is no interval (``+0.0012 [no interval]``), "—" where there is
+    no estimate."""
+    if estimate is None or not math.isfinite(estimate):
+        return "—"
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{estimate:+.{digits}f} [no interval]"
+    return f"{estimate:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
 P_FLOOR = 0.001

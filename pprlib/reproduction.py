@@ -256,27 +256,31 @@ def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | Non
     return table
 
 
-SUMMARY_COLUMNS = {"claim": "claim", "ours": "our effect [95% interval]", "δ": "paper's δ", "MDE": "MDE",
+SUMMARY_COLUMNS = {"claim": "claim", "interval": "our effect [95% interval]", "δ": "paper's δ", "MDE": "MDE",
                    "p (Holm)": "p (Holm)", "verdict": "verdict"}
-"""The summary page's main table: column of :func:`evaluate_claims` (``δ``: the paper's effect
-in our units, as a number) -> its short label on the page."""
+"""The summary page's main table: column of :func:`evaluate_claims` (``interval``: our effect and
+its interval as numbers, without unit; ``δ``: the paper's effect in our units) -> its short
+label on the page."""
 
-DETAIL_COLUMNS = {"claim": "claim", "paper": "the paper reports", "δ (paper, our units)": "paper's δ (source)",
-                  "p": "p", "evidence": "evidence"}
+DETAIL_COLUMNS = {"chapter": "chapter", "claim": "claim", "paper": "the paper reports", "ours": "ours (unit, relative)",
+                  "δ (paper, our units)": "paper's δ (source)", "p": "p", "evidence": "evidence"}
 """The summary page's second table: where each δ comes from, and the evidence in full."""
 
 
 def summary_view(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two tables the summary page shows for :func:`evaluate_claims`' ``table``, as text
-    with short labels, indexed by chapter: the main one (claim, our effect with its interval,
-    the paper's δ in our units, MDE, Holm-adjusted p, verdict) and the details (the paper's
-    numbers, where δ comes from, the unadjusted p and the evidence). Missing numbers show "—"."""
+    with short labels: the main one (claim, our effect with its interval, the paper's δ in our
+    units, MDE, Holm-adjusted p, verdict) and the details (chapter, the paper's numbers, our
+    effect with its unit and relative change, where δ comes from, the unadjusted p and the
+    evidence). Missing numbers show "—"."""
     shown = table.copy()
+    shown["interval"] = [evidence.interval_text(e, lo, hi) if math.isfinite(e) else ours
+                         for e, lo, hi, ours in zip(shown.effect.astype(float), shown.lo.astype(float),
+                                                    shown.hi.astype(float), shown.ours)]
     shown["δ"] = [f"{d:+.4f}" if isinstance(d, float) and math.isfinite(d) else "—" for d in shown.delta]
     shown["MDE"] = shown.MDE.map(evidence.format_mde)
     shown["p"] = shown.p.map(evidence.format_p)
     shown["p (Holm)"] = shown["p (Holm)"].map(evidence.format_p)
-    shown = shown.set_index("chapter")
     main = shown[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
     details = shown[list(DETAIL_COLUMNS)].rename(columns=DETAIL_COLUMNS)
     return main, details

@@ -93,8 +93,11 @@ def test_summary_view_splits_the_table_into_short_columns_without_nan():
                           "ev_few_full": _effect(0.01, 0.004, 0.016, p=1.92e-05)}}
     table = rp.evaluate_claims(glued, claims)
     main, details = rp.summary_view(table)
-    assert list(main.columns) == list(rp.SUMMARY_COLUMNS.values()) and main.index.name == "chapter"
-    assert list(details.columns) == list(rp.DETAIL_COLUMNS.values())
+    assert list(main.columns) == list(rp.SUMMARY_COLUMNS.values())
+    assert list(details.columns) == list(rp.DETAIL_COLUMNS.values()) and details.chapter.tolist()[0] == "few_shot"
+    # the main table's effect is the interval alone; the unit and the relative change are in the details
+    assert main["our effect [95% interval]"].tolist() == ["+0.0100 [+0.0040, +0.0160]"] * 2 + ["—"]
+    assert details["ours (unit, relative)"].iloc[0] == "+0.0100 [+0.0040, +0.0160] NDCG@10 (+2.00%)"
     # Holm over the two scored claims: 2 x 1.92e-05 for the smaller, max(1 x 0.01, that) for the larger
     assert main["p (Holm)"].tolist() == ["0.010", "< 0.001", "—"]
     assert main["paper's δ"].iloc[0] == f"{table.delta.iloc[0]:+.4f}" and main["paper's δ"].iloc[2] == "—"
