@@ -157,6 +157,27 @@ def format_mde(value) -> str:
     return f"{float(value):.4f}" if value is not None and math.isfinite(float(value)) else "—"
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_number(value, digits: int = 4) -> str:
+    """Any number as a table cell or sentence shows it: from ``10 ** (digits - 1)`` up, a whole
+    number with thousands separators; below, ``digits`` significant digits (so a count is "62",
+    never "62.0"); under 0.001, "1.9 × 10⁻⁵" rather than "1.92e-05". Booleans and text are
+    shown as they are, a missing value as "—"."""
+    if value is None or isinstance(value, (bool, str)):
+        return "—" if value is None else str(value)
+    v = float(value)
+    if not math.isfinite(v):
+        return "—"
+    if abs(v) >= 10 ** (digits - 1):
+        return f"{v:,.0f}"
+    if v == 0 or abs(v) >= 1e-3:
+        return f"{v:.{digits}g}"
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
 def _nan_effect(reference_mean: float, n_seeds: int, n_instances: int, dropped: int, note: str,
                 level: float, power: float, estimate: float = math.nan) -> Effect:
     nan = math.nan

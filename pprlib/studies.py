@@ -287,12 +287,16 @@ def universality_table(results: dict[str, Comparison], methods=("PPR(light)", "P
 
 def sensitivity_summary(tidy: pd.DataFrame, metric: str = "NDCG@10") -> dict:
     """What the sensitivity figure says in numbers: mean ± sd per setting (``table``), the
-    spread of the means across each parameter's settings (``spread``), the average sd over
+    spread of the means across each parameter's settings (``spread``; settings labelled as
+    :func:`pprlib.evidence.format_number` shows them, ``1`` not ``1.0``), the average sd over
     seeds at one setting (``seed_sd``) and the best setting of each parameter (``best``)."""
     part = tidy[tidy.metric == metric]
     by_setting = part.groupby(["parameter", "setting"], sort=False).value
     means = by_setting.mean()
-    return {"table": by_setting.agg(["mean", "std"]).round(4),
+    table = by_setting.agg(["mean", "std"]).round(4)
+    # one setting column holds integers (n) and fractions (λ, τ, γ): label each as itself
+    table.index = table.index.set_levels(table.index.levels[1].map(evidence.format_number), level="setting")
+    return {"table": table,
             "spread": means.groupby("parameter").agg(lambda v: v.max() - v.min()).to_dict(),
             "seed_sd": float(by_setting.std().mean()),
             "best": {p: float(means[p].idxmax()) for p in means.index.get_level_values("parameter").unique()}}

@@ -316,6 +316,15 @@ def test_format_p_rejects_what_is_not_a_p_value():
         ev.format_p(1.5)
 
 
+@pytest.mark.parametrize("value, shown", [(62.0, "62"), (162285.0, "162,285"), (np.int64(6000), "6,000"),
+                                          (71920.4, "71,920"), (3.952, "3.952"), (41063.14, "41,063"),
+                                          (0.0046, "0.0046"), (1.9201880154982173e-05, "1.9 × 10⁻⁵"),
+                                          (-2.98e-08, "-3.0 × 10⁻⁸"), (0.0, "0"), (math.nan, "—"), (None, "—"),
+                                          (True, "True"), ("cpu", "cpu")])
+def test_numbers_are_shown_without_raw_floats(value, shown):
+    assert ev.format_number(value) == shown
+
+
 def test_mde_and_effect_text_never_print_nan():
     assert ev.format_mde(0.00123) == "0.0012" and ev.format_mde(math.nan) == "—" and ev.format_mde(None) == "—"
     assert ev.missing("not run").text() == "—"

@@ -165,11 +165,14 @@ def test_sensitivity_summary_numbers():
 
     rows = [{"parameter": "n_prompt", "setting": n, "seed": s, "metric": "NDCG@10", "value": v}
             for (n, s), v in {(1, 0): 0.50, (1, 1): 0.52, (2, 0): 0.55, (2, 1): 0.57}.items()]
+    rows += [{"parameter": "weight", "setting": 0.1, "seed": s, "metric": "NDCG@10", "value": 0.5} for s in (0, 1)]
     out = studies.sensitivity_summary(pd.DataFrame(rows))
     assert out["spread"]["n_prompt"] == pytest.approx(0.05)
     assert out["best"]["n_prompt"] == 2.0
-    assert out["seed_sd"] == pytest.approx(np.std([0.50, 0.52], ddof=1))
-    assert out["table"].loc[("n_prompt", 1), "mean"] == pytest.approx(0.51)
+    assert out["seed_sd"] == pytest.approx(np.mean([np.std([0.50, 0.52], ddof=1), np.std([0.55, 0.57], ddof=1), 0.0]))
+    assert out["table"].loc[("n_prompt", "1"), "mean"] == pytest.approx(0.51)
+    # a prompt length is shown as the count it is, beside the fractional settings of λ
+    assert list(out["table"].index.get_level_values("setting")) == ["1", "2", "0.1"]
 
 
 def test_noise_drops_and_sparsity_effects_pair_the_same_runs(ctx):
