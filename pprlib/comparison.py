@@ -89,8 +89,7 @@ class Comparison:
                     row |= {name: "—", "p": "—", "MDE": "—"}
                 else:
                     e = self.effect(m, reference, metric_names[0])
-                    row |= {name: e.text(), "p": f"{e.p:.2g}" if np.isfinite(e.p) else "—",
-                            "MDE": f"{e.mde:.4f}" if np.isfinite(e.mde) else "—"}
+                    row |= {name: e.text(), "p": evidence.format_p(e.p), "MDE": evidence.format_mde(e.mde)}
             row["seeds"] = f"{len(tidy[(tidy.method == m) & (tidy.metric == metric_names[0])])}"
             table[m] = row
         return pd.DataFrame(table).T

@@ -119,8 +119,63 @@ class Effect:
         return cls(**out)
 
     def text(self, digits: int = 4) -> str:
-        """``+0.0012 [-0.0003, +0.0027]``."""
-        return f"{self.estimate:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
+        """``+0.0012 [-0.0003, +0.0027]`` (:func:`interval_text`)."""
+        return interval_text(self.estimate, self.lo, self.hi, digits)
+
+
+def interval_text(estimate, lo, hi, digits: int = 4) -> str:
+    """An effect and its interval as the book prints them: ``+0.0012 [-0.0003, +0.0027]``; the
+    estimate alone where there is no interval (``+0.0012 [no interval]``), "—" where there is
+    no estimate."""
+    if estimate is None or not math.isfinite(estimate):
+        return "—"
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{estimate:+.{digits}f} [no interval]"
+    return f"{estimate:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+P_FLOOR = 0.001
+"""p-values below this are shown as "< 0.001"."""
+
+
+def format_p(p, equals: bool = False) -> str:
+    """A p-value as every table and sentence of the book shows it: three decimals, "< 0.001"
+    below :data:`P_FLOOR`, "—" where there is none; ``equals`` prefixes "= " to an exact value
+    (for prose: "p = 0.280", "p < 0.001")."""
+    if p is None or not math.isfinite(float(p)):
+        return "—"
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"a p-value lies in [0, 1], got {p}")
+    if p < P_FLOOR:
+        return f"< {P_FLOOR:g}"
+    return f"= {p:.3f}" if equals else f"{p:.3f}"
+
+
+def format_mde(value) -> str:
+    """A minimum detectable effect (or any difference's size) with four decimals, "—" if none."""
+    return f"{float(value):.4f}" if value is not None and math.isfinite(float(value)) else "—"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_number(value, digits: int = 4) -> str:
+    """Any number as a table cell or sentence shows it: from ``10 ** (digits - 1)`` up, a whole
+    number with thousands separators; below, ``digits`` significant digits (so a count is "62",
+    never "62.0"); under 0.001, "1.9 × 10⁻⁵" rather than "1.92e-05". Booleans and text are
+    shown as they are, a missing value as "—"."""
+    if value is None or isinstance(value, (bool, str)):
+        return "—" if value is None else str(value)
+    v = float(value)
+    if not math.isfinite(v):
+        return "—"
+    if abs(v) >= 10 ** (digits - 1):
+        return f"{v:,.0f}"
+    if v == 0 or abs(v) >= 1e-3:
+        return f"{v:.{digits}g}"
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def _nan_effect(reference_mean: float, n_seeds: int, n_instances: int, dropped: int, note: str,

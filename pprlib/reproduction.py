@@ -95,12 +95,15 @@ class Judged:
         return paper.EFFECTS[self.paper_key]
 
     def __call__(self, g: dict) -> Outcome:
+        return self.judge(_effect(g, self.effect_key))
+
+    def judge(self, e: evidence.Effect) -> Outcome:
+        """The outcome of effect ``e`` against the paper's effect of this claim."""
         pe = self.paper_effect
-        e = _effect(g, self.effect_key)
         delta = pe.delta(e.reference_mean)
         relative = f" ({100 * e.relative:+.2f}%)" if pe.unit == "relative" and math.isfinite(e.relative) else ""
         ours = f"{e.text()} {self.unit}{relative}"
-        parts = [f"p = {e.p:.3g}", f"MDE {e.mde:.4f}", f"{e.n_seeds} seeds x {e.n_instances} instances"]
+        parts = [f"p {evidence.format_p(e.p, equals=True)}", f"MDE {evidence.format_mde(e.mde)}", f"{e.n_seeds} seeds x {e.n_instances} instances"]
         if e.note:
             parts.append(e.note)
         if pe.mixed:
@@ -111,6 +114,29 @@ class Judged:
             if math.isfinite(grow.scale):
                 parts.append(f"needs a run about {grow.scale:.1f}x as large")
         return Outcome(ours, "; ".join(parts), v, e, delta)
+
+
+def effects_table(rows: dict, unit: str = "NDCG@10", names=None) -> pd.DataFrame:
+    """A chapter's table of effects: ``rows`` maps a label (a tuple makes a multi-level index,
+    named by ``names``) to ``(effect, paper_key)``, where ``paper_key`` is a key of
+    :data:`pprlib.paper.EFFECTS`, or None where the paper makes no such claim. Each row shows
+    our effect with its 95 % interval over seeds and instances, p, the MDE, the paper's effect
+    in our units (δ) and the verdict of :class:`Judged` ("—" for both where the paper makes
+    no claim)."""
+    if not rows:
+        raise ValueError("effects_table needs at least one comparison")
+    table = {}
+    for label, (e, key) in rows.items():
+        row = {f"Δ{unit} [95% interval]": e.text(), "p": evidence.format_p(e.p), "MDE": evidence.format_mde(e.mde),
+               "δ (paper, our units)": "—", "verdict": "—"}
+        if key is not None:
+            o = Judged("", key, unit).judge(e)
+            row |= {"δ (paper, our units)": f"{o.delta:+.4f}" if math.isfinite(o.delta) else "—", "verdict": o.verdict}
+        table[label] = row
+    frame = pd.DataFrame(table).T
+    if names is not None:
+        frame = frame.rename_axis(names)
+    return frame
 
 
 def _share_check(g: dict) -> Outcome:
@@ -228,6 +254,45 @@ def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | Non
     table.insert(table.columns.get_loc("p") + 1, "p (Holm)",
                  np.where(family, evidence.holm(table.p.where(family)), np.nan))
     return table
+
+
+SUMMARY_COLUMNS = {"claim": "claim", "interval": "our effect [95% interval]", "δ": "paper's δ", "MDE": "MDE",
+                   "p (Holm)": "p (Holm)", "verdict": "verdict"}
+"""The summary page's main table: column of :func:`evaluate_claims` (``interval``: our effect and
+its interval as numbers, without unit; ``δ``: the paper's effect in our units) -> its short
+label on the page."""
+
+DETAIL_COLUMNS = {"chapter": "chapter", "claim": "claim", "paper": "the paper reports", "ours": "ours (unit, relative)",
+                  "δ (paper, our units)": "paper's δ (source)", "p": "p", "evidence": "evidence"}
+"""The summary page's second table: where each δ comes from, and the evidence in full."""
+
+
+def summary_view(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two tables the summary page shows for :func:`evaluate_claims`' ``table``, as text
+    with short labels: the main one (claim, our effect with its interval, the paper's δ in our
+    units, MDE, Holm-adjusted p, verdict) and the details (chapter, the paper's numbers, our
+    effect with its unit and relative change, where δ comes from, the unadjusted p and the
+    evidence). Missing numbers show "—"."""
+    shown = table.copy()
+    shown["interval"] = [evidence.interval_text(e, lo, hi) if math.isfinite(e) else ours
+                         for e, lo, hi, ours in zip(shown.effect.astype(float), shown.lo.astype(float),
+                                                    shown.hi.astype(float), shown.ours)]
+    shown["δ"] = [f"{d:+.4f}" if isinstance(d, float) and math.isfinite(d) else "—" for d in shown.delta]
+    shown["MDE"] = shown.MDE.map(evidence.format_mde)
+    shown["p"] = shown.p.map(evidence.format_p)
+    shown["p (Holm)"] = shown["p (Holm)"].map(evidence.format_p)
+    main = shown[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
+    details = shown[list(DETAIL_COLUMNS)].rename(columns=DETAIL_COLUMNS)
+    return main, details
+
+
+def across_view(across: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """:func:`across_data` as one table per dataset (claim, our effect, δ, MDE, verdict),
+    so that each fits the page's column; the paper's numbers are in the summary's details."""
+    claims = across[("", "claim")]
+    return {d: across[d].set_axis(claims, axis=0).rename(columns={"ours": "our effect [95% interval]",
+                                                                   "δ": "paper's δ"}).rename_axis("claim")
+            for d in DATASETS}
 
 
 def _paper_effect(claim: Claim) -> paper.PaperEffect | None:

@@ -18,8 +18,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from pprlib import evidence
-from pprlib.comparison import Comparison, verdict
+from pprlib import evidence, paper, reproduction
+from pprlib.comparison import Comparison
 from pprlib.context import Context
 from pprlib.methods import METHODS, VARIANTS, find, method
 from pprlib.runs import TuneSettings, choose_lr, compare
@@ -55,34 +55,34 @@ def ablation_key(full: str, removed: str) -> str:
     return method(find(method(full).mode, removed)).key
 
 
-def ablation_tests(result: Comparison, metric: str = "NDCG@10") -> pd.DataFrame:
-    """For each mode and removed part: the full model minus the variant (mean over seeds and
-    test instances) and the paired t-tests (over instances, over seeds). ``gain > 0`` means
-    the removed part helps."""
-    rows = []
-    for mode in ABLATION_MODES:
-        full = find(mode)
-        for variant in ABLATION_KEYS:
-            other = find(mode, variant)
-            if full not in result.methods or other not in result.methods:
-                continue
-            t = result.paired_test(full, other, metric)
-            rows.append({"mode": full, "removed": variant, "gain": t["diff"], "p (instances)": t["p_instances"],
-                         "p (seeds)": t["p_seeds"]})
-    return pd.DataFrame(rows)
-
-
-def ablation_effects(result: Comparison, metric: str = "NDCG@10") -> dict:
-    """The effects of :func:`ablation_tests` (full model over variant, intervals over seeds and
-    instances), keyed as the chapter glues them: ``"cl_light"``, ``"personal_full"``, ..."""
-    out = {}
+def _ablation_pairs(result: Comparison):
+    """(full model, removed part, variant) for every variant ``result`` ran with its full model."""
     for mode in ABLATION_MODES:
         full = find(mode)
         for variant in ABLATION_KEYS:
             other = find(mode, variant)
             if full in result.methods and other in result.methods:
-                out[ablation_key(full, variant)] = result.effect(full, other, metric)
-    return out
+                yield full, variant, other
+
+
+def ablation_effects(result: Comparison, metric: str = "NDCG@10") -> dict:
+    """The full model's effect over each variant (positive: the removed part helps), with its
+    interval over seeds and instances, keyed as the chapter glues them: ``"cl_light"``,
+    ``"personal_full"``, ..."""
+    return {ablation_key(full, variant): result.effect(full, other, metric)
+            for full, variant, other in _ablation_pairs(result)}
+
+
+def ablation_table(results: dict[str, Comparison], metric: str = "NDCG@10") -> pd.DataFrame:
+    """The ablation on each dataset (``results`` by dataset name), one row per (data, mode,
+    removed part): the full model over the variant as :func:`pprlib.reproduction.effects_table`
+    shows it, judged against the paper's effect where the paper claims the part helps."""
+    rows = {}
+    for name, result in results.items():
+        for full, variant, other in _ablation_pairs(result):
+            key = ablation_key(full, variant)
+            rows[(name, full, variant)] = (result.effect(full, other, metric), key if key in paper.EFFECTS else None)
+    return reproduction.effects_table(rows, metric, names=["data", "mode", "removed"])
 
 
 def noise(ctx: Context, rates: list[float], methods: list[str], lrs: dict[str, float],
@@ -117,28 +117,24 @@ def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: fl
                     metric: str = "NDCG@10", targets: str = "few") -> dict:
     """Does ``a`` lose less than ``b`` when the noise rate goes from ``low`` to ``high``?
 
-    Per test instance (averaged over seeds): (a at high - a at low) - (b at high - b at low);
-    ``diff > 0`` means ``a`` is the more robust. One-sample t-test over instances; ``effect``
-    (an :class:`~pprlib.evidence.Effect` as a dict) pairs each seed's drops instead, with the
-    interval over seeds and instances, relative to ``b`` at ``low``. The runs are those of
-    :func:`noise` (cached).
+    Per seed and test instance: (a at high - a at low) - (b at high - b at low); ``diff > 0``
+    means ``a`` is the more robust. ``effect`` (an :class:`~pprlib.evidence.Effect` as a dict)
+    is its mean with the interval over seeds and instances, relative to ``b`` at ``low``, and
+    ``p`` its p-value; ``drop_a`` and ``drop_b`` are each method's mean change. The runs are
+    those of :func:`noise` (cached).
     """
-    from scipy import stats
-
-    drops, per_seed, reference = {}, {}, float("nan")
+    per_seed, reference = {}, float("nan")
     for name in (a, b):
         per_rate = []
         for rate in (low, high):
             result = compare(ctx, [name], ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
             per_rate.append(np.stack([result.per_instance[(name, s)][metric] for s in result.seeds]))
-        drops[name] = per_rate[1].mean(0) - per_rate[0].mean(0)
         per_seed[name] = per_rate[1] - per_rate[0]  # seeds x instances: each seed's drop
         if name == b:
             reference = float(per_rate[0].mean())
-    gap = drops[a] - drops[b]
-    return {"diff": float(gap.mean()), "p_instances": float(stats.ttest_1samp(gap, 0.0).pvalue),
-            "drop_a": float(drops[a].mean()), "drop_b": float(drops[b].mean()),
-            "effect": evidence.effect_of_differences(per_seed[a] - per_seed[b], reference).as_dict()}
+    effect = evidence.effect_of_differences(per_seed[a] - per_seed[b], reference)
+    return {"diff": effect.estimate, "p": effect.p, "drop_a": float(per_seed[a].mean()),
+            "drop_b": float(per_seed[b].mean()), "effect": effect.as_dict()}
 
 
 def sparsity(ctx: Context, ks: list[int], lrs: dict[str, float],
@@ -245,19 +241,16 @@ def sensitivity(ctx: Context, grid: dict[str, list], lrs: dict[str, float], meth
 
 def sparsity_trend(tidy: pd.DataFrame, method: str, low: int, high: int, metric: str = "NDCG@10") -> dict:
     """Is ``method``'s improvement over ft larger at ``low`` clicks than at ``high``? The
-    difference of improvements (percentage points) and a paired t-test over seeds; ``effect``
-    is the same as an :class:`~pprlib.evidence.Effect` dict (seeds only: the improvements are
-    ratios of means over different instance sets)."""
-    from scipy import stats
-
+    difference of improvements (percentage points, ``diff``) with its interval over seeds as an
+    :class:`~pprlib.evidence.Effect` dict (``effect``; seeds only: the improvements are ratios
+    of means over different instance sets) and its p-value (``p_seeds``)."""
     part = tidy[(tidy.method == method) & (tidy.metric == metric)].pivot_table(
         index="seed", columns="k", values="improvement")
     if low not in part or high not in part:
         raise ValueError(f"no sparsity results for {method} at k={low} and k={high}")
     gap = (part[low] - part[high]).dropna()
-    p = float(stats.ttest_1samp(gap, 0.0).pvalue) if len(gap) > 1 else float("nan")
     effect = evidence.effect_of_differences(gap.to_numpy()[:, None]) if len(gap) else None
-    return {"diff": float(gap.mean()), "p_seeds": p, "n_seeds": int(len(gap)),
+    return {"diff": float(gap.mean()), "p_seeds": effect.p if effect else float("nan"), "n_seeds": int(len(gap)),
             "effect": effect.as_dict() if effect else None}
 
 
@@ -267,34 +260,43 @@ def slug(name: str) -> str:
     return "_".join(part for part in text.split("_") if part)
 
 
-def universality_tests(results: dict[str, Comparison], methods=("PPR(light)", "PPR(full)"),
-                       reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
-    """Per backbone and method: the paired difference to ``reference`` and its tests."""
-    rows = {}
-    for name, result in results.items():
-        for m in methods:
-            t = result.paired_test(m, reference, metric)
-            rows[(name, m)] = {f"Δ {metric} vs {reference}": t["diff"], "p (instances)": t["p_instances"],
-                               "p (seeds)": t["p_seeds"], "verdict": verdict(t["diff"], t["p_instances"])}
-    return pd.DataFrame(rows).T.rename_axis(["backbone", "method"])
+def _universality_key(backbone: str, name: str) -> str:
+    return f"univ_{slug(backbone)}_{method(name).key}"
 
 
 def universality_effects(results: dict[str, Comparison], methods=("PPR(light)", "PPR(full)"),
                          reference: str = "ft", metric: str = "NDCG@10") -> dict:
-    """The effects of :func:`universality_tests`, keyed as the chapter glues them:
-    ``"univ_cl4srec_light"``, ..."""
-    return {f"univ_{slug(name)}_{method(m).key}": result.effect(m, reference, metric)
+    """Each method's effect over ``reference`` on each backbone, keyed as the chapter glues
+    them: ``"univ_cl4srec_light"``, ..."""
+    return {_universality_key(name, m): result.effect(m, reference, metric)
             for name, result in results.items() for m in methods}
+
+
+def universality_table(results: dict[str, Comparison], methods=("PPR(light)", "PPR(full)"),
+                       reference: str = "ft", metric: str = "NDCG@10") -> pd.DataFrame:
+    """One row per (backbone, method): its effect over ``reference`` as
+    :func:`pprlib.reproduction.effects_table` shows it, judged where the paper reports that
+    backbone (CL4SRec only)."""
+    rows = {}
+    for name, result in results.items():
+        for m in methods:
+            key = _universality_key(name, m)
+            rows[(name, m)] = (result.effect(m, reference, metric), key if key in paper.EFFECTS else None)
+    return reproduction.effects_table(rows, metric, names=["backbone", "method"])
 
 
 def sensitivity_summary(tidy: pd.DataFrame, metric: str = "NDCG@10") -> dict:
     """What the sensitivity figure says in numbers: mean ± sd per setting (``table``), the
-    spread of the means across each parameter's settings (``spread``), the average sd over
+    spread of the means across each parameter's settings (``spread``; settings labelled as
+    :func:`pprlib.evidence.format_number` shows them, ``1`` not ``1.0``), the average sd over
     seeds at one setting (``seed_sd``) and the best setting of each parameter (``best``)."""
     part = tidy[tidy.metric == metric]
     by_setting = part.groupby(["parameter", "setting"], sort=False).value
     means = by_setting.mean()
-    return {"table": by_setting.agg(["mean", "std"]).round(4),
+    table = by_setting.agg(["mean", "std"]).round(4)
+    # one setting column holds integers (n) and fractions (λ, τ, γ): label each as itself
+    table.index = table.index.set_levels(table.index.levels[1].map(evidence.format_number), level="setting")
+    return {"table": table,
             "spread": means.groupby("parameter").agg(lambda v: v.max() - v.min()).to_dict(),
             "seed_sd": float(by_setting.std().mean()),
             "best": {p: float(means[p].idxmax()) for p in means.index.get_level_values("parameter").unique()}}

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from pprlib import evidence
 from pprlib import experiments as ex
 from pprlib import runs
 from pprlib.experiments import Comparison, verdict
@@ -85,7 +86,7 @@ def test_summary_tidy_relative_and_subsets():
     assert table.loc["a", "NDCG@10"] == f"{a.mean():.4f} ± {a.std(ddof=1):.4f}"
     effect = result.effect("b", "a")
     assert table.loc["b", "ΔNDCG@10 vs a [95% interval]"] == effect.text()
-    assert table.loc["b", "p"] == f"{effect.p:.2g}" and table.loc["b", "MDE"] == f"{effect.mde:.4f}"
+    assert table.loc["b", "p"] == evidence.format_p(effect.p) and table.loc["b", "MDE"] == f"{effect.mde:.4f}"
     # the effect is on the first metric asked for
     by_auc = result.summary(("AUC",), reference="a")
     assert by_auc.loc["b", "ΔAUC vs a [95% interval]"] == result.effect("b", "a", "AUC").text()

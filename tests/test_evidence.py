@@ -284,6 +284,54 @@ def test_studies_key_their_effects_as_the_chapters_glue_them():
     assert set(univ) == {"univ_cl4srec_light", "univ_cl4srec_full"}
 
 
+def test_studies_tables_show_each_effect_judged_where_the_paper_claims_it():
+    from pprlib import studies
+
+    ablation = _comparison({"ft": 0.0, "PPR(light)": 0.02, "PPR(light) w/o CL": 0.0, "PPR(light) w/o behaviour aug": 0.0,
+                            "PPR(full)": 0.01, "PPR(full) w/o prompt aug": 0.01})
+    table = studies.ablation_table({"d": ablation})
+    assert list(table.index) == [("d", "PPR(light)", "w/o CL"), ("d", "PPR(light)", "w/o behaviour aug"),
+                                 ("d", "PPR(full)", "w/o prompt aug")]
+    e = ablation.effect("PPR(light)", "PPR(light) w/o CL")
+    assert table.loc[("d", "PPR(light)", "w/o CL"), "ΔNDCG@10 [95% interval]"] == e.text()
+    assert table.loc[("d", "PPR(light)", "w/o CL"), "verdict"] == ev.verdict(e.lo, e.hi, 0.005 * e.reference_mean)
+    assert table.loc[("d", "PPR(full)", "w/o prompt aug"), "verdict"] == "—"  # not a claim the summary scores
+    univ = studies.universality_table({"CL4SRec": _comparison({"ft": 0.0, "PPR(light)": 0.2, "PPR(full)": -0.2}),
+                                       "GRU4Rec": _comparison({"ft": 0.0, "PPR(light)": 0.03, "PPR(full)": 0.0})})
+    assert univ.index.names == ["backbone", "method"] and len(univ) == 4
+    assert univ.loc[("CL4SRec", "PPR(light)"), "verdict"] == ev.REPRODUCED
+    assert univ.loc[("CL4SRec", "PPR(full)"), "verdict"] == ev.OPPOSITE
+    assert set(univ.loc["GRU4Rec"].verdict) == {"—"}  # the paper reports no GRU4Rec backbone
+
+
+@pytest.mark.parametrize("p, shown, prose", [(0.28, "0.280", "= 0.280"), (0.0494, "0.049", "= 0.049"),
+                                             (1.92e-05, "< 0.001", "< 0.001"), (0.001, "0.001", "= 0.001"),
+                                             (1.0, "1.000", "= 1.000"), (math.nan, "—", "—"), (None, "—", "—")])
+def test_p_values_have_one_format(p, shown, prose):
+    assert ev.format_p(p) == shown and ev.format_p(p, equals=True) == prose
+
+
+def test_format_p_rejects_what_is_not_a_p_value():
+    with pytest.raises(ValueError, match="1.5"):
+        ev.format_p(1.5)
+
+
+@pytest.mark.parametrize("value, shown", [(62.0, "62"), (162285.0, "162,285"), (np.int64(6000), "6,000"),
+                                          (71920.4, "71,920"), (3.952, "3.952"), (41063.14, "41,063"),
+                                          (0.0046, "0.0046"), (1.9201880154982173e-05, "1.9 × 10⁻⁵"),
+                                          (-2.98e-08, "-3.0 × 10⁻⁸"), (0.0, "0"), (math.nan, "—"), (None, "—"),
+                                          (True, "True"), ("cpu", "cpu")])
+def test_numbers_are_shown_without_raw_floats(value, shown):
+    assert ev.format_number(value) == shown
+
+
+def test_mde_and_effect_text_never_print_nan():
+    assert ev.format_mde(0.00123) == "0.0012" and ev.format_mde(math.nan) == "—" and ev.format_mde(None) == "—"
+    assert ev.missing("not run").text() == "—"
+    one = ev.effect_of_differences(np.array([[0.5]]))  # a single value: no interval
+    assert one.text() == "+0.5000 [no interval]"
+
+
 def test_sparsity_trend_carries_a_seed_level_effect():
     import pandas as pd
 

@@ -183,6 +183,7 @@ def test_few_shot_chapter_tables_and_tests(executed):
     means = table_means(g["few_table"])
     for key, method in (("light", "PPR(light)"), ("full", "PPR(full)")):
         assert _unit(g[f"few_p_{key}"]) and _unit(g[f"null_p_{key}"])  # synthetic data: the check runs
+        assert g[f"few_ptext_{key}"] == evidence.format_p(g[f"few_p_{key}"], equals=True)  # the prose's p format
         # the glued difference is the difference of the table's means, the verdict the rule's
         assert g[f"few_diff_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
     for key in ("light", "full", "tuning"):
@@ -236,8 +237,12 @@ def test_ablation_chapter_has_every_variant_on_two_datasets(executed):
         for mode in ("light", "full"):
             full = means[f"PPR({mode})", "full model"]
             assert g[f"gain_{part}_{mode}"] == pytest.approx(full - means[f"PPR({mode})", variant], abs=ROUNDED)
-            assert _unit(g[f"p_{part}_{mode}"])
-    assert "shared prompt" in g["ablation_tests"]
+            e = evidence.Effect.from_dict(g[f"ev_{part}_{mode}"])
+            assert g[f"effect_{part}_{mode}"] == e.text()
+            if f"{part}_{mode}" in paper.EFFECTS:
+                delta = paper.EFFECTS[f"{part}_{mode}"].delta(e.reference_mean)
+                assert g[f"verdict_{part}_{mode}"] == evidence.verdict(e.lo, e.hi, delta)
+    assert "shared prompt" in g["ablation_tests"] and "95% interval" in g["ablation_tests"]
 
 
 def test_noise_chapter_has_every_rate(executed):
@@ -250,7 +255,7 @@ def test_noise_chapter_has_every_rate(executed):
     for key in ("ft", "light", "full", "light_nocl"):
         assert g[f"noise_drop_{key}"] == pytest.approx(high[key] - low[key], abs=ROUNDED)
     assert g["noise_robust_diff"] == pytest.approx(g["noise_drop_light"] - g["noise_drop_light_nocl"], abs=1e-4)
-    assert _unit(g["noise_robust_p"])
+    assert g["noise_robust_effect"] == evidence.Effect.from_dict(g["ev_noise_robust"]).text()
 
 
 def test_sparsity_chapter_improvements_are_finite(executed):
@@ -276,7 +281,12 @@ def test_universality_chapter_has_every_backbone(executed):
             diff = g[f"univ_diff_{name.lower()}_{key}"]
             assert diff == pytest.approx(means[name, method] - means[name, "ft"], abs=ROUNDED)
             assert _unit(g[f"univ_p_{name.lower()}_{key}"])
-    assert all(v in g["universality_tests"] for v in ("PPR(light)", "PPR(full)"))
+    assert all(v in g["universality_tests"] for v in ("PPR(light)", "PPR(full)", "95% interval", "verdict"))
+    for key in ("light", "full"):
+        e = evidence.Effect.from_dict(g[f"ev_univ_cl4srec_{key}"])
+        delta = paper.EFFECTS[f"univ_cl4srec_{key}"].delta(e.reference_mean)
+        assert g[f"univ_verdict_cl4srec_{key}"] == evidence.verdict(e.lo, e.hi, delta)
+        assert g[f"univ_effect_cl4srec_{key}"] == e.text()
 
 
 def test_sensitivity_chapter_has_every_setting(executed):
@@ -338,10 +348,12 @@ def test_cross_domain_chapter_has_the_papers_table(executed):
     # a share of the source world's users, the held-out ones included (users of the same world)
     assert g["cross_n_target_users"] == round(0.6 * (tiny["n_users"] + tiny["heldout_users"]))
     assert g["cross_n_test_few"] > 0 and g["cross_n_test_zero"] > 0
-    for key in ("few", "zero"):
-        assert g[f"cross_{key}_verdict_full"] == verdict(g[f"cross_{key}_diff_full"], g[f"cross_{key}_p_full"])
-        assert _unit(g[f"cross_{key}_p_full"])
-    assert g["cross_diff_full"] == g["cross_few_diff_full"] and _unit(g["cross_p_full"])
+    for key, paper_key in (("ft", "cross_ft"), ("few_full", "cross_full")):
+        e = evidence.Effect.from_dict(g[f"ev_{paper_key}"])
+        assert g[f"cross_verdict_{key}"] == evidence.verdict(e.lo, e.hi, paper.EFFECTS[paper_key].delta(e.reference_mean))
+        assert g[f"cross_effect_{key}"] == e.text()
+    assert g["cross_verdict_zero_full"] == g["cross_verdict_zero_pop"] == "—"  # no claim of the paper to judge
+    assert "ft vs most popular, zero-shot" in g["cross_tests"] and "95% interval" in g["cross_tests"]
     means = table_means(g["cross_table"])
     assert g["cross_diff_full"] == pytest.approx(means["PPR(full)"] - means["ft"], abs=ROUNDED)
     assert "paper NDCG@10" in g["cross_side_by_side"] and "0.3109" in g["cross_side_by_side"]

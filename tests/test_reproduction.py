@@ -34,6 +34,27 @@ def test_our_interval_is_judged_against_the_papers_effect_in_our_units():
     assert out["δ (paper, our units)"].startswith(f"{delta:+.4f} (CIKM +0.67%")
 
 
+def test_effects_table_judges_each_row_against_the_papers_effect_or_not_at_all():
+    from pprlib import evidence
+
+    strong = evidence.Effect.from_dict(_effect(0.01, 0.004, 0.016, p=0.0001))
+    weak = evidence.Effect.from_dict(_effect(0.0004, -0.0005, 0.0013, p=0.4))
+    table = rp.effects_table({("a", "PPR(light)"): (strong, "cl_light"), ("a", "PPR(full)"): (weak, "cl_full"),
+                              ("b", "PPR(full)"): (strong, None)}, names=["data", "method"])
+    assert table.index.names == ["data", "method"]
+    row = table.loc[("a", "PPR(light)")]
+    assert row["ΔNDCG@10 [95% interval]"] == "+0.0100 [+0.0040, +0.0160]"
+    assert row.p == "< 0.001" and row.MDE == "0.0040" and row["δ (paper, our units)"] == "+0.0025"
+    assert row.verdict == rp.REPRODUCED and table.loc[("a", "PPR(full)"), "verdict"] == rp.NOT_FOUND
+    assert table.loc[("a", "PPR(full)"), "p"] == "0.400"
+    assert (table.loc[("b", "PPR(full)"), ["δ (paper, our units)", "verdict"]] == "—").all()
+    # the row of a claim the paper is mixed on says so
+    mixed = rp.effects_table({"zero": (strong, "zero_light")})
+    assert mixed.loc["zero", "verdict"] == rp.MIXED
+    with pytest.raises(ValueError, match="at least one"):
+        rp.effects_table({})
+
+
 @pytest.mark.parametrize("lo, hi, verdict", [
     (0.0005, 0.0015, rp.WEAKER), (-0.0005, 0.0015, rp.NOT_FOUND), (-0.003, -0.001, rp.OPPOSITE),
     (-0.002, 0.02, rp.INCONCLUSIVE), (0.001, 0.02, rp.REPRODUCED)])
@@ -63,6 +84,32 @@ def test_holm_runs_over_the_scored_claims_only():
     assert table["p (Holm)"].iloc[:2].tolist() == pytest.approx([0.02, 0.04])
     assert table.verdict.iloc[2] == rp.MIXED and table.verdict.iloc[3] == rp.NOT_COMPARABLE
     assert table["p (Holm)"].iloc[2:].isna().all()
+
+
+def test_summary_view_splits_the_table_into_short_columns_without_nan():
+    claims = [_claim("Few-shot: PPR(light) beats ft"), _claim("Few-shot: PPR(full) beats ft"),
+              _claim("Contrastive learning helps PPR(light)")]
+    glued = {"few_shot": {"ev_few_light": _effect(0.01, 0.004, 0.016, p=0.01),
+                          "ev_few_full": _effect(0.01, 0.004, 0.016, p=1.92e-05)}}
+    table = rp.evaluate_claims(glued, claims)
+    main, details = rp.summary_view(table)
+    assert list(main.columns) == list(rp.SUMMARY_COLUMNS.values())
+    assert list(details.columns) == list(rp.DETAIL_COLUMNS.values()) and details.chapter.tolist()[0] == "few_shot"
+    # the main table's effect is the interval alone; the unit and the relative change are in the details
+    assert main["our effect [95% interval]"].tolist() == ["+0.0100 [+0.0040, +0.0160]"] * 2 + ["—"]
+    assert details["ours (unit, relative)"].iloc[0] == "+0.0100 [+0.0040, +0.0160] NDCG@10 (+2.00%)"
+    # Holm over the two scored claims: 2 x 1.92e-05 for the smaller, max(1 x 0.01, that) for the larger
+    assert main["p (Holm)"].tolist() == ["0.010", "< 0.001", "—"]
+    assert main["paper's δ"].iloc[0] == f"{table.delta.iloc[0]:+.4f}" and main["paper's δ"].iloc[2] == "—"
+    assert main.MDE.tolist() == ["0.0040", "0.0040", "—"] and details.p.tolist() == ["0.010", "< 0.001", "—"]
+    for frame in (main, details):  # every cell is text, none of them NaN
+        assert not frame.isna().any().any() and "nan" not in frame.to_string().lower()
+    across = rp.across_data({"few_shot": glued["few_shot"]})
+    per_dataset = rp.across_view(across)
+    assert list(per_dataset) == list(rp.DATASETS)
+    synthetic = per_dataset["synthetic"]
+    assert synthetic.loc["Few-shot: PPR(full) beats ft", "verdict"] == across.loc[2, ("synthetic", "verdict")]
+    assert list(synthetic.columns) == ["our effect [95% interval]", "paper's δ", "MDE", "verdict"]
 
 
 def test_a_missing_chapter_or_value_is_not_comparable():

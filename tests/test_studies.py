@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pprlib import evidence
 from pprlib import experiments as ex
 from pprlib import runs
 from pprlib import studies
@@ -25,19 +26,25 @@ def test_ablation_variants_differ_only_in_the_removed_part():
     assert len(studies.ablation_methods()) == 11
 
 
-def test_ablation_frame_and_paired_tests(ctx):
+def test_ablation_frame_and_effects_table(ctx):
     tidy, result = studies.ablation(ctx, {"ft": 1e-3, "PPR(light)": 1e-3, "PPR(full)": 1e-4})
     assert set(tidy["mode"]) == {"ft", "PPR(light)", "PPR(full)"}
     assert tidy.groupby(["mode", "variant"]).seed.nunique().eq(2).all()
-    tests = studies.ablation_tests(result)
-    assert len(tests) == 8 and set(tests.removed) == set(studies.ABLATION_KEYS)
-    row = tests[(tests["mode"] == "PPR(light)") & (tests.removed == "w/o CL")].iloc[0]
+    table = studies.ablation_table({"default": result})
+    assert len(table) == 8 and set(table.index.get_level_values("removed")) == set(studies.ABLATION_KEYS)
+    assert table.index.names == ["data", "mode", "removed"]
+    # the row of PPR(light) without CL is the full model over the variant, with the effect's interval
+    e = result.effect("PPR(light)", "PPR(light) w/o CL")
+    row = table.loc[("default", "PPR(light)", "w/o CL")]
+    assert row["ΔNDCG@10 [95% interval]"] == e.text()
     sel = tidy[(tidy.metric == "NDCG@10") & (tidy["mode"] == "PPR(light)")]
     expected = sel[sel.variant == "full model"].value.mean() - sel[sel.variant == "w/o CL"].value.mean()
-    assert row.gain == pytest.approx(expected, abs=1e-6)
-    assert 0 <= row["p (instances)"] <= 1
-    shared = tests[(tests["mode"] == "PPR(full)") & (tests.removed == "shared prompt")].iloc[0]
-    assert shared.gain == pytest.approx(result.paired_test("PPR(full)", "shared prompt (full)")["diff"])
+    assert e.estimate == pytest.approx(expected, abs=1e-6)
+    # judged against the paper where the summary scores the part, not judged elsewhere
+    assert row.verdict in evidence.VERDICTS and row["δ (paper, our units)"] != "—"
+    unjudged = table.loc[("default", "PPR(full)", "w/o prompt aug")]
+    assert unjudged.verdict == "—" and unjudged["δ (paper, our units)"] == "—"
+    assert set(studies.ablation_effects(result)) == {studies.ablation_key(m, r) for _, m, r in table.index}
 
 
 def test_noise_at_zero_equals_a_fresh_clean_run_and_noise_changes_results(ctx):
@@ -91,25 +98,26 @@ def test_sparsity_improvement_is_relative_to_ft_of_the_same_seed(ctx):
 
 
 def test_noise_drop_test_pairs_instances_across_rates(ctx):
-    from scipy import stats
-
     lrs = {"ft": 1e-3, "PPR(light)": 1e-3}
     tidy = studies.noise(ctx, [0.0, 0.5], ["ft", "PPR(light)"], lrs)
     out = studies.noise_drop_test(ctx, lrs, "PPR(light)", "ft", 0.0, 0.5)
     means = tidy[tidy.metric == "NDCG@10"].groupby(["method", "noise"]).value.mean()
     assert out["drop_a"] == pytest.approx(means["PPR(light)", 0.5] - means["PPR(light)", 0.0], abs=1e-6)
     assert out["drop_b"] == pytest.approx(means["ft", 0.5] - means["ft", 0.0], abs=1e-6)
-    # the test statistic, recomputed per instance from the runs: each instance's drop of a
-    # minus its drop of b (seed-averaged), a one-sample t-test of those differences
+    # the effect, recomputed per seed and instance from the runs: each seed's drop of a minus
+    # the same seed's drop of b, with the interval over seeds and instances
     per = {}
     for name in ("PPR(light)", "ft"):
         for r in (0.0, 0.5):
             runs = ex.compare(ctx.split, ctx.pre, [name], [0, 1], ctx.backbone,
                               ctx.settings(lr=lrs, profile_noise=r)).per_instance
-            per[name, r] = np.mean([runs[(name, s)]["NDCG@10"] for s in (0, 1)], axis=0)
+            per[name, r] = np.stack([runs[(name, s)]["NDCG@10"] for s in (0, 1)])
     gap = (per["PPR(light)", 0.5] - per["PPR(light)", 0.0]) - (per["ft", 0.5] - per["ft", 0.0])
+    expected = evidence.effect_of_differences(gap, float(per["ft", 0.0].mean()))
     assert out["diff"] == pytest.approx(gap.mean(), abs=1e-7)
-    assert out["p_instances"] == pytest.approx(stats.ttest_1samp(gap, 0.0).pvalue, rel=1e-9)
+    assert out["p"] == pytest.approx(expected.p, rel=1e-9)
+    assert evidence.Effect.from_dict(out["effect"]) == evidence.Effect.from_dict(expected.as_dict())
+    assert out["effect"]["n_seeds"] == 2  # the seeds are kept apart, not averaged
 
 
 def test_sparsity_trend_is_a_difference_of_improvements():
@@ -157,11 +165,14 @@ def test_sensitivity_summary_numbers():
 
     rows = [{"parameter": "n_prompt", "setting": n, "seed": s, "metric": "NDCG@10", "value": v}
             for (n, s), v in {(1, 0): 0.50, (1, 1): 0.52, (2, 0): 0.55, (2, 1): 0.57}.items()]
+    rows += [{"parameter": "weight", "setting": 0.1, "seed": s, "metric": "NDCG@10", "value": 0.5} for s in (0, 1)]
     out = studies.sensitivity_summary(pd.DataFrame(rows))
     assert out["spread"]["n_prompt"] == pytest.approx(0.05)
     assert out["best"]["n_prompt"] == 2.0
-    assert out["seed_sd"] == pytest.approx(np.std([0.50, 0.52], ddof=1))
-    assert out["table"].loc[("n_prompt", 1), "mean"] == pytest.approx(0.51)
+    assert out["seed_sd"] == pytest.approx(np.mean([np.std([0.50, 0.52], ddof=1), np.std([0.55, 0.57], ddof=1), 0.0]))
+    assert out["table"].loc[("n_prompt", "1"), "mean"] == pytest.approx(0.51)
+    # a prompt length is shown as the count it is, beside the fractional settings of λ
+    assert list(out["table"].index.get_level_values("setting")) == ["1", "2", "0.1"]
 
 
 def test_noise_drops_and_sparsity_effects_pair_the_same_runs(ctx):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from pprlib import evidence
 from pprlib.data.effects import observable_effects
 from pprlib.data.synthetic import SyntheticConfig, TargetDomainConfig, generate, generate_two_domains
 from pprlib.evaluation import user_vectors
@@ -188,6 +189,10 @@ def test_classification_metrics_and_f1_test():
     strong = pp.f1_test(result, "good", "bad")
     assert strong["diff"] > 0.2 and strong["p"] < 0.01
     assert pp.f1_test(result, "good", "good")["p"] == pytest.approx(1.0)
+    table = pp.f1_tests_table({"good vs bad": strong, "same": {"diff": 0.0, "p": 1.0, "n_users": 62.0}})
+    assert table.loc["same"].tolist() == ["+0.000", "1.000", "62"]  # a count, not "62.0"
+    assert table.loc["good vs bad", "p (paired permutation)"] == evidence.format_p(strong["p"])
+    assert table.loc["good vs bad", "ΔF1"] == f"{strong['diff']:+.3f}"
 
 
 def test_predict_profile_end_to_end(ctx):

@@ -182,3 +182,12 @@ def f1_test(result: dict, a: str, b: str, n_resamples: int = 2000, seed: int = 0
     test = stats.permutation_test((pa, pb), statistic, permutation_type="samples", n_resamples=n_resamples,
                                   random_state=seed, vectorized=True)
     return {"diff": float(statistic(pa, pb)), "p": float(test.pvalue), "n_users": len(y)}
+
+
+def f1_tests_table(tests: dict) -> pd.DataFrame:
+    """The results of :func:`f1_test` by comparison name, as the chapter shows them: the F1
+    difference, the permutation p-value in the book's one format and the number of test users
+    (a count, never "62.0")."""
+    rows = {name: {"ΔF1": f"{t['diff']:+.3f}", "p (paired permutation)": evidence.format_p(t["p"]),
+                   "test users": f"{int(t['n_users']):d}"} for name, t in tests.items()}
+    return pd.DataFrame(rows).T
