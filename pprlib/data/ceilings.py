@@ -450,3 +450,31 @@ def ceiling_values(per: dict[str, dict[str, np.ndarray]], positions: np.ndarray,
                 rows.append({"value": value, "instances": kind, "metric": m, "mean": float(mean), "lo": float(lo),
                              "hi": float(hi), "n": int(mask.sum())})
     return pd.DataFrame(rows)
+
+
+PROTOCOLS = {"sampled": "NDCG@10", "full ranking": "full/NDCG@10"}
+"""The two views of NDCG@10 the ceilings are reported on: 99 sampled negatives and full ranking."""
+
+
+def ceiling_table(per: dict[str, dict[str, np.ndarray]], positions: np.ndarray,
+                  scorers=("oracle", "Bayes (profile)", "Bayes (none)"),
+                  values=("value of the profile", "through the static preference", "through the style")):
+    """NDCG@10 of the ceiling ``scorers`` (means) and the ``values`` (differences with their 95 %
+    interval over instances, :func:`ceiling_values`), few-shot and zero-shot, on 99 sampled
+    negatives and on full ranking: a frame of formatted cells, one row per scorer or value."""
+    import pandas as pd
+
+    positions = np.asarray(positions)
+    kinds = {"few-shot": positions > 0, "zero-shot": positions == 0}
+    diffs = ceiling_values(per, positions, tuple(PROTOCOLS.values()), values).set_index(
+        ["value", "instances", "metric"])
+    columns = pd.MultiIndex.from_tuples([(k, p) for k in kinds for p in PROTOCOLS])
+    rows = {name: [f"{per[name][PROTOCOLS[p]][kinds[k]].mean():.4f}" for k, p in columns] for name in scorers}
+    for value in values:
+        cells = []
+        for k, p in columns:
+            r = diffs.loc[(value, k, PROTOCOLS[p])]
+            cells.append(f"{r['mean']:+.4f} [{r['lo']:+.4f}, {r['hi']:+.4f}]" if np.isfinite(r["lo"]) else
+                         f"{r['mean']:+.4f}")
+        rows[value] = cells
+    return pd.DataFrame(rows, index=columns).T
