@@ -88,31 +88,29 @@ def tie_order_conclusion(table: pd.DataFrame, stats: dict[str, dict], used: str 
         raise ValueError(f"stats must hold every tie order {TIES} (got {sorted(stats)}), used one of them")
     s = stats[used]
     share = {t: stats[t]["top_first"] for t in TIES}
-    labels = {t: order_label(t) for t in TIES}
     text = (f"{s['tied']:.0%} of the ratings share their (user, timestamp) with another, and for "
             f"{s['first_tied']:.0%} of the users the first rating is one of several in the same second: the tie "
-            f"order picks it. The {s['k']} most common first movies take "
-            + ", ".join(f"{share[t]:.1%} of the first ratings in {labels[t]} order" for t in TIES) + ". ")
+            f"order picks it. The {s['k']} most common first movies take {share['file']:.1%} of the first ratings "
+            f"in file order, {share['item']:.1%} in item-id order and {share['random']:.1%} in a seeded random "
+            "order. ")
     verdicts = table.pivot_table(index=["targets", "comparison"], columns="order", values="verdict", aggfunc="first")
     changed = [f"{c} ({t})" for (t, c), row in verdicts.iterrows() if row.nunique() > 1]
     text += (f"The verdicts of the {len(verdicts)} main comparisons are the same under the three orders"
              if not changed else f"The verdict changes with the order for {', '.join(changed)}")
     spread = table.groupby(["targets", "comparison"])["effect"].agg(lambda x: x.max() - x.min()).max()
     text += f" (the effects move by at most {spread:+.4f} NDCG@10 between orders). "
-    far = {t: abs(share[t] - share["random"]) for t in TIES if t != "random"}
-    if used == "file":
-        closer = far["file"] <= far["item"]
-        text += ("The book keeps the file order, the readers' default: the order of the source file, "
-                 "deterministic for a given file, and "
-                 + (f"its first ratings are as concentrated as under a seeded random order "
-                    f"({share['file']:.1%} against {share['random']:.1%}), whereas ordering by item id "
-                    f"{'inflates' if share['item'] > share['random'] else 'changes'} the concentration to "
-                    f"{share['item']:.1%} (among tied ratings the lowest id always comes first)"
-                    if closer else
-                    f"here it is farther from the seeded random order ({share['random']:.1%}) than item-id order "
-                    f"is ({share['file']:.1%} against {share['item']:.1%}), so the file's order carries some "
-                    "structure of its own; it is kept so that every chapter reads the same sequences")
-                 + ".")
+    far = {t: abs(share[t] - share["random"]) for t in ("file", "item")}
+    if used != "file":
+        return text + f"The book uses the {order_label(used)} order."
+    text += ("The book keeps the file order, the readers' default and deterministic for a given file: ")
+    if far["file"] < far["item"]:
+        text += (f"it concentrates the first ratings about as a random order does ({far['file']:.1%} apart, against "
+                 f"{far['item']:.1%} for item-id order, which always puts the lowest id of a tie first).")
+    elif far["file"] == far["item"]:
+        text += ("here it concentrates the first ratings as item-id order does, both "
+                 f"{far['file']:.1%} from a random order.")
     else:
-        text += f"The book uses the {labels[used]} order."
+        text += (f"here item-id order is closer to a random order ({far['item']:.1%} apart, against {far['file']:.1%}), "
+                 "so the file's order carries some structure of its own; it is kept so that every chapter reads "
+                 "the same sequences.")
     return text
