@@ -12,7 +12,7 @@ import torch
 
 from pprlib.data.ceilings import (BayesScorer, Particles, World, ceiling_scorers, evaluate_ceilings, oracle_scorer,
                                    world_of)
-from pprlib.data.protocol import ProtocolConfig, split
+from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, split
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate
 
@@ -232,10 +232,12 @@ def test_cached_ceilings_compute_once_per_key(small_split, tmp_path, monkeypatch
     other = split(small_split.data, ProtocolConfig(seed=1))
     keys = {ceilings.ceilings_key(sp, "test", n_samples=32, seed=0) for sp in (small_split, other)}
     assert len(keys) == 2
-    # the same world made again (a chapter's own split of the same data): the same key
+    # the same world made again (the data chapter's own split) or read back from the split cache
+    # (a chapter's context): the same key, so every chapter finds the ceilings computed once
     twin = split(generate(small_split.data.meta["generator"]), ProtocolConfig())
-    assert ceilings.ceilings_key(twin, "test", n_samples=32, seed=0) == ceilings.ceilings_key(
-        small_split, "test", n_samples=32, seed=0)
+    small_split.save(tmp_path / "split.npz")
+    loaded = ColdStartSplit.load(tmp_path / "split.npz", small_split.data, small_split.config)
+    assert len({ceilings.ceilings_key(sp, "test", n_samples=32, seed=0) for sp in (small_split, twin, loaded)}) == 1
 
 
 def test_cached_ceilings_refuse_real_data_before_computing(small_split, tmp_path, monkeypatch):
