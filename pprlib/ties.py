@@ -94,7 +94,7 @@ def tie_order_conclusion(table: pd.DataFrame, stats: dict[str, dict], used: str 
             f"in file order, {share['item']:.1%} in item-id order and {share['random']:.1%} in a seeded random "
             "order. ")
     verdicts = table.pivot_table(index=["targets", "comparison"], columns="order", values="verdict", aggfunc="first")
-    changed = [f"{c} ({t})" for (t, c), row in verdicts.iterrows() if row.nunique() > 1]
+    changed = [f"{c}, {t}" for (t, c), row in verdicts.iterrows() if row.nunique() > 1]
     text += (f"The verdicts of the {len(verdicts)} main comparisons are the same under the three orders"
              if not changed else f"The verdict changes with the order for {', '.join(changed)}")
     spread = table.groupby(["targets", "comparison"])["effect"].agg(lambda x: x.max() - x.min()).max()
