@@ -98,19 +98,21 @@ def tie_order_conclusion(table: pd.DataFrame, stats: dict[str, dict], used: str 
     text += (f"The verdicts of the {len(verdicts)} main comparisons are the same under the three orders"
              if not changed else f"The verdict changes with the order for {', '.join(changed)}")
     spread = table.groupby(["targets", "comparison"])["effect"].agg(lambda x: x.max() - x.min()).max()
-    text += f" (the effects move by at most {spread:+.4f} NDCG@10 between orders). "
+    text += f" (the effects move by at most {spread:.4f} NDCG@10 between orders). "
     far = {t: abs(share[t] - share["random"]) for t in ("file", "item")}
     if used != "file":
         return text + f"The book uses the {order_label(used)} order."
     text += ("The book keeps the file order, the readers' default and deterministic for a given file: ")
     if far["file"] < far["item"]:
-        text += (f"it concentrates the first ratings about as a random order does ({far['file']:.1%} apart, against "
-                 f"{far['item']:.1%} for item-id order, which always puts the lowest id of a tie first).")
+        text += (f"it concentrates the first ratings about as a random order does ({100 * far['file']:.1f} points "
+                 f"apart, against {100 * far['item']:.1f} for item-id order, which always puts the lowest id of a "
+                 "tie first).")
     elif far["file"] == far["item"]:
         text += ("here it concentrates the first ratings as item-id order does, both "
-                 f"{far['file']:.1%} from a random order.")
+                 f"{100 * far['file']:.1f} points from a random order.")
     else:
-        text += (f"here item-id order is closer to a random order ({far['item']:.1%} apart, against {far['file']:.1%}), "
+        text += (f"here item-id order is closer to a random order ({100 * far['item']:.1f} points apart, against "
+                 f"{100 * far['file']:.1f}), "
                  "so the file's order carries some structure of its own; it is kept so that every chapter reads "
                  "the same sequences.")
     return text

@@ -88,11 +88,11 @@ def test_tie_order_conclusion_reports_shares_verdicts_and_the_choice():
     assert "75% of the ratings" in same and "for 50% of the users" in same
     assert "take 20.0% of the first ratings in file order, 35.0% in item-id order and 21.0% in a seeded" in same
     assert "the same under the three orders" in same
-    assert "at most +0.0200" in same  # 0.03 - 0.01 on the few-shot row
-    assert "about as a random order does (1.0% apart, against 14.0% for item-id order" in same
+    assert "at most 0.0200" in same  # 0.03 - 0.01 on the few-shot row
+    assert "about as a random order does (1.0 points apart, against 14.0 for item-id order" in same
     changed = tie_order_conclusion(_table({"item id": "reproduced"}, {}), _stats(0.20, 0.22, 0.30))
     assert "The verdict changes with the order for PPR(light) vs ft, few-shot" in changed
-    assert "item-id order is closer to a random order (8.0% apart, against 10.0%)" in changed
+    assert "item-id order is closer to a random order (8.0 points apart, against 10.0)" in changed
     assert "as item-id order does" in tie_order_conclusion(_table({}, {}), _stats(0.2, 0.2, 0.25))
     with pytest.raises(ValueError, match="every tie order"):
         tie_order_conclusion(_table({}, {}), {"file": _stats(0.2, 0.2, 0.2)["file"]})
