@@ -177,21 +177,23 @@ class Context:
 
 
 def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
-              protocol: ProtocolConfig | None = None) -> tuple[DataSpec, ColdStartSplit]:
+              protocol: ProtocolConfig | None = None, ties: str = "file") -> tuple[DataSpec, ColdStartSplit]:
     """The data and its protocol split for the book's settings (the split is cached on disk).
 
     MovieLens has no natural cold users: 30 % of its users are simulated as cold. Data read
     from a folder keeps its natural cold users unless it has too few (:func:`own_data_protocol`).
+    ``ties``: the order of a user's interactions with one timestamp (:attr:`DataSpec.ties`; a
+    ``"random"`` order is seeded with ``config.seed``).
     """
     if config.dataset == "synthetic":
         syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
                                            heldout_users=config.heldout_users)
-        spec, protocol = DataSpec("synthetic", syn), protocol or ProtocolConfig(seed=config.seed)
+        spec, protocol = DataSpec("synthetic", syn, ties), protocol or ProtocolConfig(seed=config.seed)
     elif config.dataset == "movielens-100k" or config.dataset.startswith("grouplens:"):
-        spec = DataSpec(config.dataset)
+        spec = DataSpec(config.dataset, ties=ties, ties_seed=config.seed)
         protocol = protocol or ProtocolConfig(seed=config.seed, simulate_cold_share=0.3)
     else:
-        spec = DataSpec(config.dataset)
+        spec = DataSpec(config.dataset, ties=ties, ties_seed=config.seed)
         data = load_data(spec)
         return spec, split_data(data, protocol or own_data_protocol(data, config.seed))
     return spec, load_split(spec, protocol)
@@ -212,16 +214,17 @@ def tune_config(config: BookConfig) -> TrainConfig:
 
 def prepare(config: BookConfig | None = None, *, backbone: BackboneConfig | str | None = None,
             synthetic: SyntheticConfig | None = None, protocol: ProtocolConfig | None = None,
-            seq_cl: SequenceCLConfig | None = None) -> Context:
+            seq_cl: SequenceCLConfig | None = None, ties: str = "file") -> Context:
     """Data, split and pre-trained backbone for a chapter (the pre-training is cached).
     ``backbone``: an architecture, or the name of one of :data:`BACKBONES` (which brings its
-    pre-training, e.g. CL4SRec's contrastive loss); ``seq_cl`` pre-trains CL4SRec instead of SASRec."""
+    pre-training, e.g. CL4SRec's contrastive loss); ``seq_cl`` pre-trains CL4SRec instead of SASRec;
+    ``ties``: the order of tied timestamps in real data (:func:`book_data`)."""
     config = config or BookConfig()
     if isinstance(backbone, str):
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; choose from {list(BACKBONES)}")
         backbone, seq_cl = BACKBONES[backbone]
-    spec, sp = book_data(config, synthetic, protocol)
+    spec, sp = book_data(config, synthetic, protocol, ties)
     backbone = backbone or BackboneConfig()
     pre_cfg = pretrain_config(config)
     pre = pretrain(sp, backbone, pre_cfg, seq_cl=seq_cl)

@@ -328,16 +328,22 @@ def movielens_claims() -> list[Claim]:
 
 
 DATASETS = ("synthetic", "MovieLens-100K")
-"""The datasets of :func:`across_data`, in its column order."""
+"""The datasets of :func:`across_data`, in its column order (the second is named by the
+MovieLens chapter's glued ``ml_dataset`` where it ran: MovieLens-100K or MovieLens-1M)."""
+
+
+def datasets(glued_by_chapter: dict[str, dict]) -> tuple[str, str]:
+    """:data:`DATASETS` with the real data named as the MovieLens chapter read it."""
+    return DATASETS[0], str(glued_by_chapter.get("movielens", {}).get("ml_dataset", DATASETS[1]))
 
 
 def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
-    """The :data:`ACROSS_DATA` claims on each dataset: our effect with its 95 % interval, the
-    paper's effect in our units (δ), the MDE and the verdict (columns ``(dataset, field)``)."""
+    """The :data:`ACROSS_DATA` claims on each dataset (:func:`datasets`): our effect with its 95 %
+    interval, the paper's effect in our units (δ), the MDE and the verdict (columns ``(dataset, field)``)."""
     rows = []
     for claim, key, *sides in ACROSS_DATA:
         row = {("", "claim"): claim, ("", "paper"): _across_paper(key)}
-        for label, (chapter, effect_key) in zip(DATASETS, sides):
+        for label, (chapter, effect_key) in zip(datasets(glued_by_chapter), sides):
             o = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
             e = o.effect
             row |= {(label, "ours"): o.ours if e else "—",
@@ -348,11 +354,16 @@ def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=pd.MultiIndex.from_tuples(rows[0].keys()))
 
 
+def _labels(across: pd.DataFrame) -> list[str]:
+    """The dataset labels of an :func:`across_data` table, in its column order."""
+    return [d for d in dict.fromkeys(across.columns.get_level_values(0)) if d]
+
+
 def verdict_counts(table: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
     """How many claims got each verdict: every scored claim on the generated data, and the
     main claims (:data:`ACROSS_DATA`) on each dataset."""
     columns = {"all claims (generated data)": table.verdict}
-    columns |= {f"main claims ({d})": across[(d, "verdict")] for d in DATASETS}
+    columns |= {f"main claims ({d})": across[(d, "verdict")] for d in _labels(across)}
     return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(VERDICTS, fill_value=0)
                          for name, v in columns.items()}).rename_axis("verdict")
 
@@ -439,9 +450,10 @@ def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[st
              if _claims_by_verdict(studies, v)]
     sentences.append("In the paper's other studies, " + (" — ".join(parts) if parts else "no claim is decided")
                      + f" (and {(studies.verdict == INCONCLUSIVE).sum()} inconclusive).")
-    real = across[("MovieLens-100K", "verdict")] if across is not None else pd.Series(dtype=object)
+    label = _labels(across)[-1] if across is not None else DATASETS[1]
+    real = across[(label, "verdict")] if across is not None else pd.Series(dtype=object)
     if len(real) and (real != NOT_COMPARABLE).any():
-        sentences.append(f"On real data (MovieLens-100K), the {len(real)} main claims are {_tally(real)}.")
+        sentences.append(f"On real data ({label}), the {len(real)} main claims are {_tally(real)}.")
     else:
         sentences.append("The main claims were not run on real data in this build.")
     return sentences

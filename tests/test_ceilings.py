@@ -12,7 +12,7 @@ import torch
 
 from pprlib.data.ceilings import (BayesScorer, Particles, World, ceiling_scorers, evaluate_ceilings, oracle_scorer,
                                    world_of)
-from pprlib.data.protocol import ProtocolConfig, split
+from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, split
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate
 
@@ -178,3 +178,91 @@ def test_evaluate_ceilings_reports_time_and_effective_sample_size():
     assert np.allclose(bayes["ess"][bayes["history"] == 0], 128)  # a first click: the prior's draws, all equal
     few = bayes["ess"][bayes["history"] > 0]
     assert (few < 128).all() and (few >= 1).all()  # clicks make the weights unequal
+
+
+# ------------------------------------------------------------------------------------------
+# the disk cache and the values with their intervals
+
+
+@pytest.fixture(scope="module")
+def small_split():
+    data = generate(SyntheticConfig(n_users=400, n_items=200, max_length=40, heldout_users=60))
+    return split(data, ProtocolConfig())
+
+
+def test_named_scorers_score_like_the_full_set(small_split):
+    test = small_split.instances("test")
+    every, _ = evaluate_ceilings(small_split, test, n_samples=64, full_ranking=False)
+    some, _ = evaluate_ceilings(small_split, test, n_samples=64, full_ranking=False,
+                                names=["Bayes (none)", "oracle"])
+    assert list(some) == ["oracle", "Bayes (none)"]  # the order of SCORERS, whatever the order asked
+    for name in some:  # the same draws: the same scores as among all five
+        assert np.array_equal(some[name]["NDCG@10"], every[name]["NDCG@10"])
+    with pytest.raises(ValueError, match="Bayes \\(uniform\\)"):
+        evaluate_ceilings(small_split, test, n_samples=8, names=["Bayes (uniform)"])
+
+
+def test_cached_ceilings_compute_once_per_key(small_split, tmp_path, monkeypatch):
+    import pprlib.data.ceilings as ceilings
+
+    monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["n_samples"])
+        return evaluate_ceilings(*args, **kwargs)
+
+    monkeypatch.setattr(ceilings, "evaluate_ceilings", counting)
+    names = ["oracle", "Bayes (profile)", "Bayes (none)"]
+    first, info = ceilings.cached_ceilings(small_split, "test+heldout", n_samples=32, names=names)
+    again, info_again = ceilings.cached_ceilings(small_split, "test+heldout", n_samples=32, names=names[::-1])
+    assert calls == [32]  # the second call (the names in another order) read the disk
+    assert list(first) == list(again) == names
+    for name in names:
+        assert all(np.array_equal(first[name][m], again[name][m]) for m in first[name])
+    assert info_again["Bayes (none)"]["seconds"] == info["Bayes (none)"]["seconds"] > 0
+    assert len(first["oracle"]["NDCG@10"]) == len(small_split.instances("test+heldout"))
+    # another instance set, number of draws, seed or set of scorers: another key, computed
+    ceilings.cached_ceilings(small_split, "test", n_samples=32, names=names)
+    ceilings.cached_ceilings(small_split, "test+heldout", n_samples=16, names=names)
+    ceilings.cached_ceilings(small_split, "test+heldout", n_samples=32, seed=1, names=names)
+    ceilings.cached_ceilings(small_split, "test+heldout", n_samples=32, names=names[:2])
+    assert calls == [32, 32, 16, 32, 32]
+    # another split of the same data (another protocol seed): another key
+    other = split(small_split.data, ProtocolConfig(seed=1))
+    keys = {ceilings.ceilings_key(sp, "test", n_samples=32, seed=0) for sp in (small_split, other)}
+    assert len(keys) == 2
+    # the same world made again (the data chapter's own split) or read back from the split cache
+    # (a chapter's context): the same key, so every chapter finds the ceilings computed once
+    twin = split(generate(small_split.data.meta["generator"]), ProtocolConfig())
+    small_split.save(tmp_path / "split.npz")
+    loaded = ColdStartSplit.load(tmp_path / "split.npz", small_split.data, small_split.config)
+    assert len({ceilings.ceilings_key(sp, "test", n_samples=32, seed=0) for sp in (small_split, twin, loaded)}) == 1
+
+
+def test_cached_ceilings_refuse_real_data_before_computing(small_split, tmp_path, monkeypatch):
+    import pprlib.data.ceilings as ceilings
+
+    monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
+    real = copy.copy(small_split)
+    real.data = copy.copy(small_split.data)
+    real.data.meta = {}
+    with pytest.raises(ValueError, match="real data has no known next-click law"):
+        ceilings.cached_ceilings(real, "test", n_samples=8)
+    assert not (tmp_path / "ceilings").exists()
+
+
+def test_ceiling_values_are_paired_differences_with_intervals(small_split):
+    from pprlib.data.ceilings import VALUES, ceiling_values
+
+    test = small_split.instances("test")
+    per, _ = evaluate_ceilings(small_split, test, n_samples=64)
+    table = ceiling_values(per, test.positions)
+    assert set(table.value) == set(VALUES) and set(table.instances) == {"few-shot", "zero-shot"}
+    row = table.query("value == 'value of the profile' and instances == 'zero-shot' and metric == 'NDCG@10'").iloc[0]
+    zero = test.positions == 0
+    d = per["Bayes (profile)"]["NDCG@10"][zero] - per["Bayes (none)"]["NDCG@10"][zero]
+    assert row["mean"] == pytest.approx(d.mean()) and row["n"] == zero.sum()
+    assert row["lo"] < row["mean"] < row["hi"]
+    style = table.query("value == 'through the style' and instances == 'zero-shot'")
+    assert (style["mean"] == 0).all()  # a first click has no sequential part: the style cannot act

@@ -13,20 +13,22 @@ from html.parser import HTMLParser
 from pprlib import book, evidence, paper, reproduction
 from pprlib.data.readers import MOVIELENS_ENV
 from pprlib.experiments import verdict
+from pprlib.methods import key as method_key
 
 pytestmark = pytest.mark.notebooks
 
 
 def movielens_fixture(path, n_users=150, n_items=200, seed=0):
     """A small file in the format of the recbole 1.2.1 wheel's ML-100K (the real data is never
-    used by the tests): every user rates 20-40 movies, in an order with some structure."""
+    used by the tests): every user rates 20-40 movies, in an order with some structure; every
+    third user rates them two at a time (pairs share a timestamp, as many MovieLens ratings do)."""
     rng = np.random.default_rng(seed)
     inter = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
     for u in range(1, n_users + 1):
         start = rng.integers(1, n_items)
         items = (start + np.cumsum(rng.integers(1, 4, size=rng.integers(20, 41)))) % n_items + 1
         for t, i in enumerate(dict.fromkeys(items.tolist())):
-            inter.append(f"{u}\t{i}\t{rng.integers(1, 6)}\t{880000000 + 1000 * u + t}")
+            inter.append(f"{u}\t{i}\t{rng.integers(1, 6)}\t{880000000 + 1000 * u + t - (t % 2 if u % 3 == 0 else 0)}")
     users = ["user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token"]
     jobs = ["student", "engineer", "writer", "other"]
     for u in range(1, n_users + 1):
@@ -69,8 +71,18 @@ def test_data_chapter_glues_consistent_statistics(executed):
     assert g["n_test_few"] > g["n_test_zero"]
     # sampled metrics flatter popularity: full ranking is much harder than 99 random negatives
     assert 0 < g["pop_full_ndcg10"] < g["pop_sampled_ndcg10"] < 1
-    for key in ("stats_table", "effect_table", "baseline_table"):
+    for key in ("stats_table", "effect_table", "baseline_table", "ceilings_table"):
         assert "<table" in g[key]
+    # the default world's ceilings: the oracle knows most, Bayes with the profile more than without
+    for kind in ("few", "zero"):
+        for view in ("sampled", "full"):
+            oracle, profile, none = (g[f"ceil_mean_{s}_{kind}_{view}"] for s in ("oracle", "profile", "none"))
+            assert oracle >= profile > none, (kind, view)
+            assert g[f"ceil_profile_{kind}_{view}"] == pytest.approx(profile - none, abs=1e-6)
+            assert g[f"ceil_style_zero_{view}"] == 0  # a first click has no previous item for a style
+    # zero-shot, only the profile can help: it is worth more there than few-shot
+    assert g["ceil_profile_zero_full"] > g["ceil_profile_few_full"]
+    assert g["ceilings_text"].startswith("Knowing the profile is worth at most")
 
 
 def test_strict_book_build(executed):
@@ -388,7 +400,22 @@ def test_movielens_chapter_runs_on_a_local_copy(executed):
     few = table_means(g["ml_few_table"])
     assert few["ft"] > few["most popular"] + 0.2
     assert ">most popular (cold)<" in g["ml_zero_table"] and ">pre-train<" in g["ml_few_table"]
+    assert g["ml_dataset"] == "MovieLens-100K"  # computed from the data the chapter read
     assert "ours (MovieLens-100K)" in g["ml_relative"]
+    # ties: every third fixture user rates two movies per timestamp, their first two included
+    assert g["ml_first_tied_share"] == pytest.approx(1 / 3)
+    assert 0.3 < g["ml_tied_share"] < 1 / 3 + 1e-9
+    assert all(0 < g[f"ml_top_first_{t}"] <= 1 for t in ("file", "item", "random"))
+    rows = g["ml_ties_rows"]
+    assert [r["order"] for r in rows][::4] == ["file", "item id", "random (seed 0)"]  # four comparisons each
+    # each order ran on its own sequences (item-id order reorders the fixture's tied pairs)
+    assert len({r["ft NDCG@10"] for r in rows if r["targets"] == "few-shot"}) == 3
+    for r in rows:
+        assert r["verdict"] == evidence.verdict(r["lo"], r["hi"], r["paper δ"])
+        if r["order"] == "file":  # the file-order rows are the chapter's own runs, not new ones
+            kind, key = r["targets"].split("-")[0], method_key(r["comparison"].split(" vs ")[0])
+            assert r["effect"] == pytest.approx(g[f"ev_ml_{kind}_{key}"]["estimate"])
+    assert "The book keeps the file order" in g["ml_ties_conclusion"]
 
 
 def test_summary_is_computed_from_the_other_chapters(executed):

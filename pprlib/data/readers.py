@@ -500,6 +500,16 @@ def read_movielens_100k(
                            ties=ties, ties_seed=ties_seed)
 
 
+MOVIELENS_LABELS = {"ml-100k": "MovieLens-100K", "ml-1m": "MovieLens-1M"}
+"""The names the MovieLens readers give their data -> how tables and figures name it."""
+
+
+def dataset_label(data: InteractionData) -> str:
+    """How tables and figures name ``data``: MovieLens-100K or MovieLens-1M for the GroupLens
+    readers' data (whatever the profile said), else the data's own name."""
+    return MOVIELENS_LABELS.get(data.name, data.name)
+
+
 def _refuse_ml1m(folder: Path, setting: str) -> None:
     """``PPR_MOVIELENS`` names a copy of ML-100K; an ML-1M folder there is a mistake, not a
     request to read ML-1M as if it were ML-100K."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from pprlib.cache import cache_dir, cached, config_key
 from pprlib.data import readers
 from pprlib.data.protocol import MIN_COLD_USERS, ColdStartSplit, ProtocolConfig, split as make_split
-from pprlib.data.schema import DataWarning, InteractionData
+from pprlib.data.schema import TIES, DataWarning, InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -26,8 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ``pyproject.toml``), since notebooks run with their own folder as the working directory."""
 
 
-def _read_csv_folder(folder: Path) -> InteractionData:
-    return readers.read_csv_pair(folder / "interactions.csv", folder / "users.csv", name=folder.name)
+def _read_csv_folder(folder: Path, **order) -> InteractionData:
+    return readers.read_csv_pair(folder / "interactions.csv", folder / "users.csv", name=folder.name, **order)
 
 
 FOLDER_READERS = {"csv": _read_csv_folder, "cikm2019": readers.read_cikm2019,
@@ -39,6 +39,9 @@ the others the raw files of CIKM Cup 2019 and Ali_Display_Ad_Click. The folder m
 environment variables (``grouplens:${PPR_MOVIELENS_1M}``)."""
 
 SOURCES = ("synthetic", "movielens-100k", *(f"{kind}:<folder>" for kind in FOLDER_READERS))
+
+TIE_SOURCES = ("movielens-100k", "grouplens", "csv")
+"""The sources whose readers order tied timestamps as told (:attr:`DataSpec.ties`)."""
 
 
 def data_folder(folder: str | Path) -> Path:
@@ -61,16 +64,25 @@ class DataSpec:
     """Where the data comes from: the generator (``synthetic``), ``movielens-100k``, or the
     files in a folder: ``csv:<folder>``, ``cikm2019:<folder>``, ``ali-display-ad:<folder>`` or
     ``grouplens:<folder>`` (a relative folder is taken from the project root and environment
-    variables in it are expanded, see :func:`data_folder`)."""
+    variables in it are expanded, see :func:`data_folder`). ``ties`` (with ``ties_seed``) orders a
+    user's interactions that share a timestamp (:data:`~pprlib.data.schema.TIES`), for the
+    sources whose readers offer the choice (:data:`TIE_SOURCES`)."""
 
     source: str = "synthetic"
     synthetic: SyntheticConfig = SyntheticConfig()
+    ties: str = "file"
+    ties_seed: int = 0
 
     def __post_init__(self) -> None:
         kind, sep, folder = str(self.source).partition(":")
         accepted = ", ".join(repr(s) for s in SOURCES[:-1]) + f" or {SOURCES[-1]!r}"
         if not (self.source in ("synthetic", "movielens-100k") or (sep and kind in FOLDER_READERS)):
             raise ValueError(f"DataSpec.source (the dataset) must be {accepted}, got {self.source!r}")
+        if self.ties not in TIES:
+            raise ValueError(f"DataSpec.ties must be one of {TIES}, got {self.ties!r}")
+        if self.ties != "file" and kind not in TIE_SOURCES:
+            raise ValueError(f"DataSpec.ties={self.ties!r}: the source {self.source!r} keeps its own order; "
+                             f"tie orders apply to {', '.join(TIE_SOURCES)} only")
         if sep and not folder.strip():
             raise ValueError(f"DataSpec.source {self.source!r} names no folder; write {kind}:<folder>")
         if sep and not self.folder.is_dir():
@@ -93,9 +105,10 @@ def load_data(spec: DataSpec) -> InteractionData:
     """The validated dataset that ``spec`` names (files are read on every call)."""
     if spec.kind == "synthetic":
         return generate(spec.synthetic)
+    order = {"ties": spec.ties, "ties_seed": spec.ties_seed} if spec.ties != "file" else {}
     if spec.kind == "movielens-100k":
-        return readers.read_movielens_100k()
-    return FOLDER_READERS[spec.kind](spec.folder)
+        return readers.read_movielens_100k(**order)
+    return FOLDER_READERS[spec.kind](spec.folder, **order)
 
 
 def own_data_protocol(data: InteractionData, seed: int = 0) -> ProtocolConfig:
