@@ -68,6 +68,10 @@ class BookConfig:
     cl_weights: tuple[float, ...] = (0.0, 0.1, 0.5)
     temperatures: tuple[float, ...] = (0.5, 1.0)
     mask_ratios: tuple[float, ...] = (0.2, 0.5)
+    # the mechanism chapter's dose-response study: each level is a new generated world of this many
+    # users (and three times as many held-out cold test users), pre-trained for at most this many epochs
+    dose_users: int = 800
+    dose_pretrain_epochs: int = 10
 
     def __post_init__(self) -> None:
         for name, value in check_fields(self).items():  # types: ints are ints, lists become tuples
@@ -98,7 +102,10 @@ class BookConfig:
             bad("pretrain_lr", f"must be a positive learning rate, got {self.pretrain_lr!r}")
         if self.pretrain_loss not in ("bpr", "ce"):
             bad("pretrain_loss", f"must be 'bpr' or 'ce', got {self.pretrain_loss!r}")
-        for name in ("pretrain_epochs", "tune_epochs", "n_users", "n_items"):
+        if self.dose_users < 100:
+            bad("dose_users", f"must be at least 100 (a split needs cold tuning, validation and test users), "
+                              f"got {self.dose_users!r}")
+        for name in ("pretrain_epochs", "tune_epochs", "n_users", "n_items", "dose_pretrain_epochs"):
             value = getattr(self, name)
             if not 1 <= value < 2**31:
                 bad(name, f"must be a positive integer, got {value!r}")
