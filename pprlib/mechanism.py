@@ -29,14 +29,12 @@ def ceiling_comparison(split: ColdStartSplit, population: str = "test", *, n_sam
     few-shot) of ``population``, as a :class:`Comparison` of one "seed" (``seed``, the draws of
     the importance sampler), labelled like the methods' results: ``.only("few")`` then holds the
     same instances, in the same order, as a method's few-shot run on ``population``.
-    ``scorers`` keeps only those scorers' results (all are computed)."""
+    ``scorers`` computes only those scorers."""
     inst = split.instances(population)
-    per, info = evaluate_ceilings(split, inst, n_samples=n_samples, seed=seed)
+    per, info = evaluate_ceilings(split, inst, n_samples=n_samples, seed=seed, names=scorers)
     held = np.isin(inst.users, split.heldout_users).astype(np.float32)
     out, secs = {}, {}
     for name, metrics in per.items():
-        if scorers is not None and name not in scorers:
-            continue
         out[(name, seed)] = {**metrics, "position": inst.positions.astype(np.float32), "heldout": held}
         secs[(name, seed)] = info[name]["seconds"]
     return Comparison(out, {key: pd.DataFrame() for key in out}, secs)

@@ -334,11 +334,12 @@ profile need not add up to it (the remainder is their interaction)."""
 
 
 def evaluate_ceilings(split, inst, *, n_samples: int = 4096, seed: int = 0, full_ranking: bool = True,
-                      profiles: np.ndarray | None = None) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+                      profiles: np.ndarray | None = None,
+                      names: tuple[str, ...] | None = None) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
     """Per-instance metrics of the oracle and the Bayes scorers on ``inst`` of ``split`` (the
     protocol of every method: :func:`pprlib.evaluation.evaluate`), and per scorer the seconds
     it took and, for the Bayes scorers, each instance's history length and effective sample
-    size (in the order evaluate scored them)."""
+    size (in the order evaluate scored them). ``names`` evaluates only those scorers."""
     import time
 
     from pprlib.evaluation import evaluate
@@ -346,6 +347,8 @@ def evaluate_ceilings(split, inst, *, n_samples: int = 4096, seed: int = 0, full
     info: dict = {}
     out = {}
     for name, scorer in ceiling_scorers(world_of(split.data), n_samples, seed).items():
+        if names is not None and name not in names:
+            continue
         ess = []
         if isinstance(scorer, BayesScorer):
             inner = scorer
