@@ -142,11 +142,6 @@ class BookConfig:
         """The seeds of the main comparisons: ``main_seeds``, or ``seeds`` when it is empty."""
         return list(self.main_seeds or self.seeds)
 
-    @property
-    def test_population(self) -> str:
-        """Where the main comparisons are evaluated: ``test+heldout`` with held-out users."""
-        return "test+heldout" if self.heldout_users and self.dataset == "synthetic" else "test"
-
 
 PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.metadata.get("profile", True))
 """The keys a run profile may set: every :class:`BookConfig` field that the chapters' parameters cells declare."""
@@ -172,9 +167,17 @@ class Context:
     pretrain_cfg: TrainConfig = TrainConfig()
     tune_cfg: TrainConfig = TuneSettings.train
 
+    @property
+    def test_population(self) -> str:
+        """Where every chapter evaluates: ``"test+heldout"`` when the split has held-out test
+        users (generated data with ``heldout_users > 0``), else the paper's ``"test"`` users."""
+        return "test+heldout" if len(self.split.heldout_users) else "test"
+
     def settings(self, **changes) -> TuneSettings:
-        """Tuning settings of this context (learning rates per method go in ``lr``)."""
-        return TuneSettings(train=self.tune_cfg, **changes)
+        """Tuning settings of this context (learning rates per method go in ``lr``), evaluated on
+        :attr:`test_population` unless ``test`` says otherwise: the studies then share their
+        baseline runs (and learning-rate choices) with the few- and zero-shot chapters."""
+        return TuneSettings(train=self.tune_cfg, **{"test": self.test_population, **changes})
 
     @functools.cached_property
     def split_key(self) -> str:

@@ -184,14 +184,15 @@ def instances(split: ColdStartSplit, name: str, targets: str, k_shot: int | None
 
 
 def noisy_profiles(split: ColdStartSplit, rate: float, seed: int) -> np.ndarray:
-    """Cold users' profiles with each field replaced by a random valid value with prob ``rate``
-    (warm users keep theirs: the noise study perturbs only the downstream task)."""
+    """Cold users' profiles (tuning, validation, test and held-out test users) with each field
+    replaced by a random valid value with prob ``rate`` (warm users keep theirs: the noise study
+    perturbs only the downstream task)."""
     from pprlib.augment import noisy_profiles as perturb
 
     profiles = split.data.profiles.copy()
     if rate <= 0:
         return profiles
-    cold = np.concatenate([split.tune_users, split.val_users, split.test_users])
+    cold = np.concatenate([split.tune_users, split.val_users, split.test_users, split.heldout_users])
     g = torch.Generator().manual_seed(10_000 + seed)
     profiles[cold] = perturb(torch.from_numpy(profiles[cold]), split.data.field_sizes, rate, g).numpy()
     return profiles
@@ -376,16 +377,17 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
 
 
 def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: SequenceCLConfig | None = None,
-                   targets: str = "few", test_population: str = "test") -> Comparison:
+                   targets: str = "few", test_population: str | None = None) -> Comparison:
     """A backbone trained from scratch on the warm users and the cold tuning users together,
-    evaluated on the cold test users like every tuned method (one run, the context's seed)."""
+    evaluated on the cold test users like every tuned method (one run, the context's seed;
+    ``test_population`` defaults to the context's, :attr:`~pprlib.context.Context.test_population`)."""
     pre = pretrain(ctx.split, ctx.backbone, ctx.pretrain_cfg, seq_cl=seq_cl, include_cold=True)
     data = ctx.split.data
     model = PPRModel(data.n_items, data.field_sizes, ctx.backbone, PPRConfig(prompt="none", profile_model=False))
     model.load_pretrained(pre.state)
     device = resolve_device(ctx.pretrain_cfg.device)
     model.to(device).eval()
-    test = instances(ctx.split, test_population, targets)
+    test = instances(ctx.split, test_population or ctx.test_population, targets)
     per = evaluate(model.full_sort_predict, ctx.split, test, device=device)
     label(per, ctx.split, test)
     key = (name, ctx.config.seeds[0])
