@@ -68,10 +68,11 @@ class BookConfig:
     cl_weights: tuple[float, ...] = (0.0, 0.1, 0.5)
     temperatures: tuple[float, ...] = (0.5, 1.0)
     mask_ratios: tuple[float, ...] = (0.2, 0.5)
-    # the mechanism chapter's dose-response study: each level is a new generated world of this many
-    # users (and three times as many held-out cold test users), pre-trained for at most this many epochs
+    # the mechanism chapter's dose-response study: reduced worlds of this many users (and three times as
+    # many held-out cold test users), all levels tuned from one backbone pre-trained for at most this many epochs
     dose_users: int = 800
     dose_pretrain_epochs: int = 10
+    dose_levels: tuple[float, ...] = (0.0, 0.33, 0.67, 1.0)  # each signal's levels; 0 (no signal) must be one
 
     def __post_init__(self) -> None:
         for name, value in check_fields(self).items():  # types: ints are ints, lists become tuples
@@ -114,6 +115,9 @@ class BookConfig:
         grids = {"noise_rates": (0.0, 1.0, "rates from 0 to 1"), "k_shots": (1, None, "integers >= 1"),
                  "prompt_lengths": (1, None, "integers >= 1"), "cl_weights": (0.0, None, "weights >= 0"),
                  "temperatures": (0.0, None, "temperatures > 0"), "mask_ratios": (0.0, 1.0, "ratios from 0 to 1")}
+        if 0.0 not in self.dose_levels:
+            bad("dose_levels", f"must include 0 (the world where the profile carries nothing), got {list(self.dose_levels)!r}")
+        grids["dose_levels"] = (0.0, 1.0, "levels from 0 to 1")
         for name, (low, high, what) in grids.items():
             values = getattr(self, name)
             if not values:

@@ -137,6 +137,131 @@ def share(part: float, whole: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------
+# what limits the share
+
+
+def tuning_user_curve(ctx, lrs: dict, methods, shares, seeds, ceilings: Comparison, *, targets: str = "zero",
+                      metric: str = "NDCG@10", reference: str = "ft") -> pd.DataFrame:
+    """How the captured share of the value of the profile grows with the number of cold tuning
+    users: ``methods`` (``reference`` among them) tuned on nested subsets of the tuning users
+    (``TuneSettings.tune_share`` for each of ``shares``; 1.0 is the whole tuning set, the runs of
+    the main chapters), evaluated on ``targets`` instances of the context's test population. Per
+    share and method: the gain over ``reference`` with its interval (seeds and instances), its
+    share of the value of the profile, and the method's distance above the profile-blind Bayes
+    scorer as a share of that value (``ceilings`` on the same instances)."""
+    from pprlib.runs import compare, tuning_users
+
+    ceil = ceilings.only(targets)
+    value = ceil.effect("Bayes (profile)", "Bayes (none)", metric).estimate
+    none = float(ceil.tidy().query("method == 'Bayes (none)' and metric == @metric").value.mean())
+    rows = []
+    for tune_share in shares:
+        result = compare(ctx, list(methods), ctx.settings(lr=lrs, tune_share=float(tune_share)), targets,
+                         list(seeds)).only(targets)
+        means = result.tidy().query("metric == @metric").groupby("method").value.mean()
+        for m in methods:
+            e = result.effect(m, reference, metric) if m != reference else None
+            rows.append({"tune share": float(tune_share), "tuning users": len(tuning_users(ctx.split, tune_share)),
+                         "method": m, metric: float(means[m]),
+                         "gain": e.estimate if e else 0.0, "lo": e.lo if e else 0.0, "hi": e.hi if e else 0.0,
+                         "gain / value": share(e.estimate, value) if e else 0.0,
+                         "above Bayes (none) / value": share(float(means[m]) - none, value)})
+    return pd.DataFrame(rows)
+
+
+def stopping(results: dict[str, Comparison], max_epochs: int) -> pd.DataFrame:
+    """When the tuning runs stopped and where they were best (``results``: a comparison per shot
+    kind, e.g. ``{"few": ..., "zero": ...}``): per kind and method, the median epoch of the best
+    validation NDCG@10, the median last epoch, and the share of runs still improving at the
+    last allowed epoch (``max_epochs``): if that share is small, a larger tuning budget would not
+    change the result."""
+    rows = []
+    for kind, result in results.items():
+        by_method: dict[str, list] = {}
+        for (name, _seed), history in result.histories.items():
+            if history is None or not len(history) or "val/NDCG@10" not in history:
+                continue
+            tuned = history[history["epoch"] > 0]
+            if not len(tuned):
+                continue
+            best = int(tuned.loc[tuned["val/NDCG@10"].idxmax(), "epoch"])
+            by_method.setdefault(name, []).append((best, int(tuned["epoch"].max())))
+        for name, runs in by_method.items():
+            best, last = np.array(runs).T
+            rows.append({"shots": kind, "method": name, "runs": len(runs), "median best epoch": float(np.median(best)),
+                         "median last epoch": float(np.median(last)),
+                         "best at the budget": float(np.mean(best >= max_epochs))})
+    return pd.DataFrame(rows)
+
+
+def lr_table(ctx, lrs: dict, methods, seeds, *, targets: str = "zero", metric: str = "NDCG@10") -> pd.DataFrame:
+    """Each method's test mean at every learning rate of the grid (``ctx.config.lr_grid``) over
+    ``seeds``, beside the rate chosen on validation (``lrs``): ``regret`` is how much the best
+    rate of the grid on the test instances beats the chosen one (what choosing on validation
+    cost; 0 when validation picked the best)."""
+    from pprlib.runs import compare
+
+    rows = []
+    for name in methods:
+        means = {}
+        for lr in ctx.config.lr_grid:
+            result = compare(ctx, [name], ctx.settings(lr={name: lr}), targets, list(seeds)).only(targets)
+            means[lr] = float(result.tidy().query("metric == @metric").value.mean())
+        best = max(means.values())
+        for lr, mean in means.items():
+            rows.append({"method": name, "lr": lr, metric: mean, "chosen": bool(np.isclose(lr, lrs[name])),
+                         "regret": best - means[lrs[name]]})
+    return pd.DataFrame(rows)
+
+
+def limits_sentence(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, method: str = "PPR(light)",
+                    budget: int | None = None) -> str:
+    """What the limits measurements say, in words: how ``method``'s captured share of the value
+    of the profile moves with its tuning users (rows of :func:`tuning_user_curve`), whether the
+    tuning budget binds (:func:`stopping`) and what choosing the learning rate on validation
+    cost (:func:`lr_table`)."""
+    rows = curve[curve.method == method].sort_values("tuning users")
+    small, large = rows.iloc[0], rows.iloc[-1]
+    grows = small.hi < large.lo
+    moved = ("grows" if grows else "does not grow detectably") + " with the number of tuning users"
+    users = (f"Tuned on {int(small['tuning users'])} cold users, {method} gains {small.gain:+.4f} "
+             f"[{small.lo:+.4f}, {small.hi:+.4f}] over ft in zero-shot ({_pct(small['gain / value'])} of the value of "
+             f"the profile); on {int(large['tuning users'])}, {large.gain:+.4f} [{large.lo:+.4f}, {large.hi:+.4f}] "
+             f"({_pct(large['gain / value'])}): its gain {moved}.")
+    at_budget = float(stop["best at the budget"].max()) if len(stop) else math.nan
+    cap = f" of at most {budget}" if budget else ""
+    budget_text = (f"The tuning budget does not bind: the runs were best at a median epoch between "
+                   f"{stop['median best epoch'].min():g} and {stop['median best epoch'].max():g}{cap}, and at most "
+                   f"{_pct(at_budget)} of any method's runs were still improving at the last epoch."
+                   if at_budget <= 0.25 else
+                   f"The tuning budget may bind: up to {_pct(at_budget)} of a method's runs were still improving "
+                   f"at the last epoch{cap}.")
+    regret = lrs.groupby("method").regret.first()
+    lr_text = ("Validation chose, for every method, the rate of the grid that is also best on the test instances."
+               if regret.max() <= 0 else
+               f"Choosing the learning rate on validation cost at most {regret.max():.4f} NDCG@10 against the best "
+               f"rate of the grid on the test instances ({regret.idxmax()}).")
+    return " ".join((users, budget_text, lr_text))
+
+
+def limits_summary(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, method: str = "PPR(light)") -> str:
+    """:func:`limits_sentence` in one clause-list sentence, for the chapter's conclusion."""
+    rows = curve[curve.method == method].sort_values("tuning users")
+    grows = rows.iloc[0].hi < rows.iloc[-1].lo
+    binds = len(stop) and float(stop["best at the budget"].max()) > 0.25
+    regret = float(lrs.regret.max())
+    return (f"Of what could hold {method} back in zero-shot, "
+            + ("more cold tuning users raise its gain" if grows else "more cold tuning users did not detectably raise its gain")
+            + ("; the tuning budget binds" if binds else "; the tuning budget does not bind")
+            + (f"; the learning rate chosen on validation cost at most {regret:.4f}." if regret > 0
+               else "; validation chose the best learning rate of the grid."))
+
+
+def _pct(x) -> str:
+    return "an undefined share" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
+
+
+# ------------------------------------------------------------------------------------------
 # dose-response
 
 
@@ -185,10 +310,11 @@ def conclusion(values: dict) -> str:
     the same values on full ranking (``value_full_few``, ``value_full_zero``), the style part
     (``style_few``, ``style_full_few``) and the dose study's largest gain of PPR(light) over ft
     with its interval (``dose_best``: dict with ``signal``, ``level``, ``estimate``, ``lo``,
-    ``hi``, ``value``)."""
+    ``hi``, ``value``) and, optionally, the sentence of :func:`limits_sentence` (``limits``)."""
     def pct(x):
         return "undefined" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
 
+    limits = f" {values['limits']}" if values.get("limits") else ""
     shares = [values[f"share_{v}_{k}"] for v in ("light", "full") for k in ("few", "zero")]
     top = max((x for x in shares if x is not None and math.isfinite(x)), default=math.nan)
     captured = ("at most " + pct(top)) if math.isfinite(top) else "an undefined share"
@@ -207,42 +333,71 @@ def conclusion(values: dict) -> str:
             f"{pct(values['share_light_zero'])} (zero-shot) of the value of the profile beyond ft, PPR(full) "
             f"{pct(values['share_full_few'])} and {pct(values['share_full_zero'])}; {dose}. Personalized "
             f"prompts can pay off only where the profile tells what the clicks do not and the metric can see "
-            f"it; here they capture {captured} of what the profile is worth.")
+            f"it; here they capture {captured} of what the profile is worth." + limits)
 
 
 def dose_config(config, *, users: int, pretrain_epochs: int):
     """The book settings of the dose study's reduced worlds: ``users`` generated users (and three
-    times as many held-out cold test users, which cost evaluation only) pre-trained for at most
-    ``pretrain_epochs`` epochs; everything else as ``config``."""
+    times as many held-out cold test users, which cost evaluation only) and at most
+    ``pretrain_epochs`` epochs for the one pre-training the levels share; everything else as
+    ``config``."""
     return dataclasses.replace(config, n_users=users, heldout_users=3 * users, pretrain_epochs=pretrain_epochs)
+
+
+def dose_contexts(config, levels) -> dict[tuple[str, float], "Context"]:
+    """The context of every dose level (``(signal, level)`` for each signal of :data:`SIGNALS`),
+    all holding **one** pre-trained backbone: the one of the level where both signals are 0.
+
+    Why one backbone serves every level: the generator draws the same random numbers at every
+    level (the items, their groups, popularity and successor maps, the users' lengths, timestamps
+    and the random parts of their latent states are identical, :func:`same_physics`); a level only
+    decides how much of each user's latent state comes from their profile. Pre-training reads no
+    profiles, and the backbone of the world where the profile carries nothing has learned every
+    style's transitions without the population's profile-driven mix of styles; ft and the PPR
+    variants then start from it alike and tune on the level's own cold users."""
+    from pprlib.context import book_data, prepare
+
+    base = SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
+                           heldout_users=config.heldout_users)
+    shared = prepare(config, synthetic=dose_world(base, SIGNALS[0], 0.0))
+    contexts = {}
+    for signal in SIGNALS:
+        for level in levels:
+            spec, sp = book_data(config, dose_world(base, signal, level))
+            contexts[(signal, float(level))] = dataclasses.replace(shared, split=sp, spec=spec)
+    return contexts
+
+
+def same_physics(a, b) -> bool:
+    """Whether two generated datasets share their world's physics and every user's clicks
+    budget: items, groups, popularity, successor maps, lengths and timestamps (what the dose
+    levels share, so that one backbone pre-trained on either knows the other's items)."""
+    la, lb = a.meta["latent"], b.meta["latent"]
+    return (np.array_equal(la["item_group"], lb["item_group"]) and np.array_equal(la["successors"], lb["successors"])
+            and np.array_equal(a.lengths, b.lengths) and np.array_equal(a.timestamps, b.timestamps))
 
 
 def dose_study(config, levels, lrs: dict[str, dict], methods=("ft", "PPR(light)", "PPR(full)"), seeds=(0,), *,
                n_samples: int = 1024, log=None) -> pd.DataFrame:
-    """The dose-response study: for each signal of :data:`SIGNALS` and each level, a new world
-    (:func:`dose_world` of ``config``'s generator; ``config`` as made by :func:`dose_config`) with
-    its own pre-training, the methods tuned on it with the learning rates ``lrs[targets]``
-    (``"few"``, ``"zero"``) for ``seeds``, evaluated on its cold test and held-out users, beside
-    its ceilings. The level where both signals are 0 is one world, shared by both sweeps.
-    Rows of :func:`dose_frame` for every level."""
-    from pprlib.context import prepare
+    """The dose-response study: for each signal of :data:`SIGNALS` and each level, the world of
+    :func:`dose_world` (``config`` as made by :func:`dose_config`), the methods tuned on its cold
+    users from the shared backbone of :func:`dose_contexts` with the learning rates
+    ``lrs[targets]`` (``"few"``, ``"zero"``) for ``seeds``, evaluated on its cold test and
+    held-out users, beside its ceilings. The level where both signals are 0 is one world, shared
+    by both sweeps. Rows of :func:`dose_frame` for every level."""
     from pprlib.runs import compare
 
-    base = SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
-                           heldout_users=config.heldout_users)
     frames, done = [], {}
-    for signal in SIGNALS:
-        for level in levels:
-            world = dose_world(base, signal, level)
-            if world not in done:
-                ctx = prepare(config, synthetic=world)
-                population = "test+heldout" if len(ctx.split.heldout_users) else "test"
-                ceil = ceiling_comparison(ctx.split, population, n_samples=n_samples,
-                                          scorers=("Bayes (profile)", "Bayes (none)"))
-                done[world] = ({targets: compare(ctx, list(methods), ctx.settings(lr=lrs[targets], test=population),
-                                                 targets, list(seeds)) for targets in ("few", "zero")}, ceil)
-                if log:
-                    log(f"{signal} = {level:g}: pre-trained {len(ctx.pre.history)} epochs")
-            results, ceil = done[world]
-            frames.append(dose_frame(results, ceil, methods, signal=signal, level=level))
+    for (signal, level), ctx in dose_contexts(config, levels).items():
+        world = ctx.spec.synthetic
+        if world not in done:
+            population = ctx.test_population
+            ceil = ceiling_comparison(ctx.split, population, n_samples=n_samples,
+                                      scorers=("Bayes (profile)", "Bayes (none)"))
+            done[world] = ({targets: compare(ctx, list(methods), ctx.settings(lr=lrs[targets]), targets, list(seeds))
+                            for targets in ("few", "zero")}, ceil)
+            if log:
+                log(f"{signal} = {level:g}: tuned and evaluated")
+        results, ceil = done[world]
+        frames.append(dose_frame(results, ceil, methods, signal=signal, level=level))
     return pd.concat(frames, ignore_index=True)

@@ -252,3 +252,25 @@ def dose_plot(frame: pd.DataFrame, metric: str = "NDCG@10", methods=("PPR(light)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=9)
     return fig
+
+
+def tuning_user_plot(curve: pd.DataFrame, value: float, methods=("PPR(light)", "PPR(full)"), reference: str = "ft",
+                     metric: str = "NDCG@10", ax=None):
+    """The gain over ``reference`` of each method with its 95 % interval against the number of
+    cold tuning users it was tuned on (rows of :func:`pprlib.mechanism.tuning_user_curve`), with
+    the value of the profile (the most a prompt can add on these instances) as a reference line."""
+    ax = ax or plt.subplots(figsize=(6.5, 3.4), layout="constrained")[1]
+    ax.axhline(0, color="grey", lw=1, ls=":", label="no difference")
+    ax.axhline(value, color="black", lw=1.2, label="ceiling: value of the profile")
+    for k, name in enumerate(methods):
+        rows = curve[curve.method == name].sort_values("tuning users")
+        x = rows["tuning users"] * (1 + 0.02 * (k - 0.5))
+        ax.errorbar(x, rows.gain, yerr=[rows.gain - rows.lo, rows.hi - rows.gain], capsize=3, marker="D",
+                    color=f"C{k}", label=f"{name} − {reference}")
+    ax.set_xscale("log")
+    users = sorted(curve["tuning users"].unique())
+    ax.set_xticks(users, [str(u) for u in users])
+    ax.minorticks_off()
+    ax.set(xlabel="cold tuning users", ylabel=f"{metric} gain over {reference}")
+    ax.legend(fontsize=9, frameon=False, loc="best")
+    return ax

@@ -105,6 +105,30 @@ def test_dose_world_sets_one_signal_and_zeroes_the_other():
         mechanism.dose_world(base, "profile_signal", 1.5)
 
 
+def test_dose_levels_share_the_physics_and_differ_in_latent_states():
+    base = SyntheticConfig(n_users=300, n_items=200, max_length=30, seed=2, heldout_users=50)
+    zero = generate(mechanism.dose_world(base, "profile_signal", 0.0))
+    for signal in mechanism.SIGNALS:
+        other = generate(mechanism.dose_world(base, signal, 1.0))
+        assert mechanism.same_physics(zero, other)  # one backbone knows every level's items
+        latent = "style" if signal == "profile_style_signal" else "theta"
+        assert not np.array_equal(zero.meta["latent"][latent], other.meta["latent"][latent])
+    assert not mechanism.same_physics(zero, generate(SyntheticConfig(n_users=300, n_items=200, max_length=30, seed=5)))
+
+
+def test_dose_contexts_hold_one_backbone_and_their_own_splits(tmp_path, monkeypatch):
+    from pprlib.context import BookConfig
+
+    monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
+    config = mechanism.dose_config(BookConfig(n_users=300, n_items=250, pretrain_epochs=1, tune_epochs=1,
+                                              progress=False), users=300, pretrain_epochs=1)
+    contexts = mechanism.dose_contexts(config, [0.0, 1.0])
+    assert set(contexts) == {(s, lv) for s in mechanism.SIGNALS for lv in (0.0, 1.0)}
+    assert len({c.pre.key for c in contexts.values()}) == 1
+    assert len({c.split_key for c in contexts.values()}) == 3  # the level-0 world is shared by both sweeps
+    assert all(c.test_population == "test+heldout" for c in contexts.values())
+
+
 def test_without_profile_signals_the_value_of_the_profile_is_zero():
     # both signals 0: the profile tells nothing, so the Bayes scorers with and without it agree
     cfg = mechanism.dose_world(SyntheticConfig(n_users=200, n_items=200, max_length=30, seed=1), "profile_signal", 0.0)
@@ -137,3 +161,73 @@ def test_conclusion_quotes_its_numbers():
     assert "shows 43 % of it" in text and "above zero" in text and "at most 27 %" in text
     values["dose_best"]["lo"] = -0.001
     assert "not distinguishable from zero" in mechanism.conclusion(values)
+
+
+def test_stopping_reads_the_best_and_last_epochs():
+    def history(vals):
+        return pd.DataFrame({"epoch": range(len(vals)), "val/NDCG@10": vals})
+
+    few = Comparison({}, {("ft", 0): history([0.1, 0.2, 0.3, 0.25]), ("ft", 1): history([0.1, 0.2, 0.1, 0.1]),
+                          ("PPR(light)", 0): history([0.1, 0.1, 0.2, 0.3])}, {})
+    table = mechanism.stopping({"few": few}, max_epochs=3).set_index("method")
+    assert table.loc["ft", "median best epoch"] == 1.5 and table.loc["ft", "median last epoch"] == 3
+    assert table.loc["ft", "best at the budget"] == 0.0
+    assert table.loc["PPR(light)", "best at the budget"] == 1.0  # still improving when the budget ran out
+    # epoch 0 is the untuned model: never the "best epoch" of a tuning run
+    flat = Comparison({}, {("ft", 0): history([0.5, 0.2, 0.1])}, {})
+    assert mechanism.stopping({"zero": flat}, 2).loc[0, "median best epoch"] == 1
+
+
+def test_the_tuning_user_curve_tunes_on_nested_shares(small_ctx):
+    ceil = mechanism.ceiling_comparison(small_ctx.split, "test", n_samples=32, scorers=("Bayes (profile)", "Bayes (none)"))
+    curve = mechanism.tuning_user_curve(small_ctx, {"ft": 1e-3, "PPR(light)": 1e-3}, ["ft", "PPR(light)"],
+                                        [0.5, 1.0], [0], ceil)
+    users = curve.groupby("tune share")["tuning users"].first()
+    assert users[1.0] == len(small_ctx.split.tune_users) and users[0.5] < users[1.0]
+    ft = curve[curve.method == "ft"]
+    assert (ft.gain == 0).all()  # the reference
+    light = curve[curve.method == "PPR(light)"].set_index("tune share")
+    assert (light.lo <= light.gain).all() and (light.gain <= light.hi).all()
+    assert not np.isclose(light.loc[0.5, "NDCG@10"], light.loc[1.0, "NDCG@10"])  # other users, other model
+
+
+def test_limits_sentence_reads_growth_budget_and_learning_rate():
+    curve = pd.DataFrame([
+        {"method": "PPR(light)", "tuning users": 100, "gain": 0.001, "lo": -0.004, "hi": 0.006, "gain / value": 0.01},
+        {"method": "PPR(light)", "tuning users": 400, "gain": 0.020, "lo": 0.010, "hi": 0.030, "gain / value": 0.2}])
+    stop = pd.DataFrame([{"median best epoch": 4.0, "best at the budget": 0.0},
+                         {"median best epoch": 9.0, "best at the budget": 0.1}])
+    lrs = pd.DataFrame([{"method": "ft", "regret": 0.0}, {"method": "ft", "regret": 0.0},
+                        {"method": "PPR(light)", "regret": 0.003}, {"method": "PPR(light)", "regret": 0.003}])
+    text = mechanism.limits_sentence(curve, stop, lrs, budget=30)
+    assert "its gain grows" in text and "+0.0200 [+0.0100, +0.0300]" in text and "20 %" in text
+    assert "does not bind" in text and "between 4 and 9 of at most 30" in text
+    assert "0.0030" in text and "(PPR(light))" in text
+    assert "more cold tuning users raise" in mechanism.limits_summary(curve, stop, lrs)
+    curve.loc[1, "lo"] = 0.005  # overlapping intervals: no detectable growth
+    stop.loc[0, "best at the budget"] = 0.5
+    text = mechanism.limits_sentence(curve, stop, lrs)
+    assert "does not grow detectably" in text and "may bind" in text and "50 %" in text
+    summary = mechanism.limits_summary(curve, stop, lrs)
+    assert "did not detectably raise" in summary and "budget binds" in summary and "0.0030" in summary
+    lrs["regret"] = 0.0
+    assert "also best on the test instances" in mechanism.limits_sentence(curve, stop, lrs)
+    assert "validation chose the best" in mechanism.limits_summary(curve, stop, lrs)
+
+
+def test_lr_table_marks_the_chosen_rate_and_its_regret(small_ctx):
+    table = mechanism.lr_table(small_ctx, {"ft": 1e-2}, ["ft"], [0], targets="zero")
+    assert list(table.lr) == list(small_ctx.config.lr_grid)
+    assert table.chosen.sum() == 1 and table.loc[table.chosen, "lr"].item() == 1e-2
+    best, chosen = table["NDCG@10"].max(), table.loc[table.chosen, "NDCG@10"].item()
+    assert table.regret.iloc[0] == pytest.approx(best - chosen) and (table.regret >= 0).all()
+
+
+def test_dose_levels_must_include_zero_and_lie_in_the_unit_interval():
+    from pprlib.context import BookConfig
+    from pprlib.params import SettingError
+
+    assert BookConfig(dose_levels=[0.0, 0.5]).dose_levels == (0.0, 0.5)
+    for bad in ((0.5, 1.0), (0.0, 1.5)):
+        with pytest.raises(SettingError, match="dose_levels"):
+            BookConfig(dose_levels=bad)

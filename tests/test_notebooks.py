@@ -451,3 +451,6 @@ def test_mechanism_chapter_ceilings_shares_and_conclusion(executed):
     assert g["other_full"] >= g["other_sampled"]  # full ranking ranks every other-style successor
     assert g["dose_vanishes_value_sampled"]  # no signal: the profile is worth nothing
     assert g["mech_conclusion"] == mechanism.conclusion(g["mech_values"])
+    # what limits the share: the measured sentence (tuning users, budget, learning rate) and its summary
+    assert "cold users, PPR(light) gains" in g["limits_text"] and "tuning budget" in g["limits_text"]
+    assert g["mech_values"]["limits"] in g["mech_conclusion"]
