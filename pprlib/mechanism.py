@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ from pprlib.data.ceilings import VALUES, evaluate_ceilings, world_of
 from pprlib.data.protocol import ColdStartSplit, Instances
 from pprlib.data.synthetic import SyntheticConfig
 from pprlib.evidence import Effect
+
+if TYPE_CHECKING:
+    from pprlib.context import Context
 
 SIGNALS = ("profile_style_signal", "profile_signal")
 """The generator's two profile signals the dose-response study sweeps (one at a time, the other at 0)."""
