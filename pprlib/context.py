@@ -68,6 +68,11 @@ class BookConfig:
     cl_weights: tuple[float, ...] = (0.0, 0.1, 0.5)
     temperatures: tuple[float, ...] = (0.5, 1.0)
     mask_ratios: tuple[float, ...] = (0.2, 0.5)
+    # the mechanism chapter's dose-response study: reduced worlds of this many users (and three times as
+    # many held-out cold test users), all levels tuned from one backbone pre-trained for at most this many epochs
+    dose_users: int = 800
+    dose_pretrain_epochs: int = 10
+    dose_levels: tuple[float, ...] = (0.0, 0.33, 0.67, 1.0)  # each signal's levels; 0 (no signal) must be one
 
     def __post_init__(self) -> None:
         for name, value in check_fields(self).items():  # types: ints are ints, lists become tuples
@@ -98,7 +103,10 @@ class BookConfig:
             bad("pretrain_lr", f"must be a positive learning rate, got {self.pretrain_lr!r}")
         if self.pretrain_loss not in ("bpr", "ce"):
             bad("pretrain_loss", f"must be 'bpr' or 'ce', got {self.pretrain_loss!r}")
-        for name in ("pretrain_epochs", "tune_epochs", "n_users", "n_items"):
+        if self.dose_users < 100:
+            bad("dose_users", f"must be at least 100 (a split needs cold tuning, validation and test users), "
+                              f"got {self.dose_users!r}")
+        for name in ("pretrain_epochs", "tune_epochs", "n_users", "n_items", "dose_pretrain_epochs"):
             value = getattr(self, name)
             if not 1 <= value < 2**31:
                 bad(name, f"must be a positive integer, got {value!r}")
@@ -107,6 +115,9 @@ class BookConfig:
         grids = {"noise_rates": (0.0, 1.0, "rates from 0 to 1"), "k_shots": (1, None, "integers >= 1"),
                  "prompt_lengths": (1, None, "integers >= 1"), "cl_weights": (0.0, None, "weights >= 0"),
                  "temperatures": (0.0, None, "temperatures > 0"), "mask_ratios": (0.0, 1.0, "ratios from 0 to 1")}
+        if 0.0 not in self.dose_levels:
+            bad("dose_levels", f"must include 0 (the world where the profile carries nothing), got {list(self.dose_levels)!r}")
+        grids["dose_levels"] = (0.0, 1.0, "levels from 0 to 1")
         for name, (low, high, what) in grids.items():
             values = getattr(self, name)
             if not values:
@@ -135,11 +146,6 @@ class BookConfig:
         """The seeds of the main comparisons: ``main_seeds``, or ``seeds`` when it is empty."""
         return list(self.main_seeds or self.seeds)
 
-    @property
-    def test_population(self) -> str:
-        """Where the main comparisons are evaluated: ``test+heldout`` with held-out users."""
-        return "test+heldout" if self.heldout_users and self.dataset == "synthetic" else "test"
-
 
 PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.metadata.get("profile", True))
 """The keys a run profile may set: every :class:`BookConfig` field that the chapters' parameters cells declare."""
@@ -165,9 +171,17 @@ class Context:
     pretrain_cfg: TrainConfig = TrainConfig()
     tune_cfg: TrainConfig = TuneSettings.train
 
+    @property
+    def test_population(self) -> str:
+        """Where every chapter evaluates: ``"test+heldout"`` when the split has held-out test
+        users (generated data with ``heldout_users > 0``), else the paper's ``"test"`` users."""
+        return "test+heldout" if len(self.split.heldout_users) else "test"
+
     def settings(self, **changes) -> TuneSettings:
-        """Tuning settings of this context (learning rates per method go in ``lr``)."""
-        return TuneSettings(train=self.tune_cfg, **changes)
+        """Tuning settings of this context (learning rates per method go in ``lr``), evaluated on
+        :attr:`test_population` unless ``test`` says otherwise: the studies then share their
+        baseline runs (and learning-rate choices) with the few- and zero-shot chapters."""
+        return TuneSettings(train=self.tune_cfg, **{"test": self.test_population, **changes})
 
     @functools.cached_property
     def split_key(self) -> str:

@@ -223,3 +223,54 @@ def architecture(ax=None):
     ax.set(xlim=(-0.05, 1.07), ylim=(0.0, 0.95))
     ax.axis("off")
     return ax
+
+
+def dose_plot(frame: pd.DataFrame, metric: str = "NDCG@10", methods=("PPR(light)", "PPR(full)"),
+              reference: str = "ft"):
+    """The dose-response figure: one panel per swept signal and shot kind (rows of
+    :func:`pprlib.mechanism.dose_frame`); each method's gain over ``reference`` with its 95 %
+    interval and the value of the profile (the ceiling of any prompt, interval over instances)
+    at each level, and the line of no difference."""
+    frame = frame[frame.metric == metric]
+    signals, shots = list(dict.fromkeys(frame.signal)), list(dict.fromkeys(frame.shots))
+    fig, axes = plt.subplots(len(signals), len(shots), figsize=(4.2 * len(shots), 3.2 * len(signals)),
+                             squeeze=False, sharey="row", layout="constrained")
+    styles = {"value of the profile": dict(color="black", marker="s", ls="-")}
+    styles.update({m: dict(color=f"C{i}", marker="D", ls="--") for i, m in enumerate(methods)})
+    for r, signal in enumerate(signals):
+        for c, shot in enumerate(shots):
+            ax = axes[r, c]
+            ax.axhline(0, color="grey", lw=1, ls=":")
+            part = frame[(frame.signal == signal) & (frame.shots == shot)]
+            for k, (what, style) in enumerate(styles.items()):
+                rows = part[part.what == what].sort_values("level")
+                x = rows.level + 0.01 * (k - 1)
+                ax.errorbar(x, rows.estimate, yerr=[rows.estimate - rows.lo, rows.hi - rows.estimate], capsize=3,
+                            label=what if what != "value of the profile" else "ceiling: value of the profile",
+                            **style)
+            ax.set(title=f"{shot}", xlabel=signal, ylabel=f"{metric} gain over {reference}" if c == 0 else None)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=9)
+    return fig
+
+
+def tuning_user_plot(curve: pd.DataFrame, value: float, methods=("PPR(light)", "PPR(full)"), reference: str = "ft",
+                     metric: str = "NDCG@10", ax=None):
+    """The gain over ``reference`` of each method with its 95 % interval against the number of
+    cold tuning users it was tuned on (rows of :func:`pprlib.mechanism.tuning_user_curve`), with
+    the value of the profile (the most a prompt can add on these instances) as a reference line."""
+    ax = ax or plt.subplots(figsize=(6.5, 3.4), layout="constrained")[1]
+    ax.axhline(0, color="grey", lw=1, ls=":", label="no difference")
+    ax.axhline(value, color="black", lw=1.2, label="ceiling: value of the profile")
+    for k, name in enumerate(methods):
+        rows = curve[curve.method == name].sort_values("tuning users")
+        x = rows["tuning users"] * (1 + 0.02 * (k - 0.5))
+        ax.errorbar(x, rows.gain, yerr=[rows.gain - rows.lo, rows.hi - rows.gain], capsize=3, marker="D",
+                    color=f"C{k}", label=f"{name} − {reference}")
+    ax.set_xscale("log")
+    users = sorted(curve["tuning users"].unique())
+    ax.set_xticks(users, [str(u) for u in users])
+    ax.minorticks_off()
+    ax.set(xlabel="cold tuning users", ylabel=f"{metric} gain over {reference}")
+    ax.legend(fontsize=9, frameon=False, loc="best")
+    return ax

@@ -150,10 +150,15 @@ class TuneSettings:
     # the cold test population: "test" (the paper's protocol: 20 % of the cold users) or, on
     # generated data with held-out users, "test+heldout" (those and the held-out cold users)
     test: str = "test"
+    # the share of the cold tuning users a run tunes on (nested subsets: :func:`tuning_users`);
+    # 1.0 is the paper's protocol, less measures how a method's gain grows with its tuning users
+    tune_share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.test not in ("test", "test+heldout"):
             raise ValueError(f"TuneSettings.test must be 'test' or 'test+heldout', got {self.test!r}")
+        if not 0.0 < self.tune_share <= 1.0:
+            raise ValueError(f"TuneSettings.tune_share must lie in (0, 1], got {self.tune_share!r}")
 
     def lr_for(self, name: str) -> float:
         return float(self.lr.get(name, self.train.lr))
@@ -184,14 +189,15 @@ def instances(split: ColdStartSplit, name: str, targets: str, k_shot: int | None
 
 
 def noisy_profiles(split: ColdStartSplit, rate: float, seed: int) -> np.ndarray:
-    """Cold users' profiles with each field replaced by a random valid value with prob ``rate``
-    (warm users keep theirs: the noise study perturbs only the downstream task)."""
+    """Cold users' profiles (tuning, validation, test and held-out test users) with each field
+    replaced by a random valid value with prob ``rate`` (warm users keep theirs: the noise study
+    perturbs only the downstream task)."""
     from pprlib.augment import noisy_profiles as perturb
 
     profiles = split.data.profiles.copy()
     if rate <= 0:
         return profiles
-    cold = np.concatenate([split.tune_users, split.val_users, split.test_users])
+    cold = np.concatenate([split.tune_users, split.val_users, split.test_users, split.heldout_users])
     g = torch.Generator().manual_seed(10_000 + seed)
     profiles[cold] = perturb(torch.from_numpy(profiles[cold]), split.data.field_sizes, rate, g).numpy()
     return profiles
@@ -210,17 +216,29 @@ def build_model(ctx: Context, name: str, settings: TuneSettings) -> PPRModel:
 
 
 def tuning_set(ctx: Context, settings: TuneSettings, seed: int, profiles: np.ndarray | None = None) -> SequenceDataset:
-    """The cold tuning users' training sequences. With ``settings.k_shot = k`` each is cut to
+    """The cold tuning users' training sequences (:func:`tuning_users` with ``settings.tune_share``).
+    With ``settings.k_shot = k`` each is cut to
     its first ``k + 1`` clicks: every few-shot target then has a history of at most ``k``
     clicks, the reading of the paper's "k-shot" that the sparsity study uses (and its test
     instances, :meth:`~pprlib.data.protocol.Instances.k_shot`). Training negatives are items
     the user never clicked in the untruncated data (:attr:`ColdStartSplit.clicked`)."""
     split = ctx.split
-    lengths = split.data.lengths[split.tune_users]
+    users = tuning_users(split, settings.tune_share)
+    lengths = split.data.lengths[users]
     if settings.k_shot is not None:
         lengths = np.minimum(lengths, settings.k_shot + 1)
-    return SequenceDataset(split.data, split.tune_users, lengths, ctx.backbone.max_len + 1, seed=seed,
+    return SequenceDataset(split.data, users, lengths, ctx.backbone.max_len + 1, seed=seed,
                            profiles=profiles, clicked=split.clicked)
+
+
+def tuning_users(split: ColdStartSplit, share: float = 1.0) -> np.ndarray:
+    """The cold tuning users a run tunes on: all of them, or the first ``ceil(share * n)`` of
+    one fixed shuffle (the split's seed), so that a smaller share is a subset of a larger one."""
+    users = split.tune_users
+    if share >= 1.0:
+        return users
+    order = np.random.default_rng([split.config.seed, 7]).permutation(len(users))
+    return np.sort(users[order[: max(1, int(np.ceil(share * len(users))))]])
 
 
 def tuning_job(ctx: Context, name: str, settings: TuneSettings, targets: str,
@@ -376,16 +394,17 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
 
 
 def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: SequenceCLConfig | None = None,
-                   targets: str = "few", test_population: str = "test") -> Comparison:
+                   targets: str = "few", test_population: str | None = None) -> Comparison:
     """A backbone trained from scratch on the warm users and the cold tuning users together,
-    evaluated on the cold test users like every tuned method (one run, the context's seed)."""
+    evaluated on the cold test users like every tuned method (one run, the context's seed;
+    ``test_population`` defaults to the context's, :attr:`~pprlib.context.Context.test_population`)."""
     pre = pretrain(ctx.split, ctx.backbone, ctx.pretrain_cfg, seq_cl=seq_cl, include_cold=True)
     data = ctx.split.data
     model = PPRModel(data.n_items, data.field_sizes, ctx.backbone, PPRConfig(prompt="none", profile_model=False))
     model.load_pretrained(pre.state)
     device = resolve_device(ctx.pretrain_cfg.device)
     model.to(device).eval()
-    test = instances(ctx.split, test_population, targets)
+    test = instances(ctx.split, test_population or ctx.test_population, targets)
     per = evaluate(model.full_sort_predict, ctx.split, test, device=device)
     label(per, ctx.split, test)
     key = (name, ctx.config.seeds[0])

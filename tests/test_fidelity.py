@@ -327,3 +327,18 @@ def test_k_shot_keeps_the_first_k_plus_one_clicks():
         test = _instances(sp, "test", "few", k)
         assert len(test) and test.positions.min() >= 1 and test.positions.max() <= k
         assert (test.positions == k).any()  # a history of exactly k clicks is a k-shot instance
+
+
+def test_a_tuning_share_tunes_on_nested_subsets_of_the_cold_users():
+    from pprlib.runs import tuning_users
+
+    sp = split(generate(SyntheticConfig(n_users=400, n_items=300, max_length=40, seed=1)), ProtocolConfig(seed=0))
+    n = len(sp.tune_users)
+    quarter, half, whole = (tuning_users(sp, s) for s in (0.25, 0.5, 1.0))
+    assert len(quarter) == int(np.ceil(0.25 * n)) and len(half) == int(np.ceil(0.5 * n))
+    assert set(quarter) <= set(half) <= set(whole) and set(whole) == set(sp.tune_users)
+    assert not np.array_equal(quarter, np.sort(sp.tune_users)[: len(quarter)])  # a shuffle, not the first ids
+    train = tuning_set(sp, TuneSettings(tune_share=0.5), BackboneConfig(), seed=0)
+    assert sorted(train.user.tolist()) == sorted(half.tolist())
+    with pytest.raises(ValueError, match="tune_share"):
+        TuneSettings(tune_share=0.0)

@@ -87,15 +87,35 @@ def test_a_comparison_splits_by_population():
     assert set(c.tidy().metric) == {"NDCG@10"}
 
 
+def test_a_context_evaluates_where_its_split_has_test_users(worlds):
+    """Every chapter's settings default to the held-out population when the split has one (the
+    studies then share the main chapters' baseline runs), else to the paper's test users."""
+    from pprlib.context import Context
+    from pprlib.models.backbones import BackboneConfig
+
+    base, more = worlds
+    for data, expected in ((base, "test"), (more, "test+heldout")):
+        ctx = Context(split(data, ProtocolConfig()), None, BackboneConfig())
+        assert ctx.test_population == expected
+        assert ctx.settings().test == expected
+        assert ctx.settings(test="test").test == "test"  # a chapter may still ask for the paper's users
+
+
+def test_profile_noise_reaches_the_held_out_users(worlds):
+    from pprlib.runs import noisy_profiles
+
+    b = split(worlds[1], ProtocolConfig())
+    noisy = noisy_profiles(b, 1.0, seed=0)
+    held = b.heldout_users
+    changed = (noisy[held] != b.data.profiles[held]).any(axis=1).mean()
+    assert changed > 0.5  # every field redrawn: most profiles change
+    np.testing.assert_array_equal(noisy[b.warm_users], b.data.profiles[b.warm_users])
+
+
 def test_book_config_checks_the_new_settings():
-    assert BookConfig(heldout_users=10).test_population == "test+heldout"
-    assert BookConfig().test_population == "test+heldout"  # the default design
     assert BookConfig(seeds=(0, 1), main_seeds=(0, 1, 2, 3)).main_seed_list == [0, 1, 2, 3]
     assert BookConfig(seeds=(0, 1), main_seeds=()).main_seed_list == [0, 1]
     with pytest.raises(SettingError, match="main_seeds"):
         BookConfig(main_seeds=(1, 1))
     with pytest.raises(SettingError, match="heldout_users"):
         BookConfig(heldout_users=-1)
-    # real data has no held-out users: the setting does not apply there
-    assert BookConfig(dataset="movielens-100k", heldout_users=5).test_population == "test"
-    assert BookConfig(heldout_users=0).test_population == "test"

@@ -469,3 +469,27 @@ def test_performance_chapter_reads_the_benchmarks_and_measures_live(executed):
             assert g[f"growth_{axis}"] > 0
     else:
         assert "no benchmark results" in g["bench_machine"]
+
+
+def test_mechanism_chapter_ceilings_shares_and_conclusion(executed):
+    from pprlib import mechanism
+
+    _, paths = executed
+    g = book.glued(paths["mechanism"], rich=False)
+    for kind in ("few", "zero"):
+        for m in ("sampled", "full"):
+            # the value of the profile is the Bayes scorer with the profile minus the one without
+            assert g[f"value_{m}_{kind}"] == pytest.approx(g[f"ceil_profile_{m}_{kind}"] - g[f"ceil_none_{m}_{kind}"],
+                                                           abs=1e-6)
+            assert g[f"ceil_oracle_{m}_{kind}"] >= g[f"ceil_none_{m}_{kind}"]  # the oracle knows the latent state
+    assert g["style_sampled_zero"] == 0.0 and g["style_full_zero"] == 0.0  # no previous click: no style
+    for short in ("light", "full"):
+        for kind in ("few", "zero"):  # each share is the glued gain over the glued value
+            assert g[f"share_{short}_sampled_{kind}"] == pytest.approx(
+                mechanism.share(g[f"gain_{short}_sampled_{kind}"], g[f"value_sampled_{kind}"]), nan_ok=True)
+    assert g["other_full"] >= g["other_sampled"]  # full ranking ranks every other-style successor
+    assert g["dose_vanishes_value_sampled"]  # no signal: the profile is worth nothing
+    assert g["mech_conclusion"] == mechanism.conclusion(g["mech_values"])
+    # what limits the share: the measured sentence (tuning users, budget, learning rate) and its summary
+    assert "cold users, PPR(light) gains" in g["limits_text"] and "tuning budget" in g["limits_text"]
+    assert g["mech_values"]["limits"] in g["mech_conclusion"]

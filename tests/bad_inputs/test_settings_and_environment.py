@@ -24,7 +24,7 @@ from pprlib.data.readers import read_cikm2019, read_csv_pair, read_movielens_100
 from pprlib.data.schema import MISSING, InteractionData
 from pprlib.experiments import BookConfig, recommend
 
-SETTINGS = ("['backbones', 'cl_weights', 'dataset', 'deterministic', 'device', 'heldout_users', 'k_shots', 'lr_grid', 'main_seeds', 'mask_ratios', "
+SETTINGS = ("['backbones', 'cl_weights', 'dataset', 'deterministic', 'device', 'dose_levels', 'dose_pretrain_epochs', 'dose_users', 'heldout_users', 'k_shots', 'lr_grid', 'main_seeds', 'mask_ratios', "
             "'n_items', 'n_users', 'noise_rates', 'pretrain_epochs', 'pretrain_loss', 'profile', 'prompt_lengths', 'seed', 'seeds', "
             "'temperatures', 'tune_epochs']")
 NAMES = book.profile_names()
