@@ -1,5 +1,5 @@
 """Comparison: the per-instance test metrics of several methods over several seeds, and
-what they say (summary tables, paired tests, effects with intervals, a verdict in words).
+what they say (summary tables and paired effects with intervals over seeds and instances).
 
 :func:`collect` is the one loop that fills a :class:`Comparison` from any run function: the
 tuning comparisons of :func:`pprlib.runs.compare` and the cross-domain task share it.
@@ -12,7 +12,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pprlib import evidence
 
@@ -99,16 +98,6 @@ class Comparison:
         means = self.tidy().query("metric == @metric").groupby("method").value.mean()
         return pd.Series({m: 100 * (means[m] / means[reference] - 1) for m in methods})
 
-    def paired_test(self, a: str, b: str, metric: str = "NDCG@10") -> dict:
-        """Paired t-tests of ``a`` against ``b``: over test instances (each instance's metric
-        averaged over seeds) and over seeds (each seed's mean)."""
-        xa, xb = self.paired_arrays(a, b, metric)
-        seeds = range(len(xa))
-        p_inst = float(stats.ttest_rel(xa.mean(0), xb.mean(0)).pvalue) if xa.shape[1] > 1 else np.nan
-        p_seed = float(stats.ttest_rel(xa.mean(1), xb.mean(1)).pvalue) if len(seeds) > 1 else np.nan
-        return {"diff": float(xa.mean() - xb.mean()), "p_instances": p_inst, "p_seeds": p_seed,
-                "n_instances": xa.shape[1], "n_seeds": len(seeds)}
-
     def effect(self, a: str, b: str, metric: str = "NDCG@10") -> "evidence.Effect":
         """The paired effect of ``a`` over ``b`` on the seeds both ran, with its interval over
         seeds and instances, p-value and MDE (:func:`pprlib.evidence.paired_effect`)."""
@@ -144,10 +133,3 @@ def collect(run: Callable[[str, int], dict], methods, seeds, *, log=None) -> Com
             if log:
                 log(f"{name} seed {seed}: NDCG@10 {out['metrics']['NDCG@10'].mean():.4f} ({out['seconds']:.1f} s)")
     return Comparison(per, hist, secs)
-
-
-def verdict(diff: float, p: float, alpha: float = 0.05) -> str:
-    """Plain words for a paired comparison: 'better', 'worse' or 'no significant difference'."""
-    if not np.isfinite(p) or p >= alpha:
-        return "no significant difference"
-    return "significantly better" if diff > 0 else "significantly worse"

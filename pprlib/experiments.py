@@ -3,7 +3,7 @@
 * :mod:`pprlib.data.sources`: where the data comes from (:class:`DataSpec`, :func:`load_data`);
 * :mod:`pprlib.methods`: the methods as data (:class:`Method`, :data:`METHODS`, :func:`paper_lr`);
 * :mod:`pprlib.runs`: pre-training, tuning, cached runs, :func:`~pprlib.runs.compare`, :func:`choose_lr`;
-* :mod:`pprlib.comparison`: :class:`Comparison` of methods over seeds, paired tests, :func:`verdict`;
+* :mod:`pprlib.comparison`: :class:`Comparison` of methods over seeds and their paired effects;
 * :mod:`pprlib.context`: the book's settings (:class:`BookConfig`) and :class:`Context` (:func:`prepare`);
 * :func:`recommend` (:mod:`pprlib.explorer`).
 
@@ -16,7 +16,7 @@ chapters' result cells use.
 from __future__ import annotations
 
 from pprlib import runs
-from pprlib.comparison import Comparison, collect, verdict
+from pprlib.comparison import Comparison, collect
 from pprlib.context import (BACKBONES, PROFILE_KEYS, BookConfig, Context, book_data, chapter_params, prepare,
                             prepare_backbone, pretrain_config, tune_config)
 from pprlib.data.sources import (FOLDER_READERS, PROJECT_ROOT, SOURCES, DataSpec, data_folder, load_data, load_split,
@@ -36,7 +36,7 @@ __all__ = [
     "PAPER_LR", "paper_lr", "parameter_table", "prepare", "prepare_backbone", "pretrain", "pretrain_config",
     "Pretrained", "PROFILE_KEYS", "PROJECT_ROOT", "ProtocolConfig", "recommend", "run_method", "save_pretrained",
     "SOURCES", "split_data", "stored_run", "trained_on_all", "tune", "tune_config", "tuned_model", "TuneSettings",
-    "tuning_set", "verdict",
+    "tuning_set",
 ]
 
 

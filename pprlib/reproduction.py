@@ -301,7 +301,7 @@ def _paper_effect(claim: Claim) -> paper.PaperEffect | None:
 
 ACROSS_DATA = [  # (claim, paper's key, (chapter, effect) on the synthetic data, (chapter, effect) on MovieLens)
     ("ft beats the pre-trained model (few-shot)", "few_tuning",
-     ("few_shot", "ev_few_tuning"), ("movielens", "ev_ml_tuning")),
+     ("few_shot", "ev_few_tuning"), ("movielens", "ev_ml_few_tuning")),
     ("Few-shot: PPR(light) beats ft", "few_light", ("few_shot", "ev_few_light"), ("movielens", "ev_ml_few_light")),
     ("Few-shot: PPR(full) beats ft", "few_full", ("few_shot", "ev_few_full"), ("movielens", "ev_ml_few_full")),
     ("Zero-shot: PPR(light) beats ft", "zero_light", ("zero_shot", "ev_zero_light"),

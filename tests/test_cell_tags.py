@@ -89,7 +89,7 @@ def _chapters():
         yield pytest.param(path, id=path.stem, marks=marks)
 
 
-@pytest.mark.parametrize("path", _chapters())
+@pytest.mark.parametrize("path", list(_chapters()))
 def test_no_chapter_shows_a_bookkeeping_cell(path):
     assert visible_bookkeeping(path) == [], (
         f"{path.name}: these code cells only glue values; tag them 'remove-cell' (or 'remove-input')")

@@ -9,12 +9,11 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from pprlib import evidence
 from pprlib import experiments as ex
 from pprlib import runs
-from pprlib.experiments import Comparison, verdict
+from pprlib.experiments import Comparison
 
 
 def hand_comparison() -> Comparison:
@@ -28,50 +27,6 @@ def hand_comparison() -> Comparison:
         per[("a", seed)] = {"NDCG@10": base + shift, "AUC": np.full(6, 0.5 + shift), "position": position}
         per[("b", seed)] = {"NDCG@10": base + shift + lift, "AUC": np.full(6, 0.6), "position": position}
     return Comparison(per, {k: pd.DataFrame() for k in per}, {k: 1.0 for k in per})
-
-
-def test_paired_test_is_scipys_paired_t_test():
-    result = hand_comparison()
-    t = result.paired_test("b", "a")
-    xa = np.stack([result.per_instance[("a", s)]["NDCG@10"] for s in (0, 1)])
-    xb = np.stack([result.per_instance[("b", s)]["NDCG@10"] for s in (0, 1)])
-    assert t["p_instances"] == pytest.approx(stats.ttest_rel(xb.mean(0), xa.mean(0)).pvalue, rel=1e-12)
-    assert t["p_seeds"] == pytest.approx(stats.ttest_rel(xb.mean(1), xa.mean(1)).pvalue, rel=1e-12)
-    assert t["diff"] == pytest.approx(np.mean([0.02, 0.03, 0.01, 0.02, 0.04, 0.02]))
-    assert (t["n_instances"], t["n_seeds"]) == (6, 2)
-    # the unpaired test sees only the large spread between instances: far from significant
-    assert stats.ttest_ind(xb.mean(0), xa.mean(0)).pvalue > 0.5 and t["p_instances"] < 0.01
-    # swapping the methods flips the difference, not the p-value
-    back = result.paired_test("a", "b")
-    assert back["diff"] == pytest.approx(-t["diff"]) and back["p_instances"] == pytest.approx(t["p_instances"])
-
-
-def test_paired_test_uses_only_seeds_both_methods_have():
-    result = hand_comparison()
-    del result.per_instance[("a", 1)]
-    t = result.paired_test("b", "a")
-    assert t["n_seeds"] == 1 and np.isnan(t["p_seeds"])
-    assert t["diff"] == pytest.approx(np.mean([0.02, 0.03, 0.01, 0.02, 0.04, 0.02]))
-    one = Comparison({("a", 0): {"NDCG@10": np.array([0.5])}, ("b", 0): {"NDCG@10": np.array([0.7])}}, {}, {})
-    assert np.isnan(one.paired_test("b", "a")["p_instances"])
-
-
-@pytest.mark.parametrize("diff, p, expected", [
-    (0.01, 0.001, "significantly better"),
-    (-0.01, 0.001, "significantly worse"),  # the sign decides the direction
-    (0.01, 0.05, "no significant difference"),  # p = alpha is not below alpha
-    (0.01, 0.0499, "significantly better"),
-    (-0.01, 0.2, "no significant difference"),
-    (0.01, float("nan"), "no significant difference"),
-    (0.01, float("inf"), "no significant difference"),
-])
-def test_verdict_words_and_boundaries(diff, p, expected):
-    assert verdict(diff, p) == expected
-
-
-def test_verdict_alpha_is_a_parameter():
-    assert verdict(0.01, 0.02, alpha=0.01) == "no significant difference"
-    assert verdict(0.01, 0.02, alpha=0.05) == "significantly better"
 
 
 def test_summary_tidy_relative_and_subsets():
@@ -169,13 +124,12 @@ def test_defaults_read_ndcg_against_ft_and_the_effects_table_names_its_columns()
     assert table.loc["PPR(light)"].tolist() == pytest.approx([e.estimate, e.lo, e.hi, e.relative, e.se, e.mde, e.p,
                                                               2, 6])
     assert result.effects(metric="AUC").loc["PPR(light)", "ΔAUC"] == pytest.approx(auc.estimate)
-    assert result.paired_test("PPR(light)", "ft", "AUC")["diff"] == pytest.approx(auc.estimate)
 
 
 @pytest.mark.parametrize("n_instances, n_seeds", [(1, 2), (2, 2), (2, 1)])
-def test_paired_tests_need_two_instances_or_two_seeds(n_instances, n_seeds):
+def test_an_effect_counts_the_seeds_and_instances_both_methods_have(n_instances, n_seeds):
     hand = hand_comparison().per_instance
     per = {k: {m: v[:n_instances] for m, v in d.items()} for k, d in hand.items() if k[1] < n_seeds}
-    t = Comparison(per, {}, {}).paired_test("b", "a")
-    assert np.isnan(t["p_instances"]) == (n_instances < 2) and np.isnan(t["p_seeds"]) == (n_seeds < 2)
-    assert (t["n_instances"], t["n_seeds"]) == (n_instances, n_seeds)
+    e = Comparison(per, {}, {}).effect("b", "a")
+    assert (e.n_instances, e.n_seeds) == (n_instances, n_seeds)
+    assert np.isfinite(e.estimate)

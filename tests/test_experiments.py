@@ -49,8 +49,8 @@ def test_comparison_summary_and_paired_tests(ctx):
     table = result.summary()
     assert list(table.index) == ["most popular", "ft", "PPR(light)"]
     assert "±" in table.loc["ft", "NDCG@10"]
-    t = result.paired_test("PPR(light)", "ft")
-    assert 0 <= t["p_instances"] <= 1 and t["n_seeds"] == 2
+    e = result.effect("PPR(light)", "ft")
+    assert 0 <= e.p <= 1 and e.n_seeds == 2 and e.lo <= e.estimate <= e.hi
     zero, few = result.only("zero"), result.only("few")
     n_zero = len(zero.per_instance[("ft", 0)]["NDCG@10"])
     n_few = len(few.per_instance[("ft", 0)]["NDCG@10"])

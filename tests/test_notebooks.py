@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 
 from pprlib import book, evidence, paper, reproduction
 from pprlib.data.readers import MOVIELENS_ENV
-from pprlib.experiments import verdict
 from pprlib.methods import key as method_key
 
 pytestmark = pytest.mark.notebooks
@@ -393,9 +392,12 @@ def test_movielens_chapter_runs_on_a_local_copy(executed):
     for kind in ("few", "zero"):
         means = table_means(g[f"ml_{kind}_table"])
         for key, method in (("light", "PPR(light)"), ("full", "PPR(full)")):
-            assert g[f"ml_{kind}_verdict_{key}"] == verdict(g[f"ml_{kind}_diff_{key}"], g[f"ml_{kind}_p_{key}"])
-            assert g[f"ml_{kind}_diff_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
-            assert _unit(g[f"ml_{kind}_p_{key}"])
+            effect = g[f"ev_ml_{kind}_{key}"]  # the paired effect over seeds and instances, judged against the paper
+            assert effect["estimate"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
+            assert effect["lo"] <= effect["estimate"] <= effect["hi"] and effect["mde"] > 0
+            assert g[f"ml_{kind}_{key}_text"].startswith(f"{effect['estimate']:+.4f} [")
+            judged = reproduction.Judged("", f"{kind}_{key}", "NDCG@10").judge(evidence.Effect.from_dict(effect))
+            assert g[f"ml_{kind}_{key}_verdict"] == judged.verdict
     # the fixture's sequences are regular (steps of 1-3 items): tuned models beat popularity by far
     few = table_means(g["ml_few_table"])
     assert few["ft"] > few["most popular"] + 0.2

@@ -151,7 +151,7 @@ def test_read_executed_needs_an_executed_book(tmp_path):
 def test_across_data_puts_both_datasets_side_by_side():
     glued = {"few_shot": {"ev_few_tuning": _effect(0.02, 0.01, 0.03, p=0.001),
                           "ev_few_light": _effect(0.0, -0.0005, 0.0005, p=0.9)},
-             "movielens": {"ev_ml_tuning": _effect(0.02, 0.01, 0.03, p=0.04, mde=0.012)}}
+             "movielens": {"ev_ml_few_tuning": _effect(0.02, 0.01, 0.03, p=0.04, mde=0.012)}}
     table = rp.across_data(glued).set_index(("", "claim"))
     assert list(table.columns.get_level_values(0).unique()) == ["", "synthetic", "MovieLens-100K"]
     tuning = table.loc["ft beats the pre-trained model (few-shot)"]
@@ -199,7 +199,7 @@ def test_across_data_shows_the_summary_rows_numbers():
 def test_verdict_counts_and_findings_are_computed_from_the_tables():
     glued = {"few_shot": {"ev_few_light": _effect(0.003, 0.001, 0.005)},
              "ablation": {"ev_cl_light": _effect(-0.003, -0.005, -0.001)},
-             "movielens": {"ev_ml_tuning": _effect(0.02, 0.01, 0.03)}}
+             "movielens": {"ev_ml_few_tuning": _effect(0.02, 0.01, 0.03)}}
     table, across = rp.evaluate_claims(glued), rp.across_data(glued)
     counts = rp.verdict_counts(table, across)
     assert counts.loc[rp.REPRODUCED, "all claims (generated data)"] == 1
