@@ -193,7 +193,7 @@ def test_few_shot_chapter_tables_and_tests(executed):
         assert f">{method}<" in g["few_table"]
     means = table_means(g["few_table"])
     for key, method in (("light", "PPR(light)"), ("full", "PPR(full)")):
-        assert _unit(g[f"few_p_{key}"]) and _unit(g[f"null_p_{key}"])  # synthetic data: the check runs
+        assert _unit(g[f"few_p_{key}"])
         assert g[f"few_ptext_{key}"] == evidence.format_p(g[f"few_p_{key}"], equals=True)  # the prose's p format
         # the glued difference is the difference of the table's means, the verdict the rule's
         assert g[f"few_diff_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
