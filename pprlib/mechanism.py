@@ -117,7 +117,7 @@ def successor_summary(counts: pd.DataFrame) -> pd.DataFrame:
 def ceiling_shares(result: Comparison, ceilings: Comparison, methods, metric: str = "NDCG@10",
                    reference: str = "ft") -> pd.DataFrame:
     """Each method against the ceilings on the same instances (``result`` and ``ceilings``
-    restricted alike, e.g. both ``.only("few")``): its mean, its gain over ``reference`` with the
+    restricted alike, e.g. both ``.only("few")``): its mean ``metric``, its gain over ``reference`` with the
     interval (seeds and instances), the value of the profile (Bayes with profile minus the
     population-prior Bayes scorer), and two shares of that value: the gain over ``reference``
     (what the method adds to ft) and the method's distance above the population-prior scorer
@@ -129,7 +129,7 @@ def ceiling_shares(result: Comparison, ceilings: Comparison, methods, metric: st
     rows = {}
     for m in methods:
         gain = result.effect(m, reference, metric) if m != reference else None
-        rows[m] = {metric: float(means[m]),
+        rows[m] = {"mean": float(means[m]),
                    f"gain over {reference}": gain.text() if gain else "—",
                    "value of the profile": value,
                    f"gain over {reference} / value": share(gain.estimate, value) if gain else 0.0,
@@ -237,8 +237,9 @@ def limits_sentence(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, 
     at_budget = float(stop["best at the budget"].max()) if len(stop) else math.nan
     cap = f" of at most {budget}" if budget else ""
     budget_text = (f"The tuning budget does not bind: the runs were best at a median epoch between "
-                   f"{stop['median best epoch'].min():g} and {stop['median best epoch'].max():g}{cap}, and at most "
-                   f"{_pct(at_budget)} of any method's runs were still improving at the last epoch."
+                   f"{stop['median best epoch'].min():g} and {stop['median best epoch'].max():g}{cap}, and "
+                   + ("no run was still improving at the last epoch." if at_budget == 0 else
+                      f"at most {_pct(at_budget)} of any method's runs were still improving at the last epoch.")
                    if at_budget <= 0.25 else
                    f"The tuning budget may bind: up to {_pct(at_budget)} of a method's runs were still improving "
                    f"at the last epoch{cap}.")

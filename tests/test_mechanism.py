@@ -93,6 +93,7 @@ def test_ceiling_shares_by_hand():
     table = mechanism.ceiling_shares(res, ceil, ["ft", "PPR(light)"])
     assert table.loc["PPR(light)", "gain over ft / value"] == pytest.approx(0.5)
     assert table.loc["ft", "(method − Bayes none) / value"] == pytest.approx(-1.0)
+    assert table.loc["ft", "mean"] == pytest.approx(base.mean() + 0.30)
     assert math.isnan(mechanism.share(1.0, 0.0))
 
 
@@ -205,9 +206,11 @@ def test_limits_sentence_reads_growth_budget_and_learning_rate():
                         {"method": "PPR(light)", "regret": 0.003}, {"method": "PPR(light)", "regret": 0.003}])
     text = mechanism.limits_sentence(curve, stop, lrs, budget=30)
     assert "its gain grows" in text and "+0.0200 [+0.0100, +0.0300]" in text and "20 %" in text
-    assert "does not bind" in text and "between 4 and 9 of at most 30" in text
+    assert "does not bind" in text and "between 4 and 9 of at most 30" in text and "at most 10 %" in text
     assert "0.0030" in text and "(PPR(light))" in text
     assert "more cold tuning users raise" in mechanism.limits_summary(curve, stop, lrs)
+    still = stop.assign(**{"best at the budget": 0.0})
+    assert "no run was still improving" in mechanism.limits_sentence(curve, still, lrs)
     curve.loc[1, "lo"] = 0.005  # overlapping intervals: no detectable growth
     stop.loc[0, "best at the budget"] = 0.5
     text = mechanism.limits_sentence(curve, stop, lrs)
