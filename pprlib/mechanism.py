@@ -310,6 +310,34 @@ def vanishes(frame: pd.DataFrame, what: str, metric: str = "NDCG@10") -> bool:
     return bool(len(rows)) and bool(((rows.lo <= 0) & (rows.hi >= 0)).all())
 
 
+def dose_sentence(frame: pd.DataFrame, methods=("PPR(light)", "PPR(full)"), metric: str = "NDCG@10") -> str:
+    """What the dose study found, in words (rows of :func:`dose_frame`): whether each gain and
+    the value of the profile vanish where both signals are 0 (:func:`vanishes`), where each
+    method's gain over ft rises above zero (its interval's lower end above 0), and how far the
+    value of the profile reaches at the highest level."""
+    rows = frame[frame.metric == metric]
+    names = [*methods, "value of the profile"]
+    label = {"value of the profile": "the value of the profile"}
+    gone = [label.get(n, n) for n in names if vanishes(rows, n, metric)]
+    kept = [label.get(n, n) for n in names if label.get(n, n) not in gone]
+    text = (f"Where both signals are 0, the intervals of {_join(gone)} cover 0 on every shot kind"
+            if gone else "Where both signals are 0, no interval covers 0 on every shot kind")
+    text += f"; those of {_join(kept)} do not. " if kept else ". "
+    for m in methods:
+        above = rows[(rows.what == m) & (rows.lo > 0)].sort_values(["signal", "shots", "level"])
+        where = [f"{r.signal} = {r.level:g} ({r.shots})" for r in above.itertuples()]
+        text += (f"{m}'s gain over ft is above zero at {_join(where)}. " if where else
+                 f"{m}'s gain over ft is above zero at no level of either signal. ")
+    top = rows[(rows.what == "value of the profile") & (rows.level == rows.level.max())]
+    reach = [f"{r.estimate:+.4f} ({r.shots}, {r.signal})" for r in top.itertuples()]
+    return text + f"At the highest level the value of the profile reaches {_join(reach)}."
+
+
+def _join(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else "nothing"
+
+
 def conclusion(values: dict) -> str:
     """The chapter's answer in words, from its glued numbers: ``values`` holds the value of the
     profile (``value_few``, ``value_zero``: Bayes with minus without the profile, sampled

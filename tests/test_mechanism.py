@@ -238,3 +238,21 @@ def test_dose_levels_must_include_zero_and_lie_in_the_unit_interval():
     for bad in ((0.5, 1.0), (0.0, 1.5)):
         with pytest.raises(SettingError, match="dose_levels"):
             BookConfig(dose_levels=bad)
+
+
+def test_dose_sentence_reads_the_zero_level_and_where_gains_rise():
+    def row(what, level, lo, hi, est, shots="few-shot", signal="profile_signal"):
+        return {"what": what, "level": level, "lo": lo, "hi": hi, "estimate": est, "shots": shots, "signal": signal,
+                "metric": "NDCG@10"}
+
+    frame = pd.DataFrame([row("PPR(light)", 0.0, -0.01, 0.01, 0.0), row("PPR(full)", 0.0, -0.01, 0.01, 0.0),
+                          row("value of the profile", 0.0, 0.0, 0.0, 0.0),
+                          row("PPR(light)", 1.0, 0.002, 0.02, 0.011), row("PPR(full)", 1.0, -0.01, 0.02, 0.005),
+                          row("value of the profile", 1.0, 0.03, 0.05, 0.04)])
+    text = mechanism.dose_sentence(frame)
+    assert "intervals of PPR(light), PPR(full) and the value of the profile cover 0" in text
+    assert "PPR(light)'s gain over ft is above zero at profile_signal = 1 (few-shot)" in text
+    assert "PPR(full)'s gain over ft is above zero at no level" in text
+    assert "reaches +0.0400 (few-shot, profile_signal)" in text
+    frame.loc[0, "lo"] = 0.001  # PPR(light) above 0 where the profile says nothing
+    assert "those of PPR(light) do not" in mechanism.dose_sentence(frame)
