@@ -16,11 +16,13 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	# the CPU build of torch; a bare range would pull a multi-GB CUDA build. --no-compile: Python
-	# compiles the modules it imports on first use; compiling every installed file up front took
-	# about a minute of the set-up on a 2-core machine
+	# the CPU build of torch; a bare range would pull a multi-GB CUDA build. pip would byte-compile
+	# every installed file on one core (about a minute on a 2-core machine): compileall does it on
+	# all cores instead (the .pyc files are needed even where PYTHONDONTWRITEBYTECODE is set)
 	$(BIN)/python -m pip install --quiet --no-compile "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet --no-compile -e ".[book,test]"
+	# (like pip, it skips files that this Python cannot compile, e.g. torch's Python 3.12-only test helper)
+	$(BIN)/python -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0)"
 	touch $(STAMP)
 
 book: $(STAMP)
