@@ -382,6 +382,32 @@ def growth_needed(effect: Effect, delta: float) -> Growth:
     return Growth(float(scale), float(seeds), float(instances))
 
 
+def seed_share(effect: Effect) -> float:
+    """The share of the variance of ``effect``'s mean that comes from the seeds (training
+    randomness), ``seed_var / S`` of ``seed_var / S + instance_var / I + residual_var / (S I)``;
+    NaN where the components are unknown (one seed or one instance)."""
+    S, I = effect.n_seeds, effect.n_instances
+    parts = (effect.seed_var / S, effect.instance_var / I, effect.residual_var / (S * I))
+    total = sum(parts)
+    return parts[0] / total if all(map(math.isfinite, parts)) and total > 0 else math.nan
+
+
+def growth_text(effect: Effect, delta: float) -> str:
+    """What an MDE of ``delta`` would take (:func:`growth_needed`), in words: seeds alone,
+    instances alone, or both together."""
+    g = growth_needed(effect, delta)
+    if g.scale <= 1:
+        return "nothing more: the MDE is there already"
+    if math.isfinite(g.seeds):
+        return f"about {format_number(g.seeds)} seeds on these instances"
+    if math.isfinite(g.instances):
+        return f"about {format_number(g.instances)} test instances with these seeds"
+    if not math.isfinite(g.scale):
+        return "more than these seeds and instances can tell"
+    return (f"about {g.scale:.1f} times as many seeds and test instances together (with these instances no "
+            f"number of seeds is enough, and with these seeds no number of instances)")
+
+
 def holm(pvalues) -> np.ndarray:
     """Holm's step-down adjustment of a family of p-values (NaN stays NaN, out of the family)."""
     p = np.asarray(pvalues, dtype=np.float64)

@@ -646,3 +646,21 @@ def test_holm_caps_at_one_and_verdict_edges():
     with pytest.raises(ValueError, match="delta"):
         ev.verdict(0.0, 1.0, 0.0)
     assert ev.verdict(0.125, 0.125, 0.0625) == ev.REPRODUCED  # a point interval is an interval
+
+
+def test_seed_share_and_growth_text_by_hand():
+    base = dict(estimate=0.01, reference_mean=0.3, df=10.0, lo=0.0, hi=0.02, p=0.1, mde=0.1, n_seeds=3,
+                n_instances=400, seed_var=0.002, instance_var=0.05, residual_var=0.3)
+    se2 = 0.002 / 3 + 0.05 / 400 + 0.3 / 1200
+    e = ev.Effect(se=math.sqrt(se2), **base)
+    assert ev.seed_share(e) == pytest.approx((0.002 / 3) / se2)
+    assert math.isnan(ev.seed_share(ev.Effect(**{**base, "n_seeds": 1, "seed_var": math.nan}, se=0.03)))
+    assert ev.growth_text(e, 0.05) == "about 15 seeds on these instances"  # test_growth_needed_by_hand's case
+    easy_se = math.sqrt(1e-5 / 5 + 0.1 / 400 + 0.3 / 2000)
+    easy = ev.Effect(**{**base, "seed_var": 1e-5, "instance_var": 0.1, "n_seeds": 5}, se=easy_se)
+    assert ev.growth_text(easy, 0.05) == "about 12 seeds on these instances"  # seeds first where both work
+    hard = ev.Effect(**{**base, "seed_var": 0.02, "instance_var": 0.5}, se=0.2)  # each part alone above the target
+    g = ev.growth_needed(hard, 0.05)
+    assert math.isinf(g.seeds) and math.isinf(g.instances)
+    assert ev.growth_text(hard, 0.05).startswith(f"about {g.scale:.1f} times as many seeds and test instances")
+    assert ev.growth_text(e, 10.0) == "nothing more: the MDE is there already"
