@@ -310,6 +310,17 @@ def vanishes(frame: pd.DataFrame, what: str, metric: str = "NDCG@10") -> bool:
     return bool(len(rows)) and bool(((rows.lo <= 0) & (rows.hi >= 0)).all())
 
 
+def dose_best(frame: pd.DataFrame, method: str = "PPR(light)", metric: str = "NDCG@10") -> dict:
+    """The level where ``method``'s gain over ft is largest (rows of :func:`dose_frame`): its
+    signal, level, shot kind, estimate and interval, and the value of the profile there."""
+    rows = frame[frame.metric == metric]
+    best = rows[rows.what == method].sort_values("estimate").iloc[-1]
+    at = rows[(rows.what == "value of the profile") & (rows.signal == best.signal) & (rows.level == best.level)
+              & (rows.shots == best.shots)]
+    return {"signal": best.signal, "level": float(best.level), "shots": best.shots, "estimate": float(best.estimate),
+            "lo": float(best.lo), "hi": float(best.hi), "value": float(at.estimate.iloc[0])}
+
+
 def dose_sentence(frame: pd.DataFrame, methods=("PPR(light)", "PPR(full)"), metric: str = "NDCG@10") -> str:
     """What the dose study found, in words (rows of :func:`dose_frame`): whether each gain and
     the value of the profile vanish where both signals are 0 (:func:`vanishes`), where each

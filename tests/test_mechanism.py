@@ -254,5 +254,7 @@ def test_dose_sentence_reads_the_zero_level_and_where_gains_rise():
     assert "PPR(light)'s gain over ft is above zero at profile_signal = 1 (few-shot)" in text
     assert "PPR(full)'s gain over ft is above zero at no level" in text
     assert "reaches +0.0400 (few-shot, profile_signal)" in text
+    best = mechanism.dose_best(frame)
+    assert (best["level"], best["estimate"], best["lo"], best["value"]) == (1.0, 0.011, 0.002, 0.04)
     frame.loc[0, "lo"] = 0.001  # PPR(light) above 0 where the profile says nothing
     assert "those of PPR(light) do not" in mechanism.dose_sentence(frame)
