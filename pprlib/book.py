@@ -155,25 +155,74 @@ def read_profile_file(path: Path) -> tuple[dict, dict[str, int]]:
     return params, lines
 
 
-def load_profile(profile: str | Path) -> dict:
+def load_profile(profile: str | Path, *, apart: bool = False) -> dict:
     """Parameters of a run profile (a name under ``book/profiles`` or a path to a YAML file),
     checked against :class:`~pprlib.context.BookConfig` before anything runs: an unknown
-    key, a wrong type or a value out of range is a ``ValueError`` naming the file, line and key."""
-    from pprlib.context import BookConfig
-    from pprlib.params import SettingError
+    key, a wrong type or a value out of range is a ``ValueError`` naming the file, line and key.
 
+    ``apart=True`` (the book runner) checks the settings and the device in a short-lived child
+    process, with the same messages: the long-lived runner then never imports torch, whose
+    memory would stay held beside the chapters' kernels for the whole run."""
     path = profile_path(profile)
     params, lines = read_profile_file(path)
     params.setdefault("profile", path.stem)
+    problem = _problem_apart(path) if apart else profile_problem(path, params, lines)
+    if problem:
+        raise ValueError(problem)
+    return params
+
+
+def profile_problem(path: Path, params: dict, lines: dict[str, int]) -> str | None:
+    """What is wrong with the settings ``params`` read from ``path`` (``None`` when nothing):
+    a setting :class:`~pprlib.context.BookConfig` refuses, or a device this machine lacks."""
+    from pprlib.context import BookConfig
+    from pprlib.params import SettingError
+    from pprlib.train import resolve_device
+
     try:
         BookConfig.from_params(params)
     except SettingError as exc:
         line = lines.get(exc.key)
         where = f"{path}, line {line}" if line else str(path)
-        raise ValueError(f"{where}: key {exc.key!r} {exc.detail}") from None
+        return f"{where}: key {exc.key!r} {exc.detail}"
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    return params
+        return f"{path}: {exc}"
+    try:  # `device: cuda` on a machine without one fails here, not in the first chapter
+        resolve_device(params.get("device", "auto"))
+    except ValueError as exc:
+        line = lines.get("device")
+        return f"{path}, line {line}: key 'device' {exc}" if line else f"{path}: {exc}"
+    return None
+
+
+_CHILD_CHECK = """
+import json, sys
+from pathlib import Path
+from pprlib import book
+path = Path(sys.argv[1])
+params, lines = book.read_profile_file(path)
+params.setdefault("profile", path.stem)
+print(json.dumps(book.profile_problem(path, params, lines)))
+"""
+
+
+def _problem_apart(path: Path) -> str | None:
+    """:func:`profile_problem` of the profile file ``path``, computed in a child process (and
+    remembered for the same file content: the command line and the runner both check it)."""
+    content = path.read_bytes()
+    if (path, content) not in _checked:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        result = subprocess.run([sys.executable, "-c", _CHILD_CHECK, str(path)], capture_output=True, text=True,
+                                env=env)
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+            raise BookError(f"{path}: checking the profile failed in a child process (exit {result.returncode}):\n{tail}")
+        _checked[path, content] = json.loads(lines[-1])
+    return _checked[path, content]
+
+
+_checked: dict[tuple[Path, bytes], str | None] = {}
 
 
 def toc_files(root: Path = ROOT) -> list[Path]:
@@ -232,7 +281,7 @@ class Chapter:
 
 def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
     """The notebooks to execute, each with the parameters of the profile it declares."""
-    params = load_profile(profile)
+    params = load_profile(profile, apart=True)  # checked in a child process: the runner never imports torch
     code = _sources_digest()
     chapters = []
     read = set()
@@ -256,12 +305,6 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
             path.read_bytes() + json.dumps(chosen, sort_keys=True, default=str).encode() + code.encode() + inputs
         ).hexdigest()[:16]
         chapters.append(Chapter(path, build_dir / "executed" / rel, chosen, key, int(meta.get("priority", 0))))
-    from pprlib.train import resolve_device
-
-    try:  # `device: cuda` on a machine without one fails here, not in the first chapter
-        resolve_device(params.get("device", "auto"))
-    except ValueError as exc:
-        raise ValueError(f"profile {params['profile']!r}: {exc}") from None
     unread = sorted(set(params) - read - {"profile"})  # the profile's name is only shown, where declared
     if unread:  # BookConfig knows it but no chapter would receive it: a silent no-op otherwise
         raise BookError(f"profile setting(s) {unread} are read by no chapter's parameters cell")

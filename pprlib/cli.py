@@ -22,7 +22,7 @@ def _book(args) -> int:
 
     try:
         # every argument is checked before any work: the profile, the build folder, --jobs
-        book.load_profile(args.profile)
+        book.load_profile(args.profile, apart=True)
         book.check_build_dir(args.build_dir)
         if args.jobs < 1:
             raise ValueError(f"jobs must be an integer >= 1, got {args.jobs}")

@@ -122,6 +122,53 @@ class Comparison:
         return pd.DataFrame(rows).T
 
 
+def best_epochs(result: Comparison, name: str, monitor: str = "val/NDCG@10") -> list[int]:
+    """The epoch each run of method ``name`` kept (its best validation ``monitor``), by seed."""
+    out = []
+    for seed in result.seeds:
+        history = result.histories.get((name, seed))
+        if history is not None and len(history) and monitor in history:
+            out.append(int(history.loc[history[monitor].idxmax(), "epoch"]))
+    return out
+
+
+def settings_table(results: dict[str, Comparison], methods, reference: str = "ft",
+                   metric: str = "NDCG@10") -> pd.DataFrame:
+    """The same methods under several settings (``results``: a comparison per setting's name):
+    per setting and method, the mean ``metric`` over seeds, the effect over ``reference`` with its
+    95 % interval over seeds and instances (:meth:`Comparison.effect`) and the median epoch the
+    runs kept. Rows: (setting, method)."""
+    rows = {}
+    for setting, result in results.items():
+        means = result.tidy().query("metric == @metric").groupby("method").value.mean()
+        for m in methods:
+            effect = result.effect(m, reference, metric) if m != reference else None
+            epochs = best_epochs(result, m)
+            rows[setting, m] = {metric: float(means[m]),
+                                f"vs {reference} [95% interval]": effect.text() if effect else "—",
+                                "MDE": evidence.format_mde(effect.mde) if effect else "—",
+                                "median epoch kept": float(np.median(epochs)) if epochs else float("nan"),
+                                "_effect": effect}
+    table = pd.DataFrame(rows).T
+    table.index.names = ["setting", "method"]
+    return table
+
+
+def settings_sentence(table: pd.DataFrame, reference: str = "ft", metric: str = "NDCG@10") -> str:
+    """What :func:`settings_table` shows, in words: per setting, the reference's mean and each
+    other method's effect with its interval and MDE."""
+    parts = []
+    for setting, rows in table.groupby(level="setting", sort=False):
+        rows = rows.droplevel("setting")
+        effects = [f"{m} {row['_effect'].text()} (MDE {evidence.format_mde(row['_effect'].mde)})"
+                   for m, row in rows.iterrows() if m != reference]
+        parts.append(f"with {setting}, {reference} reaches {metric} {rows.loc[reference, metric]:.4f} "
+                     f"(median epoch kept {rows.loc[reference, 'median epoch kept']:g}) and the effects over "
+                     f"{reference} are " + " and ".join(effects))
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
 def collect(run: Callable[[str, int], dict], methods, seeds, *, log=None) -> Comparison:
     """``run(method, seed)`` (a dict with ``metrics``, ``history`` and ``seconds``) for every
     seed and method, gathered into a :class:`Comparison`; ``log`` gets one line per run."""

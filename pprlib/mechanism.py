@@ -175,14 +175,16 @@ def tuning_user_curve(ctx, lrs: dict, methods, shares, seeds, ceilings: Comparis
     return pd.DataFrame(rows)
 
 
-def stopping(results: dict[str, Comparison], max_epochs: int) -> pd.DataFrame:
+def stopping(results: dict[str, Comparison], max_epochs: int | dict[str, int]) -> pd.DataFrame:
     """When the tuning runs stopped and where they were best (``results``: a comparison per shot
     kind, e.g. ``{"few": ..., "zero": ...}``): per kind and method, the median epoch of the best
     validation NDCG@10, the median last epoch, and the share of runs still improving at the
-    last allowed epoch (``max_epochs``): if that share is small, a larger tuning budget would not
-    change the result."""
+    last allowed epoch (``max_epochs``, or one per kind: zero-shot tuning has more epochs,
+    :attr:`~pprlib.runs.TuneSettings.zero_shot_scale`): if that share is small, a larger tuning
+    budget would not change the result."""
     rows = []
     for kind, result in results.items():
+        cap = max_epochs[kind] if isinstance(max_epochs, dict) else max_epochs
         by_method: dict[str, list] = {}
         for (name, _seed), history in result.histories.items():
             if history is None or not len(history) or "val/NDCG@10" not in history:
@@ -194,9 +196,9 @@ def stopping(results: dict[str, Comparison], max_epochs: int) -> pd.DataFrame:
             by_method.setdefault(name, []).append((best, int(tuned["epoch"].max())))
         for name, runs in by_method.items():
             best, last = np.array(runs).T
-            rows.append({"shots": kind, "method": name, "runs": len(runs), "median best epoch": float(np.median(best)),
-                         "median last epoch": float(np.median(last)),
-                         "best at the budget": float(np.mean(best >= max_epochs))})
+            rows.append({"shots": kind, "method": name, "runs": len(runs), "epochs allowed": cap,
+                         "median best epoch": float(np.median(best)), "median last epoch": float(np.median(last)),
+                         "best at the budget": float(np.mean(best >= cap))})
     return pd.DataFrame(rows)
 
 

@@ -90,3 +90,37 @@ def test_execute_reruns_exactly_the_chapters_whose_key_changed(project, tmp_path
     assert execute(tune_epochs=2, seed=0) == ["a.ipynb", "summary.ipynb"]
     (project / "pprlib" / "core.py").write_text("ANSWER = 0\n")
     assert execute(tune_epochs=2, seed=0) == ["a.ipynb", "b.ipynb", "summary.ipynb"]
+
+
+def test_the_runner_checks_a_profile_without_importing_torch(tmp_path):
+    """The runner lives as long as the book: torch imported there would hold its memory beside
+    the chapters' kernels, so it checks the profile (settings and device) in a child process."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from pprlib import book; "
+            f"book.plan('tiny', Path({str(tmp_path / '_build')!r})); "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=book.ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("seeds: 3\n", "key 'seeds'"),
+    ("device: cuda:7\n", "device 'cuda:7'"),
+    ("sed: 1\n", "did you mean 'seed'"),
+])
+def test_a_profile_checked_apart_fails_with_the_message_of_one_checked_here(tmp_path, text, problem):
+    import torch
+
+    if text.startswith("device") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as here:
+        book.load_profile(path)
+    with pytest.raises(ValueError) as apart:
+        book.load_profile(path, apart=True)
+    assert str(apart.value) == str(here.value)
+    assert problem in str(here.value) and str(path) in str(here.value)

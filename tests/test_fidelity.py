@@ -221,6 +221,22 @@ def test_zero_shot_batches_hold_256_instances_and_infonce_255_negatives(monkeypa
     assert seen == [256]  # the prompt-based view only; each anchor against 255 others
 
 
+def test_zero_shot_tuning_gets_the_few_shot_budget_and_patience_in_optimizer_steps():
+    """A zero-shot epoch (one first click per user, 256 users a batch) is a quarter of the steps
+    of a few-shot one (64 users a batch): its epochs and patience are four times as many."""
+    settings = TuneSettings(train=TrainConfig(batch_size=64, max_epochs=30, patience=3))
+    few, zero = settings.train_config("ft", "few", 0), settings.train_config("ft", "zero", 0)
+    assert (few.max_epochs, few.patience) == (30, 3)
+    assert (zero.max_epochs, zero.patience) == (120, 12)
+    assert zero.batch_size / few.batch_size == zero.max_epochs / few.max_epochs == zero.patience / few.patience
+    joint = settings.train_config("ft", "all", 0)  # joint batches are the few-shot ones
+    assert (joint.batch_size, joint.max_epochs, joint.patience) == (64, 30, 3)
+    fixed = TuneSettings(train=TrainConfig(batch_size=64, max_epochs=30, patience=3), zero_shot_epochs_scale=1)
+    assert (fixed.train_config("ft", "zero", 0).max_epochs, fixed.train_config("ft", "zero", 0).patience) == (30, 3)
+    with pytest.raises(ValueError, match="zero_shot_epochs_scale"):
+        TuneSettings(zero_shot_epochs_scale=0)
+
+
 # --------------------------------------------------------------------------------------------
 # 5. the paper's learning rates
 

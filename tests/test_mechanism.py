@@ -178,6 +178,11 @@ def test_stopping_reads_the_best_and_last_epochs():
     assert table.loc["ft", "median best epoch"] == 1.5 and table.loc["ft", "median last epoch"] == 3
     assert table.loc["ft", "best at the budget"] == 0.0
     assert table.loc["PPR(light)", "best at the budget"] == 1.0  # still improving when the budget ran out
+    # a budget per kind (zero-shot tuning has more epochs): the same runs under a larger cap
+    both = mechanism.stopping({"few": few, "zero": few}, max_epochs={"few": 3, "zero": 12})
+    assert both.set_index(["shots", "method"]).loc[("zero", "PPR(light)"), "best at the budget"] == 0.0
+    assert both.set_index(["shots", "method"]).loc[("few", "PPR(light)"), "best at the budget"] == 1.0
+    assert set(both["epochs allowed"]) == {3, 12}
     # epoch 0 is the untuned model: never the "best epoch" of a tuning run
     flat = Comparison({}, {("ft", 0): history([0.5, 0.2, 0.1])}, {})
     assert mechanism.stopping({"zero": flat}, 2).loc[0, "median best epoch"] == 1
