@@ -39,7 +39,8 @@ def sample(processes: list[psutil.Process]) -> tuple[float, float, tuple[float, 
     for proc in processes:
         try:
             info = proc.memory_full_info()
-            cmd = " ".join(proc.cmdline())[:120]
+            # absolute paths as their last part: the results name no machine's folders
+            cmd = " ".join(Path(a).name if a.startswith("/") else a for a in proc.cmdline())[:120]
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
         pss, rss = pss + info.pss, rss + info.rss

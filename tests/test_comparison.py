@@ -133,3 +133,30 @@ def test_an_effect_counts_the_seeds_and_instances_both_methods_have(n_instances,
     e = Comparison(per, {}, {}).effect("b", "a")
     assert (e.n_instances, e.n_seeds) == (n_instances, n_seeds)
     assert np.isfinite(e.estimate)
+
+
+def test_settings_table_shows_each_setting_its_own_means_effects_and_kept_epochs():
+    rng = np.random.default_rng(0)
+
+    def result(gain, best):
+        per, hist = {}, {}
+        for seed in range(3):
+            base = rng.random(200)
+            for name, shift in (("ft", 0.0), ("PPR(light)", gain)):
+                per[name, seed] = {"NDCG@10": base + shift, "position": np.zeros(200)}
+                vals = [0.1] * 10
+                vals[best[name]] = 0.9
+                hist[name, seed] = pd.DataFrame({"epoch": range(10), "val/NDCG@10": vals})
+        return Comparison(per, hist, {})
+
+    from pprlib.comparison import settings_sentence, settings_table
+
+    table = settings_table({"long": result(0.05, {"ft": 8, "PPR(light)": 6}),
+                            "short": result(-0.02, {"ft": 2, "PPR(light)": 3})}, ["ft", "PPR(light)"])
+    assert table.loc[("long", "PPR(light)"), "vs ft [95% interval]"].startswith("+0.0500")
+    assert table.loc[("short", "PPR(light)"), "vs ft [95% interval]"].startswith("-0.0200")
+    assert table.loc[("long", "ft"), "median epoch kept"] == 8 and table.loc[("short", "PPR(light)"), "median epoch kept"] == 3
+    assert table.loc[("short", "PPR(light)"), "NDCG@10"] == pytest.approx(table.loc[("short", "ft"), "NDCG@10"] - 0.02)
+    text = settings_sentence(table)
+    assert text.startswith("With long, ft reaches NDCG@10") and "; with short" in text
+    assert "PPR(light) +0.0500" in text and "PPR(light) -0.0200" in text and "median epoch kept 2" in text
