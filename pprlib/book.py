@@ -197,12 +197,12 @@ def profile_problem(path: Path, params: dict, lines: dict[str, int]) -> str | No
 
 _CHILD_CHECK = """
 import json, sys
-from pathlib import Path
 from pprlib import book
-path = Path(sys.argv[1])
-params, lines = book.read_profile_file(path)
-params.setdefault("profile", path.stem)
-print(json.dumps(book.profile_problem(path, params, lines)))
+try:
+    book.load_profile(sys.argv[1])
+    print(json.dumps(None))
+except ValueError as exc:
+    print(json.dumps(str(exc)))
 """
 
 

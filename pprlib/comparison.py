@@ -137,34 +137,33 @@ def settings_table(results: dict[str, Comparison], methods, reference: str = "ft
     """The same methods under several settings (``results``: a comparison per setting's name):
     per setting and method, the mean ``metric`` over seeds, the effect over ``reference`` with its
     95 % interval over seeds and instances (:meth:`Comparison.effect`) and the median epoch the
-    runs kept. Rows: (setting, method)."""
+    runs kept, formatted for the page. Rows: (setting, method)."""
     rows = {}
     for setting, result in results.items():
         means = result.tidy().query("metric == @metric").groupby("method").value.mean()
         for m in methods:
             effect = result.effect(m, reference, metric) if m != reference else None
             epochs = best_epochs(result, m)
-            rows[setting, m] = {metric: float(means[m]),
+            rows[setting, m] = {metric: f"{means[m]:.4f}",
                                 f"vs {reference} [95% interval]": effect.text() if effect else "—",
                                 "MDE": evidence.format_mde(effect.mde) if effect else "—",
-                                "median epoch kept": float(np.median(epochs)) if epochs else float("nan"),
-                                "_effect": effect}
+                                "median epoch kept": f"{np.median(epochs):g}" if epochs else "—"}
     table = pd.DataFrame(rows).T
     table.index.names = ["setting", "method"]
     return table
 
 
-def settings_sentence(table: pd.DataFrame, reference: str = "ft", metric: str = "NDCG@10") -> str:
-    """What :func:`settings_table` shows, in words: per setting, the reference's mean and each
-    other method's effect with its interval and MDE."""
+def settings_sentence(results: dict[str, Comparison], methods, reference: str = "ft", metric: str = "NDCG@10") -> str:
+    """What :func:`settings_table` shows, in words: per setting, the reference's mean and the
+    median epoch its runs kept, and each other method's effect with its interval and MDE."""
+    table = settings_table(results, methods, reference, metric)
     parts = []
-    for setting, rows in table.groupby(level="setting", sort=False):
-        rows = rows.droplevel("setting")
-        effects = [f"{m} {row['_effect'].text()} (MDE {evidence.format_mde(row['_effect'].mde)})"
-                   for m, row in rows.iterrows() if m != reference]
-        parts.append(f"with {setting}, {reference} reaches {metric} {rows.loc[reference, metric]:.4f} "
-                     f"(median epoch kept {rows.loc[reference, 'median epoch kept']:g}) and the effects over "
-                     f"{reference} are " + " and ".join(effects))
+    for setting, result in results.items():
+        effects = [f"{m} {e.text()} (MDE {evidence.format_mde(e.mde)})"
+                   for m in methods if m != reference for e in [result.effect(m, reference, metric)]]
+        row = table.loc[(setting, reference)]
+        parts.append(f"with {setting}, {reference} reaches {metric} {row[metric]} (median epoch kept "
+                     f"{row['median epoch kept']}) and the effects over {reference} are " + " and ".join(effects))
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 

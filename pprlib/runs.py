@@ -152,7 +152,7 @@ class TuneSettings:
     # first click per user is that many times fewer optimizer steps, and zero-shot tuning then
     # gets the same budget and patience in steps as few-shot tuning. Counted in epochs (1 = the
     # few-shot numbers), patience 3 stops zero-shot runs about a dozen steps after their best
-    # epoch on 10 % of the cold users' first clicks, while still improving (the zero-shot chapter)
+    # epoch on 10 % of the cold users' first clicks, some before they converge (the zero-shot chapter)
     zero_shot_epochs_scale: int | None = None
     # the cold test population: "test" (the paper's protocol: 20 % of the cold users) or, on
     # generated data with held-out users, "test+heldout" (those and the held-out cold users)

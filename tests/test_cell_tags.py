@@ -93,3 +93,16 @@ def _chapters():
 def test_no_chapter_shows_a_bookkeeping_cell(path):
     assert visible_bookkeeping(path) == [], (
         f"{path.name}: these code cells only glue values; tag them 'remove-cell' (or 'remove-input')")
+
+
+@pytest.mark.parametrize("path", [p for p in book.toc_files() if p.suffix == ".ipynb"], ids=lambda p: p.stem)
+def test_every_cell_of_a_chapter_has_its_own_id(path):
+    """nbformat 4.5 requires cell ids: without them every execution warns (and a future
+    nbformat refuses the notebook)."""
+    import nbformat
+
+    nb = json.loads(path.read_text())
+    ids = [cell.get("id") for cell in nb["cells"]]
+    assert None not in ids, f"{path.name}: cells {[i for i, v in enumerate(ids) if v is None]} have no id"
+    assert len(set(ids)) == len(ids), f"{path.name}: a cell id is used twice"
+    nbformat.validate(nbformat.reads(path.read_text(), as_version=4))
