@@ -57,6 +57,11 @@ class BookConfig:
     # which the main comparisons are also evaluated (0 = the paper's test users only; real data
     # has none, and the setting does not apply to it)
     heldout_users: int = 3000
+    # generated data: this many more held-out test users with one click each, whose first clicks
+    # are zero-shot test instances only (cheap to evaluate: no few-shot instances, no tuning)
+    zero_shot_users: int = 30000
+    # the zero-shot main comparisons (ft, PPR(light), PPR(full)) run these seeds; empty = ``main_seeds``
+    zero_shot_seeds: tuple[int, ...] = tuple(range(12))
     deterministic: bool = False  # deterministic CUDA kernels (see pprlib.train.deterministic_algorithms)
     device: str = field(default="auto", metadata={"cosmetic": True})
     progress: bool = field(default=True, metadata={"cosmetic": True, "profile": False})
@@ -89,14 +94,15 @@ class BookConfig:
             for value in np.atleast_1d(getattr(self, name)).tolist():
                 if not 0 <= value < 2**32:
                     bad(name, f"must hold integers from 0 to 2**32 - 1 (random seeds), got {value!r}")
-        for name in ("seeds", "main_seeds"):
+        for name in ("seeds", "main_seeds", "zero_shot_seeds"):
             values = list(getattr(self, name))
             if len(set(values)) < len(values):
                 bad(name, f"must not repeat a seed, got {values!r}")
             if any(not 0 <= v < 2**32 for v in values):
                 bad(name, f"must hold integers from 0 to 2**32 - 1 (random seeds), got {values!r}")
-        if not 0 <= self.heldout_users < 2**31:
-            bad("heldout_users", f"must be an integer >= 0, got {self.heldout_users!r}")
+        for name in ("heldout_users", "zero_shot_users"):
+            if not 0 <= getattr(self, name) < 2**31:
+                bad(name, f"must be an integer >= 0, got {getattr(self, name)!r}")
         if not self.lr_grid or min(self.lr_grid) <= 0:
             bad("lr_grid", f"must hold positive learning rates, got {self.lr_grid!r}")
         if not self.pretrain_lr > 0:
@@ -146,6 +152,11 @@ class BookConfig:
         """The seeds of the main comparisons: ``main_seeds``, or ``seeds`` when it is empty."""
         return list(self.main_seeds or self.seeds)
 
+    @property
+    def zero_shot_seed_list(self) -> list[int]:
+        """The seeds of the zero-shot main comparisons: ``zero_shot_seeds``, else :attr:`main_seed_list`."""
+        return list(self.zero_shot_seeds) or self.main_seed_list
+
 
 PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(BookConfig) if f.metadata.get("profile", True))
 """The keys a run profile may set: every :class:`BookConfig` field that the chapters' parameters cells declare."""
@@ -174,7 +185,8 @@ class Context:
     @property
     def test_population(self) -> str:
         """Where every chapter evaluates: ``"test+heldout"`` when the split has held-out test
-        users (generated data with ``heldout_users > 0``), else the paper's ``"test"`` users."""
+        users (generated data with ``heldout_users`` or ``zero_shot_users`` above 0), else the
+        paper's ``"test"`` users."""
         return "test+heldout" if len(self.split.heldout_users) else "test"
 
     def settings(self, **changes) -> TuneSettings:
@@ -201,7 +213,7 @@ def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
     """
     if config.dataset == "synthetic":
         syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
-                                           heldout_users=config.heldout_users)
+                                           heldout_users=config.heldout_users, zero_shot_users=config.zero_shot_users)
         spec, protocol = DataSpec("synthetic", syn, ties), protocol or ProtocolConfig(seed=config.seed)
     elif config.dataset == "movielens-100k" or config.dataset.startswith("grouplens:"):
         spec = DataSpec(config.dataset, ties=ties, ties_seed=config.seed)

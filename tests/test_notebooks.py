@@ -64,6 +64,7 @@ def test_data_chapter_glues_consistent_statistics(executed):
     tiny = book.load_profile("tiny")
     assert g["n_users"] == tiny["n_users"]  # the held-out users are counted apart
     assert g["n_heldout_users"] == tiny["heldout_users"]
+    assert g["n_zero_only_users"] == tiny["zero_shot_users"]
     assert g["n_items"] == tiny["n_items"]
     assert 0.15 < g["cold_share"] < 0.35
     assert g["n_test_zero"] == g["n_test_users"]  # one zero-shot instance per cold test user
@@ -224,7 +225,8 @@ def test_zero_shot_chapter_tables_and_tests(executed):
         e = g[f"ev_zero_{key}"]
         assert g[f"zero_verdict_{key}"] == evidence.verdict(e["lo"], e["hi"], g[f"zero_delta_{key}"])
     assert g["zero_conclusion"] == reproduction.conclude("zero_shot", {k: g[k] for k in g if k.startswith("ev_zero_")})
-    assert g["n_zero_test"] == g["n_zero_paper"] + g["n_heldout_users"] > g["n_zero_paper"]
+    assert g["n_zero_test"] == g["n_zero_paper"] + g["n_heldout_users"] + g["n_zero_only_users"] > g["n_zero_paper"]
+    assert g["n_zero_only_users"] == book.load_profile("tiny")["zero_shot_users"] > 0
     assert g["zero_ndcg_ft"] == pytest.approx(means["ft"], abs=ROUNDED / 2)
     assert g["zero_ndcg_popcold"] == pytest.approx(means["most popular (cold)"], abs=ROUNDED / 2)
     # no claim that ft beats popularity here: on the tiny profile it does not (0.29 vs 0.33)

@@ -32,6 +32,10 @@ from pprlib.data.schema import InteractionData
 MIN_COLD_USERS = 10
 """Fewest cold users :func:`split` accepts (the test, validation and tuning users come from them)."""
 
+HELDOUT_SETS = ("heldout", "heldout_zero")
+"""The instance sets of generated held-out test users (``meta["heldout_users"]``): the held-out cold
+users' instances, and the first clicks of the held-out one-click users (``meta["zero_shot_users"]``)."""
+
 
 @dataclass(frozen=True)
 class ProtocolConfig:
@@ -134,11 +138,13 @@ class ColdStartSplit:
     # instance sets -----------------------------------------------------------------------
     def instances(self, name: str) -> Instances:
         """One of ``tune``, ``val``, ``test`` (cold users), ``warm_val``, ``warm_test``, and on
-        data with held-out users ``heldout`` (their instances) and ``test+heldout`` (both test
-        populations, the paper-protocol test users first)."""
-        if name == "test+heldout" and "heldout" in self.sets:
-            test, held = self.sets["test"], self.sets["heldout"]
-            return Instances(*(np.concatenate([getattr(test, f), getattr(held, f)])
+        data with held-out users ``heldout`` (the held-out cold users' instances),
+        ``heldout_zero`` (the held-out one-click users' first clicks) and ``test+heldout`` (every
+        test population, the paper-protocol test users first, in the order of :data:`HELDOUT_SETS`)."""
+        held = [self.sets[n] for n in HELDOUT_SETS if n in self.sets]
+        if name == "test+heldout" and held:
+            parts = [self.sets["test"], *held]
+            return Instances(*(np.concatenate([getattr(part, f) for part in parts])
                                for f in ("users", "positions", "targets", "candidates")))
         if name not in self.sets:
             raise ValueError(f"unknown instance set {name!r}; choose from {sorted(self.sets)}")
@@ -164,11 +170,13 @@ class ColdStartSplit:
             "cold users (tune / val / test)": f"{len(self.tune_users)} / {len(self.val_users)} / {len(self.test_users)}",
             "test instances (few-shot / zero-shot)": f"{len(test.few_shot())} / {len(test.zero_shot())}",
         }
-        if len(self.heldout_users):
+        if "heldout" in self.sets:
             held = self.instances("heldout")
-            rows["held-out cold test users (generated)"] = len(self.heldout_users)
+            rows["held-out cold test users (generated)"] = len(np.unique(held.users))
             rows["held-out test instances (few-shot / zero-shot)"] = (
                 f"{len(held.few_shot())} / {len(held.zero_shot())}")
+        if "heldout_zero" in self.sets:
+            rows["held-out one-click test users (generated; zero-shot only)"] = len(self.instances("heldout_zero"))
         rows |= {
             "mean clicks, warm / cold": f"{d.lengths[self.warm_users].mean():.1f} / {d.lengths[cold].mean():.1f}",
         }
@@ -300,9 +308,13 @@ def split(data: InteractionData, config: ProtocolConfig | None = None) -> ColdSt
     if len(heldout):
         if (lengths[heldout] >= config.cold_threshold).any() or (lengths[heldout] == 0).any():
             raise ValueError(f"{data.name}: held-out test users must be cold (1 to {config.cold_threshold - 1} clicks)")
-        # their own random stream: the other sets' candidates do not depend on their number
-        sets["heldout"] = _user_instances(data, heldout)
-        _add_candidates(full, sets, ("heldout",), config, np.random.default_rng([config.seed, 1]))
+        one_click = np.asarray(data.meta.get("zero_shot_users", np.zeros(0, dtype=np.int64)), dtype=np.int64)
+        groups = {"heldout": np.setdiff1d(heldout, one_click), "heldout_zero": one_click}
+        # each its own random stream: the other sets' candidates do not depend on their number
+        for stream, (name, users) in enumerate(groups.items(), start=1):
+            if len(users):
+                sets[name] = _user_instances(data, users)
+                _add_candidates(full, sets, (name,), config, np.random.default_rng([config.seed, stream]))
     return ColdStartSplit(data, config, warm, tune_users, val_users, test_users, sets,
                           full if full is not data else None, heldout_users=heldout)
 

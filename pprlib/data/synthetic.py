@@ -66,6 +66,7 @@ KNOBS: dict[str, str] = {
     "cold_share": "expected share of users with fewer than cold_threshold clicks",
     "length_sigma": "spread of the log-normal sequence lengths (heavier tail when larger)",
     "heldout_users": "extra cold users from the same world, used only as test users (never pre-trained or tuned on)",
+    "zero_shot_users": "extra held-out users with one click each: zero-shot test instances only",
 }
 
 BASE_TIME = 1_577_836_800  # 2020-01-01 00:00:00 UTC
@@ -103,6 +104,9 @@ class SyntheticConfig:
     max_length: int = 200
     mean_gap_seconds: float = 3600.0
     heldout_users: int = 0
+    # extra held-out users with a single click each (after the held-out cold users): zero-shot
+    # test instances only, the cheap way to test zero-shot claims on many first clicks
+    zero_shot_users: int = 0
     seed: int = 0
     name: str = field(default="synthetic", metadata={"cosmetic": True})
 
@@ -118,8 +122,10 @@ class SyntheticConfig:
         _at_least("n_successors", self.n_successors, 1)
         _at_least("cold_threshold", self.cold_threshold, 2)
         _at_least("max_length", self.max_length, self.cold_threshold)
-        if not isinstance(self.heldout_users, (int, np.integer)) or self.heldout_users < 0:
-            raise ValueError(f"SyntheticConfig.heldout_users must be an integer >= 0, got {self.heldout_users!r}")
+        for name in ("heldout_users", "zero_shot_users"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"SyntheticConfig.{name} must be an integer >= 0, got {value!r}")
         if self.max_length >= self.n_items:
             raise ValueError(
                 f"SyntheticConfig.max_length ({self.max_length}) must be below n_items ({self.n_items}) "
@@ -263,7 +269,14 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     (same items, group effects, successor maps and profile effects; lengths drawn from the
     population's law given that they are below ``cold_threshold``), from a random stream of
     their own, so the first ``n_users`` users are exactly those of ``heldout_users = 0``. The
-    protocol keeps them out of pre-training and tuning: they are test users only."""
+    protocol keeps them out of pre-training and tuning: they are test users only.
+
+    With ``cfg.zero_shot_users = z`` the last ``z`` users (``meta["zero_shot_users"]``, also in
+    ``meta["heldout_users"]``) are held-out users of one click each, from a third stream: a
+    first click is drawn from the user's preference alone, whatever the user's length, so
+    their clicks follow the law of every cold user's first click, and they add zero-shot test
+    instances without few-shot ones. Neither the first ``n_users`` users nor the held-out cold
+    users depend on ``z``."""
     cfg = cfg or SyntheticConfig()
     rng = np.random.default_rng(cfg.seed)
     fields = cfg.fields
@@ -303,22 +316,30 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     observed[rng.random(observed.shape) < cfg.profile_missing_rate] = 0
     timestamps = _timestamps(rng, lengths, cfg.mean_gap_seconds, BASE_TIME)
 
-    if cfg.heldout_users:  # the held-out cold users: same world, their own random stream
-        m, hr = cfg.heldout_users, np.random.default_rng([cfg.seed, 1])
-        h_codes = np.stack([hr.choice(len(p), size=m, p=p) for p in marginals], axis=1)
-        h_theta = mix(h_codes, hr.standard_normal((m, n_g)))
-        h_profile_style = _profile_sum(style_effects, h_codes).argmax(axis=1)
+    def extra_users(stream: int, m: int, lengths_of):
+        """``m`` more users of the same world from random stream ``[seed, stream]``, with
+        lengths ``lengths_of(rng, m)``: the same draws, in the same order, as the first ones."""
+        hr = np.random.default_rng([cfg.seed, stream])
+        codes = np.stack([hr.choice(len(p), size=m, p=p) for p in marginals], axis=1)
+        h_theta = mix(codes, hr.standard_normal((m, n_g)))
+        h_profile_style = _profile_sum(style_effects, codes).argmax(axis=1)
         h_style = np.where(hr.random(m) < cfg.profile_style_signal, h_profile_style, hr.integers(n_k, size=m))
-        h_lengths = _cold_lengths(hr, m, cfg)
+        h_lengths = lengths_of(hr, m)
         h_seqs = _clicks(hr, h_theta, h_style, h_lengths, group_items, group_cdf, successors,
                          cfg.sequential_strength, cfg.max_length)
-        h_observed = h_codes + 1
+        h_observed = codes + 1
         h_observed[hr.random(h_observed.shape) < cfg.profile_missing_rate] = 0
-        h_timestamps = _timestamps(hr, h_lengths, cfg.mean_gap_seconds, BASE_TIME)
-        true_codes, theta = np.concatenate([true_codes, h_codes]), np.concatenate([theta, h_theta])
-        profile_style, style = np.concatenate([profile_style, h_profile_style]), np.concatenate([style, h_style])
-        lengths, seqs = np.concatenate([lengths, h_lengths]), np.concatenate([seqs, h_seqs])
-        observed, timestamps = np.concatenate([observed, h_observed]), np.concatenate([timestamps, h_timestamps])
+        return (codes, h_theta, h_profile_style, h_style, h_lengths, h_seqs, h_observed,
+                _timestamps(hr, h_lengths, cfg.mean_gap_seconds, BASE_TIME))
+
+    # the held-out cold users, then the held-out one-click users: same world, their own streams
+    blocks = [extra_users(1, cfg.heldout_users, lambda r, m: _cold_lengths(r, m, cfg))] if cfg.heldout_users else []
+    if cfg.zero_shot_users:
+        blocks.append(extra_users(2, cfg.zero_shot_users, lambda r, m: np.ones(m, dtype=np.int64)))
+    if blocks:
+        parts = [(true_codes, theta, profile_style, style, lengths, seqs, observed, timestamps), *blocks]
+        (true_codes, theta, profile_style, style, lengths, seqs, observed,
+         timestamps) = (np.concatenate(column) for column in zip(*parts))
     n_all = len(lengths)
 
     mask = np.arange(cfg.max_length)[None, :] < lengths[:, None]
@@ -341,15 +362,18 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
             "popularity": popularity,
         },
     }
-    if cfg.heldout_users:
-        meta["heldout_users"] = np.arange(n_u, n_all)
+    if cfg.heldout_users or cfg.zero_shot_users:
+        meta["heldout_users"] = np.arange(n_u, n_all)  # both kinds: test users only
+    if cfg.zero_shot_users:
+        meta["zero_shot_users"] = np.arange(n_all - cfg.zero_shot_users, n_all)
 
     data = InteractionData(
         name=cfg.name,
         profile_fields=list(fields),
         vocab={f: [MISSING, *values] for f, values in fields.items()},
         profiles=observed,
-        user_ids=np.asarray([f"u{u}" if u < n_u else f"h{u - n_u}" for u in range(n_all)], dtype=object),
+        user_ids=np.asarray([f"u{u}" for u in range(n_u)] + [f"h{u}" for u in range(cfg.heldout_users)]
+                            + [f"z{u}" for u in range(cfg.zero_shot_users)], dtype=object),
         item_ids=np.asarray([None, *(f"i{i}" for i in range(1, n_i + 1))], dtype=object),
         users=users,
         items=items,
@@ -402,7 +426,8 @@ class TargetDomainConfig:
 def generate_two_domains(source: SyntheticConfig | None = None,
                          target: TargetDomainConfig | None = None) -> tuple[InteractionData, InteractionData]:
     """A source domain (exactly :func:`generate` of ``source``) and a target domain whose users
-    are a subset of the source users (same ids and profiles) clicking on other items.
+    are a subset of the source users (same ids and profiles; not the one-click held-out users of
+    ``zero_shot_users``) clicking on other items.
 
     What links the domains is the user's latent taste, not the profile alone: the target
     preference mixes the user's whole source preference (profile part *and* individual part)
@@ -416,7 +441,7 @@ def generate_two_domains(source: SyntheticConfig | None = None,
     src = generate(source)
     latent = src.meta["latent"]
     rng = np.random.default_rng([source.seed, target.seed, 2])
-    n_u = src.n_users
+    n_u = src.n_users - source.zero_shot_users  # the one-click held-out users have no target-domain life
     users = np.sort(rng.choice(n_u, size=max(2, int(round(target.user_share * n_u))), replace=False))
 
     _, popularity, group_items, group_cdf = _items(rng, target.n_items, source.n_groups, source.popularity_skew)
