@@ -59,7 +59,7 @@ class BookConfig:
     heldout_users: int = 3000
     # generated data: this many more held-out test users with one click each, whose first clicks
     # are zero-shot test instances only (cheap to evaluate: no few-shot instances, no tuning)
-    zero_shot_users: int = 30000
+    zero_shot_users: int = 10000
     # the zero-shot main comparisons (ft, PPR(light), PPR(full)) run these seeds; empty = ``main_seeds``
     zero_shot_seeds: tuple[int, ...] = tuple(range(12))
     deterministic: bool = False  # deterministic CUDA kernels (see pprlib.train.deterministic_algorithms)
