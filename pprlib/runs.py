@@ -202,7 +202,7 @@ def instances(split: ColdStartSplit, name: str, targets: str, k_shot: int | None
     ``k_shot`` the few-shot instances with at most ``k_shot`` clicks of history."""
     if name == "test+heldout" and not len(split.heldout_users):
         raise ValueError(f"{split.data.name}: the split has no held-out test users (only generated data "
-                         "with SyntheticConfig.heldout_users > 0 has them); evaluate on 'test'")
+                         "with SyntheticConfig.heldout_users or zero_shot_users > 0 has them); evaluate on 'test'")
     inst = split.instances(name)
     if targets == "zero":
         return inst.zero_shot()

@@ -65,6 +65,9 @@ def test_the_protocol_gives_one_click_users_their_own_zero_shot_set(worlds):
     for name in a.sets:  # every other set, candidates included, as without them
         for f in ("users", "positions", "targets", "candidates"):
             np.testing.assert_array_equal(getattr(a.sets[name], f), getattr(b.sets[name], f))
+    np.testing.assert_array_equal(b.one_click_users, one)
+    np.testing.assert_array_equal(b.heldout_cold_users, a.heldout_users)
+    assert len(a.one_click_users) == 0
     zero = b.instances("heldout_zero")
     np.testing.assert_array_equal(zero.users, one)
     assert (zero.positions == 0).all()

@@ -130,6 +130,17 @@ class ColdStartSplit:
     heldout_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
+    def one_click_users(self) -> np.ndarray:
+        """The held-out one-click users (generated data with ``zero_shot_users``; among
+        :attr:`heldout_users`): each one zero-shot test instance, no few-shot one."""
+        return np.asarray(self.data.meta.get("zero_shot_users", np.zeros(0, dtype=np.int64)), dtype=np.int64)
+
+    @property
+    def heldout_cold_users(self) -> np.ndarray:
+        """The held-out cold users: :attr:`heldout_users` but the one-click ones."""
+        return np.setdiff1d(self.heldout_users, self.one_click_users)
+
+    @property
     def clicked(self) -> InteractionData:
         """The data whose clicks rule out negatives: with simulated cold users the untruncated
         data, so that a click cut off to simulate cold start never becomes a negative."""
@@ -172,11 +183,11 @@ class ColdStartSplit:
         }
         if "heldout" in self.sets:
             held = self.instances("heldout")
-            rows["held-out cold test users (generated)"] = len(np.unique(held.users))
+            rows["held-out cold test users (generated)"] = len(self.heldout_cold_users)
             rows["held-out test instances (few-shot / zero-shot)"] = (
                 f"{len(held.few_shot())} / {len(held.zero_shot())}")
         if "heldout_zero" in self.sets:
-            rows["held-out one-click test users (generated; zero-shot only)"] = len(self.instances("heldout_zero"))
+            rows["held-out one-click test users (generated; zero-shot only)"] = len(self.one_click_users)
         rows |= {
             "mean clicks, warm / cold": f"{d.lengths[self.warm_users].mean():.1f} / {d.lengths[cold].mean():.1f}",
         }
