@@ -20,8 +20,9 @@ def _random_subset(mask_shape: tuple[int, int], counts: torch.Tensor, valid: tor
     """Boolean (B, L): ``counts[b]`` positions chosen uniformly among ``valid[b]``."""
     noise = torch.rand(mask_shape, generator=generator, device="cpu").to(valid.device)
     noise = noise.masked_fill(~valid, 2.0)  # invalid positions sort last
-    rank = noise.argsort(dim=1).argsort(dim=1)
-    return rank < counts[:, None]
+    order = noise.argsort(dim=1)  # the j-th smallest noise of each row is chosen when j < counts
+    first = torch.arange(mask_shape[1], device=valid.device)[None, :] < counts[:, None]
+    return torch.zeros_like(valid).scatter_(1, order, first)
 
 
 def mask_items(items: torch.Tensor, lengths: torch.Tensor, ratio: float, mask_token: int,
