@@ -26,7 +26,7 @@ from pprlib.experiments import BookConfig, recommend
 
 SETTINGS = ("['backbones', 'cl_weights', 'dataset', 'deterministic', 'device', 'dose_levels', 'dose_pretrain_epochs', 'dose_users', 'heldout_users', 'k_shots', 'lr_grid', 'main_seeds', 'mask_ratios', "
             "'n_items', 'n_users', 'noise_rates', 'pretrain_epochs', 'pretrain_loss', 'profile', 'prompt_lengths', 'seed', 'seeds', "
-            "'temperatures', 'tune_epochs']")
+            "'temperatures', 'tune_epochs', 'zero_shot_seeds', 'zero_shot_users']")
 NAMES = book.profile_names()
 
 # ------------------------------------------------------------------------------------------
