@@ -87,8 +87,8 @@ def _pretrain(epochs: int, **data_args) -> dict:
     backbone = BackboneConfig(max_len=max_len)
     model = PPRModel(sp.data.n_items, sp.data.field_sizes, backbone, PPRConfig(prompt="none", profile_model=False))
     users, lengths = sp.pretrain_sequences()
-    train = SequenceDataset(sp.data, users, lengths, backbone.max_len + 1, seed=0)
     cfg = TrainConfig(lr=5e-3, loss="ce", batch_size=256)
+    train = SequenceDataset(sp.data, users, lengths, backbone.max_len + 1, seed=0, negatives=False)
     times, targets = _epochs(model, model.configure("pretrain"), train, cfg, epochs)
     epoch = statistics.median(times)
     return {"epoch_s": epoch, "targets_per_s": targets / epoch, "targets": targets,

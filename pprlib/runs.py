@@ -104,7 +104,8 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
             users = np.concatenate([users, split.tune_users])
             lengths = np.concatenate([lengths, data.lengths[split.tune_users]])
             val = split.instances("val").few_shot()
-        train = SequenceDataset(data, users, lengths, backbone.max_len + 1, seed=cfg.seed, clicked=split.clicked)
+        train = SequenceDataset(data, users, lengths, backbone.max_len + 1, seed=cfg.seed, clicked=split.clicked,
+                                negatives=cfg.loss == "bpr")
         history = fit(model, params, train, split, val, cfg, desc="pre-train", seq_cl=seq_cl)
         return _checkpoint({k: v.cpu() for k, v in model.backbone_state().items()}, history)
 

@@ -202,6 +202,29 @@ def test_named_scorers_score_like_the_full_set(small_split):
         evaluate_ceilings(small_split, test, n_samples=8, names=["Bayes (uniform)"])
 
 
+@pytest.mark.parametrize("prior", ["profile", "none", "preference", "style"])
+def test_first_click_posterior_is_kept_per_observed_profile(small_split, prior):
+    """A first click's posterior is the prior of its observed profile, kept once per profile:
+    rows with the same profile (and, for "none", every row) score alike, rows with another
+    profile as computed afresh, whatever came before; a row with clicks is never served it."""
+    world = world_of(small_split.data)
+    rng = np.random.default_rng(0)
+    profiles = rng.integers(0, 3, size=(12, len(world.field_marginals)))
+    profiles[6:] = profiles[:6]  # every profile twice, the second time from the kept posterior
+    histories = [[]] * 12 + [[int(rng.integers(world.n_items))]]
+    rows = batch(histories, np.concatenate([profiles, profiles[:1]]).tolist())
+    kept = BayesScorer(world, prior, n_samples=64)
+    got = kept(rows).numpy()
+    for r, h in enumerate(histories):  # a fresh scorer (the same draws) for every row
+        alone = BayesScorer(world, prior, particles=kept.particles)
+        one = {k: v[r : r + 1] for k, v in rows.items()}
+        one["history"] = one["history"][:, : max(1, len(h))]
+        assert np.allclose(got[r], alone(one).numpy()[0], rtol=1e-12, atol=0), f"row {r}"
+    assert np.allclose(got[12], got[0]) is False  # the clicked row has its own posterior
+    differ = not np.allclose(got[0], got[1])
+    assert differ == (prior in ("profile", "preference"))  # a first click reads the group mix only
+
+
 def test_cached_ceilings_compute_once_per_key(small_split, tmp_path, monkeypatch):
     import pprlib.data.ceilings as ceilings
 

@@ -150,6 +150,33 @@ def test_pretraining_twice_gives_identical_weights_and_history(tiny):
     assert not all(torch.equal(runs[0].state[k], other.state[k]) for k in runs[0].state)
 
 
+@pytest.mark.parametrize("loss", ["ce", "bpr"])
+def test_pretraining_draws_negatives_only_for_a_loss_that_reads_them(tiny, monkeypatch, loss):
+    """The softmax cross-entropy reads no sampled negatives: pre-training with it draws none,
+    and its model is the one it would be had they been drawn (they come from the batches' own
+    random stream); BPR draws one per target."""
+    from pprlib.data import batching
+
+    sp, _ = tiny
+    cfg = dataclasses.replace(PRETRAIN, loss=loss, max_epochs=1)
+    drawn = []
+    real = batching.sample_negatives
+    monkeypatch.setattr(batching, "sample_negatives", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    run = experiments.pretrain(sp, BACKBONE, cfg, use_cache=False)
+    assert bool(drawn) == (loss == "bpr")
+    if loss == "ce":  # the same model with negatives drawn into every batch
+        monkeypatch.setattr(batching.SequenceDataset, "__init__", _with_negatives(batching.SequenceDataset.__init__))
+        again = experiments.pretrain(sp, BACKBONE, cfg, use_cache=False)
+        assert drawn
+        assert all(torch.equal(run.state[k], again.state[k]) for k in run.state)
+
+
+def _with_negatives(init):
+    def wrapped(self, *args, **kwargs):
+        init(self, *args, **{**kwargs, "negatives": True})
+    return wrapped
+
+
 def test_deterministic_switch_is_restored_after_training():
     from pprlib.train import deterministic_algorithms
 

@@ -76,16 +76,19 @@ class SequenceDataset(Dataset):
     ``first`` (whether the window starts at the user's first click, so its position 0 is a
     real zero-shot target) and ``negatives`` (B, W): one uniformly drawn unclicked item per
     target, redrawn at every batch (hence every epoch). ``clicked`` (default ``data``) is the
-    data whose clicks rule the negatives out (:attr:`ColdStartSplit.clicked`).
+    data whose clicks rule the negatives out (:attr:`ColdStartSplit.clicked`). With
+    ``negatives=False`` (a loss that reads none, such as the softmax cross-entropy) batches
+    hold no ``negatives`` and none are drawn.
     """
 
     def __init__(self, data: InteractionData, users: np.ndarray, lengths: np.ndarray,
                  window: int, seed: int = 0, profiles: np.ndarray | None = None,
-                 clicked: InteractionData | None = None):
+                 clicked: InteractionData | None = None, negatives: bool = True):
         w_users, w_starts, w_lengths = sequence_windows(users, lengths, window)
         self.data = data
         self.clicked = data if clicked is None else clicked
         self.rng = np.random.default_rng(seed)
+        self.negatives = negatives
         self.users = w_users
         self.items = torch.from_numpy(gather_windows(data, w_users, w_starts, w_lengths, window))
         self.lengths = torch.from_numpy(w_lengths)
@@ -102,13 +105,13 @@ class SequenceDataset(Dataset):
         lengths = self.lengths[index]
         width = max(1, int(lengths.max()))
         items = self.items[index, :width]
-        negatives = sample_negatives(self.clicked, np.repeat(self.users[index.numpy()][:, None], width, 1).ravel(),
-                                     1, self.rng, distinct=False).reshape(len(index), width)
-        negatives = torch.from_numpy(negatives).masked_fill(items == 0, 0)
-        return {
-            "items": items, "lengths": lengths, "profile": self.profiles[index],
-            "user": self.user[index], "first": self.first[index], "negatives": negatives,
-        }
+        batch = {"items": items, "lengths": lengths, "profile": self.profiles[index],
+                 "user": self.user[index], "first": self.first[index]}
+        if self.negatives:
+            negatives = sample_negatives(self.clicked, np.repeat(self.users[index.numpy()][:, None], width, 1).ravel(),
+                                         1, self.rng, distinct=False).reshape(len(index), width)
+            batch["negatives"] = torch.from_numpy(negatives).masked_fill(items == 0, 0)
+        return batch
 
     def __getitem__(self, i):
         return self.__getitems__([i])

@@ -265,6 +265,7 @@ class BayesScorer:
         self.world, self.prior = world, prior
         self.particles = particles or Particles.draw(world, n_samples, seed)
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._first: dict[tuple, tuple[np.ndarray, np.ndarray, float]] = {}
         self.ess = np.zeros(0)
 
     @property
@@ -290,6 +291,16 @@ class BayesScorer:
     def posterior(self, observed: np.ndarray, clicks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(posterior mean group mix ``(G,)``, posterior style probabilities ``(K,)``, effective
         sample size) given one observed profile and the clicks so far (0-based items)."""
+        if len(clicks) == 0:  # a first click: the posterior is the prior, one per observed profile
+            key = tuple(int(c) for c in observed) if self.prior != "none" else ()
+            if key not in self._first:
+                if len(self._first) >= 4096:  # bounded memory: drop the oldest entry
+                    self._first.pop(next(iter(self._first)))
+                self._first[key] = self._posterior(observed, clicks)
+            return self._first[key]
+        return self._posterior(observed, clicks)
+
+    def _posterior(self, observed: np.ndarray, clicks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         theta, style_prior = self.prior_of(observed)
         with np.errstate(divide="ignore"):  # a style the prior or the clicks rule out: weight 0
             log_w = np.log(style_prior) + self.world.log_likelihood(theta, clicks)

@@ -27,16 +27,16 @@ def sample_negatives(
     n_items = data.n_items
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    # distinct items each user clicked (repeated clicks of one item count once);
-    # distinct candidates need room
-    counts = np.bincount(data.clicked_keys() // (n_items + 1), minlength=data.n_users)
-    room = n_items - counts[users] if len(users) else np.zeros(0)
-    if distinct and len(users) and (room < n).any():
-        worst = int(users[np.argmin(room)])
-        raise ValueError(
-            f"user {data.user_ids[worst]!r} clicked {counts[worst]} distinct of {n_items} items: fewer than "
-            f"{n} unclicked items remain to sample from"
-        )
+    if distinct and len(users):  # distinct candidates need room
+        # distinct items each user clicked (repeated clicks of one item count once)
+        counts = np.bincount(data.clicked_keys() // (n_items + 1), minlength=data.n_users)
+        room = n_items - counts[users]
+        if (room < n).any():
+            worst = int(users[np.argmin(room)])
+            raise ValueError(
+                f"user {data.user_ids[worst]!r} clicked {counts[worst]} distinct of {n_items} items: fewer than "
+                f"{n} unclicked items remain to sample from"
+            )
     out = rng.integers(1, n_items + 1, size=(len(users), n))
     todo = np.arange(len(users))
     for _ in range(max_rounds):

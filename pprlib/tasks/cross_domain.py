@@ -153,7 +153,7 @@ def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: i
             params = model.configure(mode)
             users = np.concatenate([sp.warm_users, sp.tune_users])
             train = SequenceDataset(sp.data, users, sp.data.lengths[users], model.backbone_cfg.max_len + 1, seed=seed,
-                                    clicked=sp.clicked)
+                                    clicked=sp.clicked, negatives=settings.train.loss == "bpr")
             has_profile = model.profile_emb is not None
             cfg = dataclasses.replace(settings.train, seed=seed, targets="all" if has_profile else "few")
             val = sp.instances("val") if has_profile else sp.instances("val").few_shot()
