@@ -47,7 +47,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from pprlib.data.batching import SequenceDataset, loader
 from pprlib.data.protocol import ColdStartSplit, Instances
-from pprlib.models.ppr import ContrastiveConfig, PPRModel, SequenceCLConfig
+from pprlib.models.ppr import ContrastiveConfig, PPRModel, SequenceCLConfig, trim_to_targets
 from pprlib.methods import method
 from pprlib.models.prompt import PromptGenerator
 from pprlib.runs import TuneSettings, run_key, run_method, stored_run, tested_run, tuning_job
@@ -268,6 +268,8 @@ class _StackedLoss(nn.Module):
     def inputs(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """The tensors of one run's step, with its random draws made from its ``generator``."""
         mask = self.model.target_mask(batch, self.targets)
+        batch = trim_to_targets(batch, mask)  # as calculate_loss: no column after the last target
+        mask = mask[:, : batch["items"].shape[1]]
         x = {"items": batch["items"], "negatives": batch["negatives"], "profile": batch["profile"], "mask": mask}
         cl_on = self.cl is not None and bool(mask.any())
         x["cl_on"] = torch.tensor(cl_on, device=mask.device)

@@ -384,7 +384,8 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     with sockets, ThreadPoolExecutor(max_workers=jobs) as pool:
         pending = {}
         # chapters that pre-train models of their own start first (notebook metadata
-        # pprlib.priority), so that two workers do not wait on the same pre-training
+        # pprlib.priority), so that two workers do not wait on the same pre-training, and so do
+        # the long ones: a long chapter started last would leave the other worker idle
         queue = sorted((item for item in todo if not item[1].gathers), key=lambda item: -item[1].priority)
         last = [item for item in todo if item[1].gathers]
         while queue or pending or (last and failure is None):

@@ -198,3 +198,48 @@ def test_behaviour_view_of_a_model_without_profile():
     with torch.no_grad():
         view, has_input = model.behaviour_view(items, rows, cols, None, 0.5, torch.Generator().manual_seed(0))
     assert has_input.tolist() == [False, True, True, False] and view.shape == (2, model.backbone_cfg.d)
+
+
+@pytest.mark.parametrize("targets, widths", [("zero", {0}), ("few", {4}), ("all", {4})])
+def test_zero_shot_loss_runs_the_backbone_over_the_prompt_alone(targets, widths):
+    """A causal backbone's state at a target column reads only the columns up to it, so the loss
+    drops the columns after the last target (``trim_to_targets``): zero-shot tuning, whose targets
+    all sit at column 0, runs the backbone (and the prompt-based contrastive view) over the
+    prompt alone; few-shot and joint batches keep their windows (the last click, only ever a
+    target, is never read). The losses, contrastive term included, equal those of the untrimmed
+    batch."""
+    from pprlib.models import ppr
+    from pprlib.models.ppr import ContrastiveConfig
+
+    model = model_for("ppr")
+    batch = hand_batch()
+    seen = []
+    hook = model.backbone.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape[1]))
+    cl = ContrastiveConfig(weight=0.3, behaviour_view=False)
+    with torch.no_grad():
+        got, parts = model.calculate_loss(batch, targets, cl, torch.Generator().manual_seed(0), "bpr")
+    hook.remove()
+    assert set(seen) == widths and len(seen) == 2  # the sequence and the prompt-based view
+    untrimmed = ppr.trim_to_targets
+    try:
+        ppr.trim_to_targets = lambda batch, mask: batch
+        with torch.no_grad():
+            want, want_parts = model.calculate_loss(batch, targets, cl, torch.Generator().manual_seed(0), "bpr")
+    finally:
+        ppr.trim_to_targets = untrimmed
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+    assert parts["cl"] == pytest.approx(want_parts["cl"], rel=1e-6)
+
+
+def test_trim_to_targets_keeps_every_column_up_to_the_last_target():
+    from pprlib.models.ppr import trim_to_targets
+
+    batch = hand_batch()
+    mask = torch.zeros(4, 5, dtype=torch.bool)
+    mask[1, 2] = mask[3, 1] = True
+    cut = trim_to_targets(batch, mask)
+    assert torch.equal(cut["items"], batch["items"][:, :3]) and torch.equal(cut["negatives"], batch["negatives"][:, :3])
+    assert cut["lengths"] is batch["lengths"] and cut["profile"] is batch["profile"]
+    assert trim_to_targets(batch, torch.zeros(4, 5, dtype=torch.bool)) is batch  # no target: nothing to cut
+    mask[0, 4] = True
+    assert trim_to_targets(batch, mask) is batch

@@ -266,15 +266,16 @@ class PPRModel(nn.Module):
         """Recommendation loss over the target positions of a sequence batch (+ lambda * InfoNCE
         when ``cl``): ``bpr`` with the batch's sampled negatives (the paper's), or ``ce``, the
         softmax cross-entropy over every item (faster to converge, as in RecBole)."""
-        items, profile = batch["items"], batch["profile"]
         mask = self.target_mask(batch, targets)
-        x_u = self.profile_vector(profile)
+        tail = trim_to_targets(batch, mask)  # e.g. zero-shot targets: the prompt alone
+        items, mask = tail["items"], mask[:, : tail["items"].shape[1]]
+        x_u = self.profile_vector(batch["profile"])
         u_s = self.sequence_states(items, x_u)
         u = u_s + self.profile_model(x_u)[:, None, :] if self.profile_model is not None else u_s
         u_sel = u[mask]
         if loss == "bpr":
             pos = (u_sel * self.item_emb(items[mask])).sum(-1)
-            neg = (u_sel * self.item_emb(batch["negatives"][mask])).sum(-1)
+            neg = (u_sel * self.item_emb(tail["negatives"][mask])).sum(-1)
             rec = losses.bpr(pos, neg)
         elif loss == "ce":
             rec = losses.softmax_cross_entropy(u_sel, self.item_emb.weight[1 : self.n_items + 1], items[mask] - 1)
@@ -283,7 +284,7 @@ class PPRModel(nn.Module):
         loss = rec
         parts = {"rec": float(rec.detach())}
         if cl is not None and cl.active and self.prompt is not None and mask.any():
-            l_cl = self._contrastive(batch, x_u, u_s, mask, cl, generator)
+            l_cl = self._contrastive(tail, x_u, u_s, mask, cl, generator)
             loss = loss + cl.weight * l_cl
             parts["cl"] = float(l_cl.detach())
         if seq_cl is not None and seq_cl.weight > 0:
@@ -354,6 +355,20 @@ class PPRModel(nn.Module):
         history, lengths = augment.behaviour_views(items, rows, cols, ratio, self.mask_token, generator)
         x_view = x_u[rows[has_input]] if x_u is not None else None
         return self.user_state(history, lengths, x_view), has_input
+
+
+def trim_to_targets(batch: dict, mask: torch.Tensor) -> dict:
+    """A sequence batch without the columns after its last target column (``mask``: the
+    targets of :meth:`PPRModel.target_mask`): the backbone is causal and a target column's
+    state reads only the columns up to it, so no loss term reads those columns and dropping
+    them changes no state a loss uses. Zero-shot tuning (targets at column 0 only) then runs
+    the backbone over the prompt alone instead of every cold click. ``items`` and
+    ``negatives`` are cut; the other entries are per row and kept."""
+    hit = mask.any(0).nonzero()
+    width = int(hit.max()) + 1 if len(hit) else mask.shape[1]
+    if width == mask.shape[1]:
+        return batch
+    return {**batch, **{k: batch[k][:, :width] for k in ("items", "negatives") if k in batch}}
 
 
 def count_parameters(model: PPRModel, mode: str) -> int:
