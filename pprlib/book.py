@@ -336,9 +336,7 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     lock = threading.Lock()
     todo, done, order = [], {}, []
     chapters = plan(profile, build_dir)
-    unknown = sorted(set(only or ()) - {ch.source.stem for ch in chapters})
-    if unknown:
-        raise ValueError(f"unknown notebook(s) {unknown} in --only; choose from {[ch.source.stem for ch in chapters]}")
+    only = check_only(only, [ch.source.stem for ch in chapters])
     manifest = _read_manifest(manifest_path, log)
     for ch in chapters:
         name = ch.source.relative_to(ROOT).as_posix()
@@ -408,6 +406,29 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     if failure is not None:
         raise failure
     return [done[n] for n in order if n in done]
+
+
+def check_only(only, names: list[str] | None = None) -> list[str] | None:
+    """The notebooks named by ``--only`` (stems, stripped), checked against ``names`` (default:
+    the notebooks of ``_toc.yml``). ``None`` means every chapter; an empty list or an empty name
+    is an error, never "everything": a shell variable that expanded to nothing must not start the
+    whole book."""
+    if only is None:
+        return None
+    names = names if names is not None else [p.stem for p in toc_files() if p.suffix == ".ipynb"]
+    only = [only] if isinstance(only, str) else list(only)
+    if not only:
+        raise ValueError(f"--only was given no notebook name; name one or more of {names} "
+                         "(leave --only out to execute every chapter)")
+    blank = [i + 1 for i, name in enumerate(only) if not str(name).strip()]
+    if blank:
+        raise ValueError(f"--only was given an empty notebook name (item {blank[0]} of {only!r}); name one or more "
+                         f"of {names} (leave --only out to execute every chapter)")
+    only = [str(name).strip() for name in only]
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown} in --only; choose from {names}")
+    return only
 
 
 def _read_manifest(path: Path, log) -> dict:

@@ -24,9 +24,10 @@ def _book(args) -> int:
         # every argument is checked before any work: the profile, the build folder, --jobs
         book.load_profile(args.profile, apart=True)
         book.check_build_dir(args.build_dir)
+        book.check_only(args.only)
         if args.jobs < 1:
             raise ValueError(f"jobs must be an integer >= 1, got {args.jobs}")
-        book.run(args.profile, build_dir=args.build_dir, force=args.force, only=args.only or None,
+        book.run(args.profile, build_dir=args.build_dir, force=args.force, only=args.only,
                  html=not args.no_html, jobs=args.jobs)
     except _errors() as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -157,6 +157,33 @@ def test_cli_rejects(argv, expected, capsys):
     assert err.startswith(expected)
 
 
+CHAPTERS = [p.stem for p in book.toc_files() if p.suffix == ".ipynb"]
+
+
+@pytest.mark.parametrize("only, expected", [
+    ([], f"error: --only was given no notebook name; name one or more of {CHAPTERS} (leave --only out to execute "
+         "every chapter)"),
+    ([""], f"error: --only was given an empty notebook name (item 1 of ['']); name one or more of {CHAPTERS} "
+           "(leave --only out to execute every chapter)"),
+    (["data_protocol", " "], f"error: --only was given an empty notebook name (item 2 of ['data_protocol', ' ']); "
+                             f"name one or more of {CHAPTERS} (leave --only out to execute every chapter)"),
+])
+def test_cli_only_with_no_name_is_an_error_not_everything(only, expected, capsys, monkeypatch):
+    started = []
+    monkeypatch.setattr("papermill.execute_notebook", lambda *a, **k: started.append(a))
+    assert main(["book", "--profile", "tiny", "--no-html", "--only", *only]) == 1
+    assert capsys.readouterr().err.strip() == expected
+    assert started == []
+
+
+def test_execute_refuses_an_empty_only_list(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr("papermill.execute_notebook", lambda *a, **k: started.append(a))
+    with pytest.raises(ValueError, match=r"^--only was given no notebook name"):
+        book.execute("tiny", build_dir=tmp_path / "_build", only=[])
+    assert started == []
+
+
 def test_profile_file_that_is_not_a_mapping(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("- just\n- a list\n")
