@@ -26,6 +26,15 @@ VARIANTS = ("full model", "w/o CL", "w/o prompt aug", "w/o behaviour aug", "shar
 
 VIEWS = ("prompt", "behaviour")
 
+LOSSES = ("bpr", "ce")
+"""Tuning losses: ``"bpr"`` (the paper's: one sampled negative per target) or ``"ce"`` (a
+softmax over every item, :func:`pprlib.losses.softmax_cross_entropy`)."""
+
+WARM = ("none", "validation", "tuning")
+"""What a method reads of the warm users' profiles (:meth:`~pprlib.data.protocol.ColdStartSplit.warm_profiles`):
+nothing (the paper), a held-out tenth of them as extra validation users, or that and the other
+nine tenths as extra tuning users (each warm user's first clicks, as many as a cold user can have)."""
+
 
 @dataclass(frozen=True)
 class Method:
@@ -36,8 +45,10 @@ class Method:
     prompt and profile side). ``mode``: the tuning mode (:data:`~pprlib.models.ppr.MODES`), or
     ``None`` for a method used as it is. ``contrastive`` with ``views``: the prompt-oriented
     contrastive loss and the views it keeps. ``variant``: for a PPR method, which part the
-    ablation removes (one of :data:`VARIANTS`). ``key``: the method's short name in glue keys
-    and file names (``"light"``, ``"full"``, ``"cl_light"``, ...). ``label``: one line for tables.
+    ablation removes (one of :data:`VARIANTS`). ``loss``: the tuning loss (:data:`LOSSES`).
+    ``warm``: what the method reads of the warm users' profiles (:data:`WARM`). ``key``: the
+    method's short name in glue keys and file names (``"light"``, ``"full"``, ``"cl_light"``,
+    ...). ``label``: one line for tables.
     """
 
     kind: str
@@ -48,6 +59,8 @@ class Method:
     contrastive: bool = False
     views: tuple[str, ...] = VIEWS
     variant: str | None = None
+    loss: str = "bpr"
+    warm: str = "none"
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -59,6 +72,12 @@ class Method:
             raise ValueError(f"Method {self.key!r}: a popularity method names its count ('warm' or 'cold_first')")
         if self.variant is not None and self.variant not in VARIANTS:
             raise ValueError(f"Method.variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"Method.loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.warm not in WARM:
+            raise ValueError(f"Method.warm must be one of {WARM}, got {self.warm!r}")
+        if self.warm != "none" and not self.tuned:
+            raise ValueError(f"Method {self.key!r}: warm users' profiles are read only by a tuned method")
         if not set(self.views) <= set(VIEWS):
             raise ValueError(f"Method.views must be drawn from {VIEWS}, got {self.views!r}")
 
@@ -68,10 +87,10 @@ class Method:
         return self.mode is not None
 
 
-def _ppr(mode: str, variant: str, key: str, label: str, views=VIEWS, contrastive: bool = True,
-         prompt: str = "personalized") -> Method:
+def _ppr(mode: str, variant: str | None, key: str, label: str, views=VIEWS, contrastive: bool = True,
+         prompt: str = "personalized", loss: str = "bpr", warm: str = "none") -> Method:
     return Method("model", key, PPRConfig(prompt=prompt), mode, contrastive=contrastive, views=views,
-                  variant=variant, label=label)
+                  variant=variant, loss=loss, warm=warm, label=label)
 
 
 METHODS: dict[str, Method] = {
@@ -100,6 +119,21 @@ METHODS: dict[str, Method] = {
                                   "one learned prompt for everyone (prefix-tuning)", prompt="shared"),
     "shared prompt (full)": _ppr("full", "shared prompt", "personal_full",
                                  "one learned prompt for everyone, everything tuned", prompt="shared"),
+    # beyond the paper (the mechanism chapter): PPR(light) with one limit removed at a time, all
+    # three together (PPR(warm)), and the simplest strong baseline given the same data and loss
+    "PPR(light) + warm validation": _ppr("light", None, "light_wval",
+                                         "PPR(light), a tenth of the warm users added to validation",
+                                         warm="validation"),
+    "PPR(light) + softmax": _ppr("light", None, "light_ce", "PPR(light) tuned with a softmax over every item",
+                                 loss="ce"),
+    "PPR(light) + warm users": _ppr("light", None, "light_warm",
+                                    "PPR(light) tuned on the warm users' profiles and first clicks too",
+                                    warm="tuning"),
+    "PPR(warm)": _ppr("light", None, "warm", "PPR(light): softmax, warm users' profiles in tuning and validation",
+                      loss="ce", warm="tuning"),
+    "profile model (warm)": Method("model", "profile_warm", PPRConfig(prompt="none", use_sequence=False), "profile",
+                                   loss="ce", warm="tuning",
+                                   label="u_a alone: softmax, warm users' profiles in tuning and validation"),
 }
 """Every method of the book by name (the names the tables show)."""
 

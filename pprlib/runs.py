@@ -28,9 +28,9 @@ from pprlib import grid
 from pprlib.cache import atomic_write, cache_dir, cached, config_key
 from pprlib.comparison import Comparison, collect
 from pprlib.data.batching import SequenceDataset
-from pprlib.data.protocol import ColdStartSplit, Instances
+from pprlib.data.protocol import ColdStartSplit, Instances, concat_instances
 from pprlib.evaluation import evaluate, most_popular
-from pprlib.methods import method
+from pprlib.methods import Method, method
 from pprlib.models.backbones import BackboneConfig
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel, SequenceCLConfig
 from pprlib.train import TrainConfig, fit, precision, resolve_device, seed_everything
@@ -184,8 +184,9 @@ class TuneSettings:
         return max(1, round(self.zero_shot_batch / self.train.batch_size))
 
     def train_config(self, name: str, targets: str, seed: int) -> TrainConfig:
-        """The training settings of method ``name`` tuned on ``targets`` with ``seed``."""
-        cfg = dataclasses.replace(self.train, lr=self.lr_for(name), seed=seed, targets=targets)
+        """The training settings of method ``name`` tuned on ``targets`` with ``seed`` (its loss
+        is the method's, :attr:`~pprlib.methods.Method.loss`)."""
+        cfg = dataclasses.replace(self.train, lr=self.lr_for(name), seed=seed, targets=targets, loss=method(name).loss)
         if targets != "zero":
             return cfg
         scale = self.zero_shot_scale
@@ -204,7 +205,12 @@ def instances(split: ColdStartSplit, name: str, targets: str, k_shot: int | None
     if name == "test+heldout" and not len(split.heldout_users):
         raise ValueError(f"{split.data.name}: the split has no held-out test users (only generated data "
                          "with SyntheticConfig.heldout_users or zero_shot_users > 0 has them); evaluate on 'test'")
-    inst = split.instances(name)
+    return restrict(split.instances(name), targets, k_shot)
+
+
+def restrict(inst: Instances, targets: str, k_shot: int | None = None) -> Instances:
+    """``inst`` restricted to ``targets`` (and, with ``k_shot``, to histories of at most
+    ``k_shot`` clicks), as :func:`instances` does."""
     if targets == "zero":
         return inst.zero_shot()
     if k_shot is not None:
@@ -239,9 +245,13 @@ def build_model(ctx: Context, name: str, settings: TuneSettings) -> PPRModel:
     return model
 
 
-def tuning_set(ctx: Context, settings: TuneSettings, seed: int, profiles: np.ndarray | None = None) -> SequenceDataset:
-    """The cold tuning users' training sequences (:func:`tuning_users` with ``settings.tune_share``).
-    With ``settings.k_shot = k`` each is cut to
+def tuning_set(ctx: Context, settings: TuneSettings, seed: int, profiles: np.ndarray | None = None,
+               of: Method | None = None) -> SequenceDataset:
+    """The cold tuning users' training sequences (:func:`tuning_users` with ``settings.tune_share``)
+    and, for a method ``of`` that tunes on the warm users' profiles (``warm="tuning"``), the warm
+    tuning users of :meth:`~pprlib.data.protocol.ColdStartSplit.warm_profiles` after them (each cut
+    to the clicks a cold user can have); batches carry training negatives unless the method's
+    loss reads none (``loss="ce"``). With ``settings.k_shot = k`` each is cut to
     its first ``k + 1`` clicks: every few-shot target then has a history of at most ``k``
     clicks, the reading of the paper's "k-shot" that the sparsity study uses (and its test
     instances, :meth:`~pprlib.data.protocol.Instances.k_shot`). Training negatives are items
@@ -249,10 +259,13 @@ def tuning_set(ctx: Context, settings: TuneSettings, seed: int, profiles: np.nda
     split = ctx.split
     users = tuning_users(split, settings.tune_share)
     lengths = split.data.lengths[users]
+    if of is not None and of.warm == "tuning":
+        extra = split.warm_profiles()
+        users, lengths = np.concatenate([users, extra.tune_users]), np.concatenate([lengths, extra.lengths])
     if settings.k_shot is not None:
         lengths = np.minimum(lengths, settings.k_shot + 1)
     return SequenceDataset(split.data, users, lengths, ctx.backbone.max_len + 1, seed=seed,
-                           profiles=profiles, clicked=split.clicked)
+                           profiles=profiles, clicked=split.clicked, negatives=of is None or of.loss == "bpr")
 
 
 def tuning_users(split: ColdStartSplit, share: float = 1.0) -> np.ndarray:
@@ -277,7 +290,7 @@ def tuning_job(ctx: Context, name: str, settings: TuneSettings, targets: str,
     if not m.tuned:
         return model, None
     params = model.configure(m.mode)
-    train = tuning_set(ctx, settings, seed, profiles)
+    train = tuning_set(ctx, settings, seed, profiles, of=m)
     cfg = settings.train_config(name, targets, seed)
     cl = None
     if m.contrastive:
@@ -285,6 +298,8 @@ def tuning_job(ctx: Context, name: str, settings: TuneSettings, targets: str,
         cl = dataclasses.replace(base, prompt_view=base.prompt_view and "prompt" in m.views,
                                  behaviour_view=base.behaviour_view and "behaviour" in m.views)
     val = instances(ctx.split, "val", targets, settings.k_shot)
+    if m.warm != "none":
+        val = concat_instances([val, restrict(ctx.split.warm_profiles().val, targets, settings.k_shot)])
     return model, dict(model=model, params=params, train=train, split=ctx.split, val=val, cfg=cfg, cl=cl,
                        val_profiles=profiles, desc=name)
 

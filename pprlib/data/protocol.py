@@ -103,6 +103,39 @@ class Instances:
         return self.select((self.positions > 0) & (self.positions <= k))
 
 
+def concat_instances(parts) -> Instances:
+    """The instances of ``parts`` one after another (candidates kept where every part has them)."""
+    parts = list(parts)
+    fields = ("users", "positions", "targets") + (("candidates",) if all(p.candidates is not None for p in parts)
+                                                  else ())
+    return Instances(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
+
+@dataclass(frozen=True)
+class WarmProfiles:
+    """Warm users read as cold-start examples (what :meth:`ColdStartSplit.warm_profiles` gives):
+    the tuning part (``tune_users``, each with its first ``lengths`` clicks) and the held-out
+    validation part (``val``: the same cut of the other warm users, with candidates). Warm
+    users' clicks are pre-training data; their profiles are data that the paper's PPR never reads."""
+
+    tune_users: np.ndarray
+    lengths: np.ndarray
+    val: Instances
+
+
+def _warm_profiles(split: "ColdStartSplit", val_share: float) -> WarmProfiles:
+    if not 0.0 < val_share < 1.0:
+        raise ValueError(f"val_share must lie in (0, 1), got {val_share!r}")
+    data, cut = split.data, split.config.cold_threshold - 1
+    warm = np.random.default_rng([split.config.seed, 11]).permutation(split.warm_users)
+    n_val = max(1, int(round(val_share * len(warm))))
+    val_users, tune_users = np.sort(warm[:n_val]), np.sort(warm[n_val:])
+    val = _user_instances(data, val_users)
+    val = val.select(val.positions < cut)
+    _add_candidates(split.clicked, {"val": val}, ("val",), split.config, np.random.default_rng([split.config.seed, 12]))
+    return WarmProfiles(tune_users, np.minimum(data.lengths[tune_users], cut), val)
+
+
 def _user_instances(data: InteractionData, users: np.ndarray, first: int = 0) -> Instances:
     """Every click of ``users`` from position ``first`` on, as instances."""
     lengths = data.lengths[users]
@@ -154,9 +187,7 @@ class ColdStartSplit:
         test population, the paper-protocol test users first, in the order of :data:`HELDOUT_SETS`)."""
         held = [self.sets[n] for n in HELDOUT_SETS if n in self.sets]
         if name == "test+heldout" and held:
-            parts = [self.sets["test"], *held]
-            return Instances(*(np.concatenate([getattr(part, f) for part in parts])
-                               for f in ("users", "positions", "targets", "candidates")))
+            return concat_instances([self.sets["test"], *held])
         if name not in self.sets:
             raise ValueError(f"unknown instance set {name!r}; choose from {sorted(self.sets)}")
         return self.sets[name]
@@ -164,6 +195,13 @@ class ColdStartSplit:
     def pretrain_sequences(self) -> tuple[np.ndarray, np.ndarray]:
         """(users, lengths) of the warm training sequences: every warm click but the last two."""
         return self.warm_users, self.data.lengths[self.warm_users] - 2
+
+    def warm_profiles(self, val_share: float = 0.1) -> "WarmProfiles":
+        """The warm users as cold-start examples (:class:`WarmProfiles`): each warm user's first
+        ``cold_threshold - 1`` clicks (what a cold user can have) with their profile, a fixed
+        ``val_share`` of the warm users held out for validation (drawn with the split's seed,
+        their instances ranked against 99 fixed negatives like every validation instance)."""
+        return _warm_profiles(self, val_share)
 
     def table(self) -> pd.DataFrame:
         """Statistics in the shape of the paper's Table 2, plus the split sizes."""
