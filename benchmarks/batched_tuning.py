@@ -79,7 +79,7 @@ def case(name: str, mode: str, seeds: list[int], device: str) -> dict:
     test = instances(ctx.split, "test", "few", None)
     dev = resolve_device(device)
     ndcg, epochs = [], []
-    for (model, history), (s, seed) in zip(tuned, runs):
+    for (model, history), (s, seed) in zip(tuned, runs, strict=True):
         scorer = model.to(dev).eval().full_sort_predict
         per = evaluate(scorer, ctx.split, test, full_ranking=False, device=dev,
                        profiles=noisy_profiles(ctx.split, s.profile_noise, seed))
@@ -171,8 +171,8 @@ def step_case(batch: int, runs: int, device: str) -> dict:
 
 
 def spawn(fn: str, *args) -> dict:
-    code = ("import json, sys; sys.path.insert(0, %r); import benchmarks.batched_tuning as b; "
-            "print('RESULT ' + json.dumps(b.%s(*json.loads(sys.argv[1]))))") % (str(ROOT), fn)
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); import benchmarks.batched_tuning as b; "
+            f"print('RESULT ' + json.dumps(b.{fn}(*json.loads(sys.argv[1]))))")
     env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, cwd=ROOT,
                           env=env)
@@ -227,7 +227,8 @@ def main(argv=None) -> None:
                          "epochs": sum(last["epochs"]),
                          "seed_sd_ndcg10": float(by_lr.std(ddof=1).mean()), "mean_ndcg10": float(by_lr.mean().mean())})
             runs += [{"method": name, "mode": mode, "lr": lr, "seed": s, "test_ndcg10": v, "epochs": e}
-                     for lr, s, v, e in zip(last["lrs"], last["seeds"], last["test_ndcg10"], last["epochs"])]
+                     for lr, s, v, e in zip(last["lrs"], last["seeds"], last["test_ndcg10"], last["epochs"],
+                                            strict=True)]
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     total = table.groupby("mode", sort=False)[["wall_s", "cpu_s", "epochs"]].sum().reset_index().assign(method="all")

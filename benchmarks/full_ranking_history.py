@@ -38,8 +38,8 @@ def _rows(label: str, scorers: dict, split, inst) -> list[dict]:
 
 
 def synthetic() -> list[dict]:
-    from pprlib.evaluation import most_popular
     from pprlib.context import BookConfig, prepare
+    from pprlib.evaluation import most_popular
     from pprlib.runs import build_model
 
     ctx = prepare(BookConfig(progress=False))
@@ -49,11 +49,11 @@ def synthetic() -> list[dict]:
 
 
 def movielens(max_epochs: int = 200) -> list[dict]:
-    from pprlib.runs import pretrain
     from pprlib.data.protocol import ProtocolConfig, leave_one_out
     from pprlib.data.readers import read_movielens_100k
     from pprlib.models import PPRConfig, PPRModel
     from pprlib.models.backbones import BackboneConfig
+    from pprlib.runs import pretrain
     from pprlib.train import TrainConfig
 
     # the peer benchmark's settings (benchmarks/peer.py)

@@ -49,12 +49,12 @@ def machine(device: torch.device) -> dict:
 
 def run(device: str, n_users: int, n_items: int, pretrain_epochs: int, tune_epochs: int, seed: int = 0,
         out: Path | None = None) -> list[dict]:
+    from pprlib.context import BookConfig, Context, pretrain_config
     from pprlib.data.protocol import ProtocolConfig, split
     from pprlib.data.synthetic import SyntheticConfig, generate
     from pprlib.evaluation import evaluate
-    from pprlib.context import BookConfig, Context, pretrain_config
-    from pprlib.runs import TuneSettings, pretrain, tune
     from pprlib.models.backbones import BackboneConfig
+    from pprlib.runs import TuneSettings, pretrain, tune
     from pprlib.train import TrainConfig, resolve_device
 
     dev = resolve_device(device)

@@ -20,12 +20,12 @@ HERE = Path(__file__).resolve().parent
 def ours(max_epochs: int = 200) -> dict:
     import torch
 
-    from pprlib.runs import pretrain
     from pprlib.data.protocol import ProtocolConfig, leave_one_out
     from pprlib.data.readers import read_movielens_100k
     from pprlib.evaluation import evaluate
     from pprlib.models import PPRConfig, PPRModel
     from pprlib.models.backbones import BackboneConfig
+    from pprlib.runs import pretrain
     from pprlib.train import TrainConfig
 
     read_movielens_100k()  # fetch the wheel once, outside the timing

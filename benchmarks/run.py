@@ -52,8 +52,8 @@ def run_case(name: str, args: dict) -> dict:
 
 def spawn(name: str, args: dict, timeout: int = 3600) -> dict:
     """Run one case in a fresh interpreter; returns its measurements (or the error)."""
-    code = ("import json, sys; sys.path.insert(0, %r); from benchmarks.run import run_case; "
-            "print('RESULT ' + json.dumps(run_case(%r, json.loads(sys.argv[1]))))") % (str(ROOT), name)
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.run import run_case; "
+            f"print('RESULT ' + json.dumps(run_case({name!r}, json.loads(sys.argv[1]))))")
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env={**os.environ, "TQDM_DISABLE": "1"})
     for line in proc.stdout.splitlines():

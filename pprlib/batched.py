@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -47,12 +49,20 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from pprlib.data.batching import SequenceDataset, loader
 from pprlib.data.protocol import ColdStartSplit, Instances
-from pprlib.models.ppr import ContrastiveConfig, PPRModel, SequenceCLConfig, trim_to_targets
 from pprlib.methods import method
+from pprlib.models.ppr import ContrastiveConfig, PPRModel, SequenceCLConfig, trim_to_targets
 from pprlib.models.prompt import PromptGenerator
 from pprlib.runs import TuneSettings, run_key, run_method, stored_run, tested_run, tuning_job
-from pprlib.train import (TrainConfig, _autocast, deterministic_algorithms, distributed_world, fit, make_optimizer,
-                          resolve_device, validate)
+from pprlib.train import (
+    TrainConfig,
+    _autocast,
+    deterministic_algorithms,
+    distributed_world,
+    fit,
+    make_optimizer,
+    resolve_device,
+    validate,
+)
 
 if TYPE_CHECKING:
     from pprlib.context import Context
@@ -127,7 +137,7 @@ def fit_many(runs: Sequence[FitRun], max_group: int | None = None, shared_order:
             if len(chunk) == 1:
                 histories[chunk[0]] = fit(**vars(runs[chunk[0]]))
                 continue
-            for i, history in zip(chunk, _fit_group([runs[i] for i in chunk], shared_order)):
+            for i, history in zip(chunk, _fit_group([runs[i] for i in chunk], shared_order), strict=True):
                 histories[i] = history
     return histories
 
@@ -192,19 +202,19 @@ def _fit_group(runs: list[FitRun], shared_order: bool = False) -> list[pd.DataFr
             sums = [(0.0, {}, 0) for _ in active]
             iterators = [iter(s.batches) for s in active]
             for batches in itertools.zip_longest(*iterators):
-                stepping = [(j, s, b) for j, (s, b) in enumerate(zip(active, batches)) if b is not None]
+                stepping = [(j, s, b) for j, (s, b) in enumerate(zip(active, batches, strict=True)) if b is not None]
                 totals, parts = _step(loss_fn, [(s, b) for _, s, b in stepping], device, cfg.amp)
-                for (j, _, _), total, part in zip(stepping, totals, parts):
+                for (j, _, _), total, part in zip(stepping, totals, parts, strict=True):
                     t, p, n = sums[j]
                     for k, v in part.items():
                         p[k] = p.get(k, 0.0) + v
                     sums[j] = (t + total, p, n + 1)
-            for s, (total, parts_sum, n) in zip(active, sums):
+            for s, (total, parts_sum, n) in zip(active, sums, strict=True):
                 s.end_epoch(s.validate(device), total, parts_sum, n, time.perf_counter() - start)
         return [s.finish() for s in states]
 
 
-def _step(loss_fn: "_StackedLoss", batch_runs: list[tuple[_Run, dict]], device: torch.device,
+def _step(loss_fn: _StackedLoss, batch_runs: list[tuple[_Run, dict]], device: torch.device,
           amp: bool) -> tuple[list[float], list[dict]]:
     """One optimizer step of every run in ``batch_runs`` (each with its own next batch)."""
     model = loss_fn.model
@@ -390,8 +400,8 @@ def run_many(ctx: Context, runs: Sequence[tuple], *, use_cache: bool = True,
         todo.setdefault((name, targets), []).append(i)
     for (name, targets), members in todo.items():
         tuned = tune_many(ctx, name, [(runs[i][1], runs[i][3]) for i in members], targets, max_group=max_group)
-        for i, result in zip(members, tuned):
+        for i, result in zip(members, tuned, strict=True):
             _, settings, _, seed = runs[i]
-            compute = lambda: tested_run(ctx, name, settings, targets, seed, tuned=result)  # noqa: E731
+            compute = functools.partial(tested_run, ctx, name, settings, targets, seed, tuned=result)
             out[i] = stored_run(run_key("run", ctx, name, settings, targets, seed), compute, use_cache)
     return out

@@ -105,9 +105,9 @@ def _tune(method: str, epochs: int) -> dict:
     from pprlib.context import Context
     from pprlib.data.batching import SequenceDataset
     from pprlib.methods import method as find_method
+    from pprlib.models.backbones import BackboneConfig
     from pprlib.models.ppr import ContrastiveConfig
     from pprlib.runs import TuneSettings, build_model, pretrain
-    from pprlib.models.backbones import BackboneConfig
     from pprlib.train import TrainConfig
 
     sp = _data()

@@ -7,8 +7,8 @@ tuning comparisons of :func:`pprlib.runs.compare` and the cross-domain task shar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -41,12 +41,12 @@ class Comparison:
                 for (m, s), per in self.per_instance.items() for k, v in per.items() if k not in LABELS]
         return pd.DataFrame(rows)
 
-    def merge(self, other: "Comparison") -> "Comparison":
+    def merge(self, other: Comparison) -> Comparison:
         """Both sets of results in one comparison (``other`` wins on a clash)."""
         return Comparison({**self.per_instance, **other.per_instance}, {**self.histories, **other.histories},
                           {**self.seconds, **other.seconds})
 
-    def only(self, kind: str) -> "Comparison":
+    def only(self, kind: str) -> Comparison:
         """The same results restricted to ``zero``-shot or ``few``-shot test instances (a method
         with no instance of that kind, e.g. one without a profile for zero-shot, is dropped)."""
         if kind not in ("zero", "few"):
@@ -58,7 +58,7 @@ class Comparison:
                 out[key] = {k: v[keep] for k, v in per.items()}
         return Comparison(out, self.histories, self.seconds)
 
-    def population(self, which: str) -> "Comparison":
+    def population(self, which: str) -> Comparison:
         """The same results restricted to the ``paper`` protocol's cold test users or to the
         ``heldout`` generated test users (results without the label count as ``paper``)."""
         if which not in ("paper", "heldout"):
@@ -98,7 +98,7 @@ class Comparison:
         means = self.tidy().query("metric == @metric").groupby("method").value.mean()
         return pd.Series({m: 100 * (means[m] / means[reference] - 1) for m in methods})
 
-    def effect(self, a: str, b: str, metric: str = "NDCG@10") -> "evidence.Effect":
+    def effect(self, a: str, b: str, metric: str = "NDCG@10") -> evidence.Effect:
         """The paired effect of ``a`` over ``b`` on the seeds both ran, with its interval over
         seeds and instances, p-value and MDE (:func:`pprlib.evidence.paired_effect`)."""
         return evidence.paired_effect(*self.paired_arrays(a, b, metric))

@@ -109,7 +109,7 @@ class Effect:
         return {k: plain(v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Effect":
+    def from_dict(cls, values: dict) -> Effect:
         """The effect :meth:`as_dict` wrote (None back to NaN); unknown keys are ignored."""
         out = {}
         for f in fields(cls):

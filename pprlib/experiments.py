@@ -17,16 +17,44 @@ from __future__ import annotations
 
 from pprlib import runs
 from pprlib.comparison import Comparison, collect
-from pprlib.context import (BACKBONES, PROFILE_KEYS, BookConfig, Context, book_data, chapter_params, prepare,
-                            prepare_backbone, pretrain_config, tune_config)
-from pprlib.data.sources import (FOLDER_READERS, PROJECT_ROOT, SOURCES, DataSpec, data_folder, load_data, load_split,
-                                 own_data_protocol, split_data)
+from pprlib.context import (
+    BACKBONES,
+    PROFILE_KEYS,
+    BookConfig,
+    Context,
+    book_data,
+    chapter_params,
+    prepare,
+    prepare_backbone,
+    pretrain_config,
+    tune_config,
+)
 from pprlib.data.protocol import ProtocolConfig
+from pprlib.data.sources import (
+    FOLDER_READERS,
+    PROJECT_ROOT,
+    SOURCES,
+    DataSpec,
+    data_folder,
+    load_data,
+    load_split,
+    own_data_protocol,
+    split_data,
+)
 from pprlib.explorer import recommend
 from pprlib.methods import METHODS, PAPER_LR, Method, method, paper_lr, parameter_table
 from pprlib.models.ppr import ContrastiveConfig
-from pprlib.runs import (Pretrained, TuneSettings, checkpoint_path, choose_lr, noisy_profiles, pretrain,
-                         save_pretrained, stored_run, trained_on_all)
+from pprlib.runs import (
+    Pretrained,
+    TuneSettings,
+    checkpoint_path,
+    choose_lr,
+    noisy_profiles,
+    pretrain,
+    save_pretrained,
+    stored_run,
+    trained_on_all,
+)
 from pprlib.runs import instances as _instances
 
 __all__ = [

@@ -73,7 +73,7 @@ def noisy_profile(data: InteractionData, profile: dict[str, str], rate: float, s
         raise ValueError(f"the profile noise rate must lie in [0, 1], got {rate!r}")
     codes = torch.from_numpy(data.encode_profile(profile))[None, :]
     noisy = noisy_profiles(codes, data.field_sizes, rate, torch.Generator().manual_seed(seed))[0]
-    return {f: data.vocab[f][int(c)] for f, c in zip(data.profile_fields, noisy)}
+    return {f: data.vocab[f][int(c)] for f, c in zip(data.profile_fields, noisy, strict=True)}
 
 
 def _overlap(a, b) -> float:
@@ -97,7 +97,8 @@ def explorer(models: dict[str, PPRModel], data: InteractionData, reference: PPRM
     import ipywidgets as w
 
     _check(models, k)
-    profile = {f: data.vocab[f][c] for f, c in zip(data.profile_fields, data.encode_profile(profile or {}))}
+    profile = {f: data.vocab[f][c]
+               for f, c in zip(data.profile_fields, data.encode_profile(profile or {}), strict=True)}
     items = [str(i) for i in data.item_ids[1:]]
     known = set(items)
     unknown = [h for h in history if h not in known]
@@ -211,7 +212,7 @@ def _profile_codes(data: InteractionData, profile) -> np.ndarray:
     if codes.shape != (len(sizes),) or not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(f"profile codes must be {len(sizes)} integers, one per field {data.profile_fields}, "
                          f"got {profile!r}; or give labels, e.g. {data.profile_labels(0)}")
-    for f, code, size in zip(data.profile_fields, codes.tolist(), sizes):
+    for f, code, size in zip(data.profile_fields, codes.tolist(), sizes, strict=True):
         if not 0 <= code < size:
             raise ValueError(f"profile field {f!r}: code {code} is outside 0..{size - 1} (0 = missing; "
                              f"the labels are {data.vocab[f]})")

@@ -18,7 +18,7 @@ shared by all (and ``pprlib`` installed on each); ``PPR_RAY_ADDRESS`` names the 
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 RUNNERS = ("sequential", "batched", "ray", "ray-batched")
 
@@ -80,7 +80,7 @@ def _on_ray(ctx, runs: list[tuple], batched: bool) -> list[int]:
                  runtime_env={"env_vars": {"PPR_CACHE_DIR": cache}})
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=1)(_compute)
-    ctx.split_key  # computed once here (cached on the context), not by every worker
+    _ = ctx.split_key  # computed once here (cached on the context), not by every worker
     ctx_ref = ray.put(ctx)  # sent once, shared by every task
     if batched:  # one task per method and targets: its runs trained together
         groups: dict[tuple, list[tuple]] = {}

@@ -42,7 +42,8 @@ def relative_to_ft(results: dict, methods=("pre-train", "PPR(light)", "PPR(full)
 
 def table(results: dict) -> pd.DataFrame:
     """A (dataset, method) x metric frame of FEW_SHOT or ZERO_SHOT."""
-    rows = {(d, m): dict(zip(("NDCG@10", "HIT@10", "AUC"), v)) for d, ms in results.items() for m, v in ms.items()}
+    rows = {(d, m): dict(zip(("NDCG@10", "HIT@10", "AUC"), v, strict=True))
+            for d, ms in results.items() for m, v in ms.items()}
     return pd.DataFrame(rows).T.rename_axis(["dataset", "method"])
 
 

@@ -14,7 +14,8 @@ import dataclasses
 import difflib
 import math
 import typing
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 class SettingError(ValueError):

@@ -167,7 +167,7 @@ def effect_plot(effects: dict, paper: dict | None = None, ax=None, title: str | 
     ax.axvline(0, color="grey", lw=1, ls="--", label="no difference")
     ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="D", color="black", ecolor="black", capsize=4,
                 label="ours: effect, 95% interval (seeds and instances)")
-    marked = [(yy, paper[lab]) for yy, lab in zip(y, labels) if lab in paper and np.isfinite(paper[lab])]
+    marked = [(yy, paper[lab]) for yy, lab in zip(y, labels, strict=True) if lab in paper and np.isfinite(paper[lab])]
     if marked:
         ax.scatter([v for _, v in marked], [yy for yy, _ in marked], marker="x", s=70, color="C3", zorder=3,
                    label="the paper's effect, in our units")

@@ -58,14 +58,14 @@ def _malloc_trim():
 
 
 def release_freed_memory() -> bool:
-    """Hand the heap pages that freed tensors left behind back to the system (glibc's
-    ``malloc_trim``; False where the C library has none). glibc keeps freed memory for reuse, so a
-    process holds its largest training's memory ever after: one pre-training of the default
-    profile left about 0.5 GiB of freed pages in a kernel (939 MiB PSS, 452 after a trim), and two
-    chapters holding theirs at once were most of the book's peak. :func:`fit` calls it when it
-    returns: 2 to 4 ms after a few-shot PPR(full) tuning run of about 2 s, which then holds about
-    130 MiB less (the next run's first steps fault those pages in again: about 1 % slower, the
-    median of six paired runs)."""
+    """Hand the pages of the C heap that freed memory left behind back to the operating system
+    (glibc's ``malloc_trim``). Returns True where the C library has that call, False where it has
+    none (macOS, musl), and then does nothing.
+
+    glibc keeps freed memory for reuse, so without a release a process goes on holding the memory
+    of its largest training after its tensors are gone. :func:`fit` calls this when it returns,
+    also when it fails. Only freed memory is released: live tensors and results are untouched, and
+    later allocations take their pages from the system again."""
     trim = _malloc_trim()
     if trim is None:
         return False
@@ -76,7 +76,7 @@ def release_freed_memory() -> bool:
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
 
 
-def make_optimizer(params: list[torch.nn.Parameter], cfg: "TrainConfig") -> torch.optim.Optimizer:
+def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer of :func:`fit` for ``params`` (see ``TrainConfig.optimizer``)."""
     return OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -233,7 +233,7 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
         if world > 1:  # the epoch's loss averaged over the processes (validation is the same on each)
             sums = torch.tensor([total, *parts_sum.values()], dtype=torch.float64)
             torch.distributed.all_reduce(sums)
-            total, parts_sum = float(sums[0]) / world, dict(zip(parts_sum, (sums[1:] / world).tolist()))
+            total, parts_sum = float(sums[0]) / world, dict(zip(parts_sum, (sums[1:] / world).tolist(), strict=True))
         score = validate(model, split, val, device, val_profiles)
         row = {"epoch": epoch + 1, "loss": total / max(n, 1),
                **{f"loss/{k}": v / max(n, 1) for k, v in parts_sum.items()},

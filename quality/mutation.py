@@ -111,7 +111,7 @@ class MutantSource:
         _, mut_lines = funcs[short]
         if len(orig_lines) != len(mut_lines):
             return False
-        changed = {i for i, (a, b) in enumerate(zip(orig_lines, mut_lines))
+        changed = {i for i, (a, b) in enumerate(zip(orig_lines, mut_lines, strict=True))
                    if a.replace(orig_name, short) != b and i > 0}
         spans = set()
         for node in ast.walk(orig):

@@ -35,7 +35,7 @@ def test_batched_runs_equal_the_runs_done_one_by_one(small_ctx, name):
     assert len(set(epochs)) > 1, f"the premise: one run stops before another ({epochs})"
     if rs.method(name).contrastive:
         assert all("loss/cl" in h.columns for _, h in alone), "the contrastive loss is part of the test"
-    for (m1, h1), (m2, h2) in zip(alone, together):
+    for (m1, h1), (m2, h2) in zip(alone, together, strict=True):
         assert list(h1.columns) == list(h2.columns) and len(h1) == len(h2)
         numeric = [c for c in h1.columns if c != "seconds"]
         np.testing.assert_allclose(h2[numeric].to_numpy(), h1[numeric].to_numpy(), atol=METRICS_ATOL, rtol=1e-4)
@@ -52,7 +52,7 @@ def test_run_many_equals_run_method_and_stores_under_the_same_keys(small_ctx, tm
                                    train=dataclasses.replace(ctx.tune_cfg, max_epochs=2))
     runs = [(name, settings, "few", seed) for name in ("pre-train", "PPR(light)") for seed in (0, 1)]
     together = run_many(ctx, runs)
-    for (name, s, targets, seed), out in zip(runs, together):
+    for (name, s, targets, seed), out in zip(runs, together, strict=True):
         alone = rs.run_method(ctx, name, s, targets, seed, use_cache=False)
         for metric, values in alone["metrics"].items():
             np.testing.assert_allclose(out["metrics"][metric], values, atol=METRICS_ATOL, err_msg=f"{name} {metric}")

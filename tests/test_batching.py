@@ -100,7 +100,7 @@ def brute_targets(w_users, w_starts, w_lengths):
     """(user, absolute position) of every target of the windows: positions 1.. of each window
     (position 0 of a window is a target only when the window starts at the first click)."""
     out = []
-    for u, s, l in zip(w_users.tolist(), w_starts.tolist(), w_lengths.tolist()):
+    for u, s, l in zip(w_users.tolist(), w_starts.tolist(), w_lengths.tolist(), strict=True):
         for i in range(l):
             if i > 0:
                 out.append((u, s + i))
@@ -117,29 +117,30 @@ def test_sequence_windows_each_click_target_once(seed):
     window = int(rng.integers(2, 30))
     w_users, w_starts, w_lengths = sequence_windows(users, lengths, window)
     assert (w_lengths <= window).all() and (w_lengths >= 1).all()
-    length_of = dict(zip(users.tolist(), lengths.tolist()))
-    assert all(s + l <= length_of[u] for u, s, l in zip(w_users.tolist(), w_starts.tolist(), w_lengths.tolist()))
+    length_of = dict(zip(users.tolist(), lengths.tolist(), strict=True))
+    assert all(s + l <= length_of[u]
+               for u, s, l in zip(w_users.tolist(), w_starts.tolist(), w_lengths.tolist(), strict=True))
     targets = brute_targets(w_users, w_starts, w_lengths)
     assert len(targets) == len(set(targets))  # exactly once
     expected = {(u, p) for u, L in length_of.items() for p in range(1, L)}
     assert set(targets) == expected  # every click but the first
     # a user with no clicks gets no window; every user with clicks has one starting at 0
     assert length_of[int(users[0])] == 0 and int(users[0]) not in w_users.tolist()
-    firsts = {u for u, s in zip(w_users.tolist(), w_starts.tolist()) if s == 0}
+    firsts = {u for u, s in zip(w_users.tolist(), w_starts.tolist(), strict=True) if s == 0}
     assert firsts == {u for u, L in length_of.items() if L > 0}
 
 
 def test_sequence_windows_use_as_much_history_as_fits():
     w_users, w_starts, w_lengths = sequence_windows(np.array([7]), np.array([25]), 10)
     # laid from the end: [15..25), [6..16), [0..7)  (overlap of one click)
-    assert sorted(zip(w_starts.tolist(), w_lengths.tolist())) == [(0, 7), (6, 10), (15, 10)]
+    assert sorted(zip(w_starts.tolist(), w_lengths.tolist(), strict=True)) == [(0, 7), (6, 10), (15, 10)]
     assert (w_users == 7).all()
 
 
 def test_sequence_windows_first_start_offset():
     w_users, w_starts, w_lengths = sequence_windows(np.array([0, 1]), np.array([5, 3]), 4,
                                                     first_start=np.array([10, 20]))
-    got = sorted(zip(w_users.tolist(), w_starts.tolist(), w_lengths.tolist()))
+    got = sorted(zip(w_users.tolist(), w_starts.tolist(), w_lengths.tolist(), strict=True))
     assert got == [(0, 10, 2), (0, 11, 4), (1, 20, 3)]
 
 
@@ -176,7 +177,7 @@ def test_sequence_dataset_batches(data, sp, seq_ds):
 def test_sequence_dataset_windows_are_the_pretrain_clicks(data, sp, seq_ds):
     """Items of each window are the clicks of that user; pre-training never sees the two held-out."""
     users, lengths = sp.pretrain_sequences()
-    limit = dict(zip(users.tolist(), lengths.tolist()))
+    limit = dict(zip(users.tolist(), lengths.tolist(), strict=True))
     batch = seq_ds.__getitems__(list(range(len(seq_ds))))
     seen = set()
     for k in range(len(seq_ds)):

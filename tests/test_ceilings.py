@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from pprlib.data.ceilings import (BayesScorer, Particles, World, ceiling_scorers, evaluate_ceilings, oracle_scorer,
-                                   world_of)
+from pprlib.data.ceilings import (
+    BayesScorer,
+    Particles,
+    World,
+    ceiling_scorers,
+    evaluate_ceilings,
+    oracle_scorer,
+    world_of,
+)
 from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, split
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.evaluation import evaluate

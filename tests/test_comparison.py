@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pprlib import evidence
+from pprlib import evidence, runs
 from pprlib import experiments as ex
-from pprlib import runs
 from pprlib.experiments import Comparison
 
 

@@ -49,7 +49,7 @@ def expected_rows(sp, inst, rank_of_instance, profiles=None):
     """Per instance, in instance order: (rank, number of full-ranking competitors)."""
     data = sp.data
     ranks, competitors = [], []
-    for i, (u, pos, target) in enumerate(zip(inst.users, inst.positions, inst.targets)):
+    for i, (u, pos, target) in enumerate(zip(inst.users, inst.positions, inst.targets, strict=True)):
         history = set(data.sequence(u)[max(0, pos - sp.config.max_history) : pos].tolist())
         ranks.append(rank_of_instance(i, u, pos))
         competitors.append(data.n_items - len(history - {int(target)}) - 1)
@@ -101,7 +101,7 @@ def test_most_popular_counts_warm_training_clicks_only(sp):
     data = sp.data
     users, lengths = sp.pretrain_sequences()
     counts = np.zeros(data.n_items + 1)
-    for u, n in zip(users, lengths):
+    for u, n in zip(users, lengths, strict=True):
         np.add.at(counts, data.sequence(u)[:n], 1)
     batch = {"target": torch.zeros(3, dtype=torch.long)}
     scores = most_popular(sp)(batch)
@@ -126,7 +126,7 @@ def test_user_vectors_read_each_users_most_recent_window(sp):
     model = PPRModel(sp.data.n_items, sp.data.field_sizes, bb, PPRConfig()).eval()
     users = np.array([sp.warm_users[0], sp.test_users[0], sp.warm_users[1]])
     got = user_vectors(model, sp.data, users, batch_size=2)
-    for row, u in zip(got, users):
+    for row, u in zip(got, users, strict=True):
         seq = torch.from_numpy(sp.data.sequence(u)[-5:].astype(np.int64))
         batch = {"history": seq[None], "lengths": torch.tensor([len(seq)]),
                  "profile": torch.from_numpy(sp.data.profiles[[u]])}

@@ -590,7 +590,7 @@ def test_float32_metrics_are_computed_in_float64():
     d32 = a32 - b32
     assert ev.effect_of_differences(d32) == ev.effect_of_differences(d32.astype(np.float64))
     for fn in (ev.interval, ev.instance_only, ev.standard_error):
-        for got, want in zip(fn(d32), fn(d32.astype(np.float64))):
+        for got, want in zip(fn(d32), fn(d32.astype(np.float64)), strict=True):
             assert np.array_equal(got, want), fn.__name__
     got, want = ev.variance_components(d32), ev.variance_components(d32.astype(np.float64))
     assert all(np.array_equal(got[k], want[k]) for k in want)

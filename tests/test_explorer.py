@@ -32,7 +32,7 @@ def test_top_k_table_puts_models_side_by_side(setup):
         assert not set(history) & set(table[name])
     # the rank column is the rank of the PPR item in the reference's full ranking
     full = ex.recommend(models["pre-train"], data, profile, history, k=data.n_items).item.tolist()
-    for item, rank in zip(table["PPR(light)"], table["PPR(light) (rank without prompt)"]):
+    for item, rank in zip(table["PPR(light)"], table["PPR(light) (rank without prompt)"], strict=True):
         assert full[rank - 1] == item
 
 

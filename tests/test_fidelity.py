@@ -17,8 +17,16 @@ from pprlib import augment, losses
 from pprlib.data.batching import loader
 from pprlib.data.protocol import ProtocolConfig, split
 from pprlib.data.synthetic import SyntheticConfig, generate
-from pprlib.experiments import (METHODS, PAPER_LR, BookConfig, TuneSettings, _instances, paper_lr,
-                                pretrain_config, tuning_set)
+from pprlib.experiments import (
+    METHODS,
+    PAPER_LR,
+    BookConfig,
+    TuneSettings,
+    _instances,
+    paper_lr,
+    pretrain_config,
+    tuning_set,
+)
 from pprlib.models.backbones import BackboneConfig
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel, SequenceCLConfig
 from pprlib.train import TrainConfig, make_optimizer
@@ -308,7 +316,8 @@ def test_simulated_cold_users_never_get_a_cut_off_click_as_negative():
     assert cut_off > 1000  # the old sampler would have drawn many of these
     for _ in range(5):
         for batch in loader(train, 64, shuffle=True):
-            for user, row, length in zip(batch["user"].tolist(), batch["negatives"], batch["lengths"].tolist()):
+            for user, row, length in zip(batch["user"].tolist(), batch["negatives"], batch["lengths"].tolist(),
+                                         strict=True):
                 assert not set(row[:length].tolist()) & clicked[user]
 
 
@@ -320,7 +329,7 @@ def test_simulated_cold_users_are_evaluated_against_items_they_never_clicked():
     cut_off = 0
     for name in ("val", "test"):
         inst = sp.instances(name)
-        for user, candidates in zip(inst.users.tolist(), inst.candidates[:, 1:]):
+        for user, candidates in zip(inst.users.tolist(), inst.candidates[:, 1:], strict=True):
             clicked = set(full.sequence(user).tolist())
             assert not set(candidates.tolist()) & clicked, (name, user)
             cut_off += len(clicked - set(sp.data.sequence(user).tolist()))
@@ -338,7 +347,7 @@ def test_k_shot_keeps_the_first_k_plus_one_clicks():
         train = tuning_set(sp, TuneSettings(k_shot=k), BackboneConfig(), seed=0)
         expected = np.minimum(data.lengths[sp.tune_users], k + 1)
         assert sorted(train.lengths.tolist()) == sorted(expected.tolist())
-        for row, length, user in zip(train.items, train.lengths.tolist(), train.user.tolist()):
+        for row, length, user in zip(train.items, train.lengths.tolist(), train.user.tolist(), strict=True):
             assert row[:length].tolist() == data.sequence(user)[:length].tolist()  # the first clicks
         test = _instances(sp, "test", "few", k)
         assert len(test) and test.positions.min() >= 1 and test.positions.max() <= k

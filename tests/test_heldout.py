@@ -43,7 +43,7 @@ def test_held_out_users_are_cold_users_of_the_same_world(worlds):
     follows = 0
     for row, u in enumerate(held):
         seq = more.sequence(u)
-        follows += sum(b in succ[row, a - 1] for a, b in zip(seq[:-1], seq[1:]))
+        follows += sum(b in succ[row, a - 1] for a, b in zip(seq[:-1], seq[1:], strict=True))
     steps = int((lengths - 1).sum())
     assert follows / steps > CFG.sequential_strength - 0.1  # successors as often as the world says (plus chance)
 

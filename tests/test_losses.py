@@ -17,7 +17,8 @@ torch.set_num_threads(1)
 def test_bpr_hand_formula():
     pos = torch.tensor([2.0, 0.0, -1.0, 3.5])
     neg = torch.tensor([1.0, 0.0, 1.0, -2.0])
-    expected = sum(-math.log(1.0 / (1.0 + math.exp(-(p - n)))) for p, n in zip(pos.tolist(), neg.tolist())) / 4
+    expected = sum(-math.log(1.0 / (1.0 + math.exp(-(p - n))))
+                   for p, n in zip(pos.tolist(), neg.tolist(), strict=True)) / 4
     assert bpr(pos, neg).item() == pytest.approx(expected, rel=1e-6)
     assert bpr(torch.tensor([0.0]), torch.tensor([0.0])).item() == pytest.approx(math.log(2), rel=1e-6)
 
@@ -67,7 +68,8 @@ def brute_info_nce(a, p, tau, groups):
     p = [[float(x) for x in row] for row in p]
 
     def cos(u, v):
-        return sum(x * y for x, y in zip(u, v)) / (math.sqrt(sum(x * x for x in u)) * math.sqrt(sum(y * y for y in v)))
+        dot = sum(x * y for x, y in zip(u, v, strict=True))
+        return dot / (math.sqrt(sum(x * x for x in u)) * math.sqrt(sum(y * y for y in v)))
 
     total = 0.0
     for i in range(len(a)):

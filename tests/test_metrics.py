@@ -384,9 +384,10 @@ def test_full_ranking_drops_items_clicked_before_the_window():
     sp = _long_history_split()
     data, inst = sp.data, sp.instances("warm_test")
     first = data.items[data.offsets[inst.users]]
-    seq_items = [set(data.sequence(u)[max(0, p - 5):p].tolist()) for u, p in zip(inst.users, inst.positions)]
+    seq_items = [set(data.sequence(u)[max(0, p - 5):p].tolist())
+                 for u, p in zip(inst.users, inst.positions, strict=True)]
     # instances whose first click is neither the target nor in the window of 5
-    outside = np.array([f != t and f not in w for f, t, w in zip(first, inst.targets, seq_items)])
+    outside = np.array([f != t and f not in w for f, t, w in zip(first, inst.targets, seq_items, strict=True)])
     chosen = inst.select(outside & (inst.positions > 5))
     assert len(chosen) > 0
     first_click = torch.from_numpy(data.items[np.minimum(data.offsets[:-1], len(data.items) - 1)])  # per user
@@ -411,7 +412,7 @@ def test_full_ranking_never_excludes_the_target_and_checks_the_rule():
     sp = _long_history_split()
     data, inst = sp.data, sp.instances("warm_test")
     repeat = np.array([t in set(data.sequence(u)[:p].tolist()) for u, p, t in
-                       zip(inst.users, inst.positions, inst.targets)])
+                       zip(inst.users, inst.positions, inst.targets, strict=True)])
     if repeat.any():  # a target clicked before is in the mask, and still ranked
         i = np.flatnonzero(repeat)[:1]
         assert history_mask(data, inst.users[i], inst.positions[i])[0, inst.targets[i[0]]]

@@ -4,11 +4,10 @@ strict book build succeeds on the executed notebooks."""
 from __future__ import annotations
 
 import zipfile
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-
-from html.parser import HTMLParser
 
 from pprlib import book, evidence, paper, reproduction
 from pprlib.data.readers import MOVIELENS_ENV
@@ -263,7 +262,8 @@ def test_noise_chapter_has_every_rate(executed):
     g = book.glued(paths["noise"])
     assert g["noise_rates"] == book.load_profile("tiny")["noise_rates"]
     rows = table_rows(g["noise_table"])
-    low, high = (dict(zip(("ft", "light", "full", "light_nocl"), map(float, rows[i][1][:4]))) for i in (0, -1))
+    low, high = (dict(zip(("ft", "light", "full", "light_nocl"), map(float, rows[i][1][:4]), strict=True))
+                 for i in (0, -1))
     assert float(rows[-1][0][0]) == g["noise_hi"] == max(g["noise_rates"])
     for key in ("ft", "light", "full", "light_nocl"):
         assert g[f"noise_drop_{key}"] == pytest.approx(high[key] - low[key], abs=ROUNDED)
@@ -434,7 +434,7 @@ def test_summary_is_computed_from_the_other_chapters(executed):
         assert g[f"n_{v.replace(' ', '_')}"] == g["summary_verdicts"].count(v), v
     # every chapter of this book provides its claims' values; only chapters not in the book are missing
     in_book = {p.stem for p in book.toc_files()}
-    for claim, found in zip(reproduction.CLAIMS, g["summary_verdicts"]):
+    for claim, found in zip(reproduction.CLAIMS, g["summary_verdicts"], strict=True):
         assert (found == reproduction.NOT_COMPARABLE) == (claim.chapter not in in_book), claim.claim
     # the main claims on both datasets: every cell computed (the MovieLens chapter ran on the fixture)
     assert reproduction.NOT_COMPARABLE not in book.glued(paths["summary"])["across_table"]

@@ -52,7 +52,7 @@ def _close():
 def _line_points(ax):
     """Every (x, y) point of the lines drawn on ``ax``."""
     return {(round(float(x), 9), round(float(y), 9)) for line in ax.lines
-            for x, y in zip(line.get_xdata(), line.get_ydata()) if np.isfinite(y)}
+            for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True) if np.isfinite(y)}
 
 
 def test_training_curve_draws_the_metric_and_the_loss():
@@ -73,7 +73,7 @@ def test_sensitivity_plot_points_are_the_setting_means():
             for s in (0, 1, 2)]
     tidy = pd.DataFrame(rows)
     grid = plots.sensitivity_plot(tidy, reference=0.25)
-    for ax, parameter in zip(grid.axes.flat, ("n_prompt", "weight")):
+    for ax, parameter in zip(grid.axes.flat, ("n_prompt", "weight"), strict=True):
         means = tidy[tidy.parameter == parameter].groupby("setting").value.mean()
         ys = {y for _, y in _line_points(ax)}
         assert {round(v, 9) for v in means} <= ys
@@ -107,7 +107,7 @@ def test_effect_plot_draws_each_effect_its_interval_and_the_papers_marker():
     np.testing.assert_allclose(marker.get_offsets(), [[0.004, 0]])  # only b has a finite paper effect
     legend = [t.get_text() for t in ax.figure.legends[0].get_texts()]
     assert "the paper's effect, in our units" in legend and "no difference" in legend
-    assert {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())} == {"a": 1, "b": 0}
+    assert {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)} == {"a": 1, "b": 0}
     matplotlib.pyplot.close(ax.figure)
 
 

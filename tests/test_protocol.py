@@ -10,7 +10,7 @@ import pytest
 
 from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, simulate_cold_users, split
 from pprlib.data.sampling import sample_negatives
-from pprlib.data.schema import InteractionData, MISSING
+from pprlib.data.schema import MISSING, InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 
 SMALL = dict(n_users=1500, n_items=300, max_length=100)
@@ -111,7 +111,7 @@ def test_cold_instances_zero_and_few_shot(data, sp):
         assert len(inst) == data.lengths[group].sum()  # every click is an instance
         # targets are the clicks at the positions; every (user, position) appears once
         assert np.array_equal(inst.targets, data.items[data.offsets[inst.users] + inst.positions])
-        pairs = set(zip(inst.users.tolist(), inst.positions.tolist()))
+        pairs = set(zip(inst.users.tolist(), inst.positions.tolist(), strict=True))
         assert len(pairs) == len(inst)
         expected = {(u, p) for u in group.tolist() for p in range(data.lengths[u])}
         assert pairs == expected

@@ -83,9 +83,9 @@ def test_items_numbered_from_one_padding_is_zero():
     assert data.items.min() >= 1 and data.items.max() == data.n_items
     assert 0 not in data.items
     # every label maps back: the multiset of (user, item) labels equals the input's
-    got = sorted(zip(data.user_ids[data.users], data.item_ids[data.items]))
+    got = sorted(zip(data.user_ids[data.users], data.item_ids[data.items], strict=True))
     src = inter_frame()
-    assert got == sorted(zip(src.user, src.item))
+    assert got == sorted(zip(src.user, src.item, strict=True))
 
 
 def test_items_numbered_in_natural_label_order():

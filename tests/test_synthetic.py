@@ -35,7 +35,7 @@ def arrays(data):
 # ------------------------------------------------------------------------------------------
 def test_same_config_identical_data(small):
     again = generate(SyntheticConfig(**SMALL))
-    for a, b in zip(arrays(small), arrays(again)):
+    for a, b in zip(arrays(small), arrays(again), strict=True):
         assert np.array_equal(a, b)
     assert list(small.user_ids) == list(again.user_ids)
     assert small.fingerprint() == again.fingerprint()

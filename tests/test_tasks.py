@@ -16,7 +16,8 @@ from pprlib.evaluation import user_vectors
 from pprlib.experiments import tuned_model
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel
 from pprlib.models.prompt import SourceRepresentation
-from pprlib.tasks import cross_domain, profile_prediction as pp
+from pprlib.tasks import cross_domain
+from pprlib.tasks import profile_prediction as pp
 
 SMALL = SyntheticConfig(n_users=600, n_items=300)
 
@@ -115,7 +116,7 @@ def test_user_vectors_read_the_last_state(ctx):
 def test_tuned_model_is_cached(ctx):
     a = tuned_model(ctx.split, ctx.pre, "PPR(light)", ctx.backbone, ctx.settings(), "few", 0)
     b = tuned_model(ctx.split, ctx.pre, "PPR(light)", ctx.backbone, ctx.settings(), "few", 0)
-    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(x, y), k
     assert not a.training
     with pytest.raises(ValueError, match="no model to tune"):

@@ -194,7 +194,10 @@ def small_split():
     return split(generate(SyntheticConfig(n_users=300, n_items=200, max_length=30)), ProtocolConfig())
 
 
-def scripted_fit(sp, monkeypatch, curve, cl=None, seq_cl=None, ppr=PPRConfig(prompt="none"), mode="ft", desc="train",
+NO_PROMPT = PPRConfig(prompt="none")
+
+
+def scripted_fit(sp, monkeypatch, curve, cl=None, seq_cl=None, ppr=NO_PROMPT, mode="ft", desc="train",
                  **cfg):
     """Fit with validation replaced by ``curve`` (epoch 0 first); returns the history, the
     model and the weights it had at each validation."""

@@ -30,13 +30,14 @@ import pandas as pd
 import torch
 
 from pprlib.cache import config_key
+from pprlib.comparison import Comparison, collect
+from pprlib.context import BookConfig, Context
 from pprlib.data.batching import SequenceDataset
-from pprlib.data.protocol import ColdStartSplit, ProtocolConfig, split as make_split
+from pprlib.data.protocol import ColdStartSplit, ProtocolConfig
+from pprlib.data.protocol import split as make_split
 from pprlib.data.schema import MISSING, InteractionData
 from pprlib.data.synthetic import TargetDomainConfig, generate_two_domains
 from pprlib.evaluation import evaluate, most_popular, user_vectors
-from pprlib.comparison import Comparison, collect
-from pprlib.context import BookConfig, Context
 from pprlib.methods import METHODS, Method
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel
 from pprlib.models.prompt import SourceRepresentation

@@ -157,7 +157,7 @@ def _f1(y: np.ndarray, pred: np.ndarray, axis=-1) -> np.ndarray:
     return np.where(2 * tp + wrong > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
 
 
-def f1_effect(result: dict, a: str, b: str) -> "evidence.Effect":
+def f1_effect(result: dict, a: str, b: str) -> evidence.Effect:
     """F1 of ``a`` minus F1 of ``b``, paired by seed (seeds both ran), as an
     :class:`~pprlib.evidence.Effect` relative to ``b``'s mean F1. F1 is not a mean over users,
     so the interval covers training seeds only (its note says so)."""
