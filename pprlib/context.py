@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
@@ -141,7 +141,7 @@ class BookConfig:
             raise SettingError("BookConfig", "dataset", f"names no usable data: {exc}", str(exc)) from None
 
     @classmethod
-    def from_params(cls, params: Mapping) -> "BookConfig":
+    def from_params(cls, params: Mapping) -> BookConfig:
         """The settings of a run profile (or of a chapter's parameters), read strictly: an
         unknown key (with the nearest known one suggested), a value of the wrong type or out of
         range raises :class:`~pprlib.params.SettingError` naming the key."""
