@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -193,7 +194,7 @@ class TuneSettings:
         return dataclasses.replace(cfg, batch_size=self.zero_shot_batch, max_epochs=cfg.max_epochs * scale,
                                    patience=cfg.patience * scale)
 
-    def of(self, name: str) -> "TuneSettings":
+    def of(self, name: str) -> TuneSettings:
         """The settings method ``name`` reads: the learning rates of other methods left out
         (a run's cache key is then shared by every comparison that tunes it alike)."""
         return dataclasses.replace(self, lr={name: self.lr_for(name)})
