@@ -311,7 +311,7 @@ class PPRModel(nn.Module):
         return losses.nt_xent(reps[0], reps[1], cfg.temperature, groups=batch["user"])
 
     def contrastive_plan(self, batch: dict, mask: torch.Tensor, cl: ContrastiveConfig,
-                         generator: torch.Generator | None = None) -> "ContrastivePlan":
+                         generator: torch.Generator | None = None) -> ContrastivePlan:
         """Every random and structural choice of a batch's contrastive loss, drawn from
         ``generator`` before any model computation (the anchors, the masked profile elements of
         the prompt-based view, the behaviour-based views), so that runs trained together
