@@ -77,7 +77,7 @@ def successor_counts(split: ColdStartSplit, inst: Instances) -> pd.DataFrame:
     world = world_of(split.data)
     inst = inst.few_shot()
     data = split.data
-    prev = np.array([data.sequence(u)[p - 1] for u, p in zip(inst.users, inst.positions)]) - 1
+    prev = np.array([data.sequence(u)[p - 1] for u, p in zip(inst.users, inst.positions, strict=True)]) - 1
     succ = world.successors  # (K, n_items, n_successors), 0-based
     own_style = world.style[inst.users]
     rows = []
@@ -392,7 +392,7 @@ def dose_config(config, *, users: int, pretrain_epochs: int):
     return dataclasses.replace(config, n_users=users, heldout_users=3 * users, pretrain_epochs=pretrain_epochs)
 
 
-def dose_contexts(config, levels) -> dict[tuple[str, float], "Context"]:
+def dose_contexts(config, levels) -> dict[tuple[str, float], Context]:
     """The context of every dose level (``(signal, level)`` for each signal of :data:`SIGNALS`),
     all holding **one** pre-trained backbone: the one of the level where both signals are 0.
 
