@@ -41,7 +41,8 @@ RUNNER_PARAMETERS = (EXECUTED_DIR,)
 
 
 class BookError(RuntimeError):
-    """A chapter failed, or the book could not be built; the message names where."""
+    """A chapter failed, the book could not be built, or a path the run needs cannot be written
+    or read (:func:`check_paths`); the message names where."""
 
 
 def profile_names() -> list[str]:
@@ -316,7 +317,7 @@ def plan(profile: str | Path, build_dir: Path) -> list[Chapter]:
 
 
 def execute(profile: str | Path = "default", *, build_dir: Path | None = None, force: bool = False,
-            only: list[str] | None = None, jobs: int = 1, log=print) -> list[Path]:
+            only: list[str] | None = None, jobs: int = 1, html: bool = False, log=print) -> list[Path]:
     """Execute the book's notebooks; returns the executed copies (in toc order).
 
     With ``jobs > 1`` that many notebooks run at once, each kernel with one CPU thread (on a
@@ -324,6 +325,8 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     that need the same pre-trained model wait for each other through the cache's file locks.
     A failing chapter stops the run: running chapters finish, nothing new starts. A chapter
     that gathers the others' results (see :attr:`Chapter.gathers`) starts after all of them.
+    Before the first chapter, :func:`check_paths` checks every path the run writes and reads
+    (``html``: the build folder's other folders too, for the HTML build that follows).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -337,6 +340,7 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     todo, done, order = [], {}, []
     chapters = plan(profile, build_dir)
     only = check_only(only, [ch.source.stem for ch in chapters])
+    check_paths(build_dir, load_profile(profile, apart=True).get("dataset", "synthetic"), html=html)
     manifest = _read_manifest(manifest_path, log)
     for ch in chapters:
         name = ch.source.relative_to(ROOT).as_posix()
@@ -429,6 +433,62 @@ def check_only(only, names: list[str] | None = None) -> list[str] | None:
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown} in --only; choose from {names}")
     return only
+
+
+def check_paths(build_dir: Path, dataset: str = "synthetic", *, html: bool = True) -> None:
+    """Every path the run writes or reads, checked before the first chapter starts, so that a
+    permission shows as one :class:`BookError` naming the path and the permission missing, not
+    as a traceback in the middle of the book. Written: the executed chapters (``<build>/executed``:
+    its folders and files, rewritten in place), with ``html`` the rest of the build folder (the
+    staging copy and the HTML), the cache (:func:`~pprlib.cache.cache_dir`: every folder of it and
+    its lock files; its other files are replaced by renaming, which needs the folder only). Read:
+    the dataset's folder and files (:meth:`~pprlib.data.sources.DataSpec.inputs`)."""
+    from pprlib.cache import cache_dir
+    from pprlib.data.sources import DataSpec
+
+    build_dir = check_build_dir(build_dir)
+    cache = cache_dir()
+    places = [(build_dir / "executed", "the executed chapters", lambda name: True,
+               f"make it writable (chmod -R u+w {build_dir}) or choose another --build-dir")]
+    if html:
+        places.append((build_dir, "the book's staging copy and HTML", lambda name: True,
+                       f"make it writable (chmod -R u+w {build_dir}) or choose another --build-dir"))
+    places.append((cache, "the cache (data splits, models, results)", lambda name: name.endswith(".lock"),
+                   f"make it writable (chmod -R u+w {cache}) or set PPR_CACHE_DIR to a folder you can write"))
+    for root, what, rewritten, fix in places:
+        found = _unwritable(root, rewritten)
+        if found:
+            path, missing = found[0]
+            kind = "folder" if path.is_dir() else "file"
+            more = f" ({len(found) - 1} more path(s) under {root} lack it too)" if len(found) > 1 else ""
+            raise BookError(f"{path}: no {missing} permission on this {kind}, where the run writes {what}{more}; "
+                            f"{fix}")
+    for path in DataSpec(dataset).inputs():
+        folder = path.is_dir()
+        if not os.access(path, os.R_OK | (os.X_OK if folder else 0)):
+            raise BookError(f"{path}: no read permission on this data {'folder' if folder else 'file'} (dataset "
+                            f"{dataset!r}); make it readable (chmod {'u+rx' if folder else 'u+r'} {path}) or copy "
+                            "the data to a folder you can read")
+
+
+def _unwritable(root: Path, rewritten) -> list[tuple[Path, str]]:
+    """``(path, permission)`` for every folder under ``root`` (itself included) that cannot be
+    written or read, and every file named ``rewritten(name)`` that cannot be written. A ``root``
+    not made yet is made in a folder checked already (the build folder by :func:`check_build_dir`,
+    the cache by :func:`~pprlib.cache.cache_dir`, which makes it)."""
+    if not root.is_dir():
+        return []  # not made yet, or a file that making it as a folder reports (check_build_dir, ensure_folder)
+    found: list[tuple[Path, str]] = []
+
+    def unreadable(exc: OSError) -> None:
+        found.append((Path(exc.filename), "read"))
+
+    for folder, _, files in os.walk(root, onerror=unreadable):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            found.append((Path(folder), "write"))
+        found += [(Path(folder) / f, "write") for f in files
+                  if rewritten(f) and not os.access(os.path.join(folder, f), os.W_OK)]
+    return found
 
 
 def _read_manifest(path: Path, log) -> dict:
@@ -546,7 +606,7 @@ def run(profile: str | Path = "default", *, build_dir: Path | None = None, force
         only: list[str] | None = None, html: bool = True, jobs: int = 1, log=print) -> None:
     start = time.perf_counter()
     check_build_dir(build_dir)
-    execute(profile, build_dir=build_dir, force=force, only=only, jobs=jobs, log=log)
+    execute(profile, build_dir=build_dir, force=force, only=only, jobs=jobs, html=html, log=log)
     if html:
         build(build_dir, log=log)
     log(f"[book] finished in {time.perf_counter() - start:.0f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -14,7 +15,19 @@ def _errors():
     from pprlib.cache import CacheError
     from pprlib.data.readers import DatasetUnavailableError
 
-    return (BookError, CacheError, DatasetUnavailableError, ValueError, FileNotFoundError)
+    return (BookError, CacheError, DatasetUnavailableError, ValueError, OSError)
+
+
+def _message(exc: BaseException) -> str:
+    """The one line printed for ``exc``: an operating-system error (a permission, a full disk)
+    names its path and what failed, never a traceback; the others say it in their message."""
+    if not isinstance(exc, OSError) or exc.filename is None:
+        return str(exc)
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    advice = {errno.EACCES: "; check its permissions (the run reads or writes it)",
+              errno.EPERM: "; check its permissions (the run reads or writes it)",
+              errno.ENOSPC: "; free some space on that disk (or set PPR_CACHE_DIR to another one)"}
+    return f"{paths}: {exc.strerror or type(exc).__name__}{advice.get(exc.errno, '')}"
 
 
 def _book(args) -> int:
@@ -30,7 +43,7 @@ def _book(args) -> int:
         book.run(args.profile, build_dir=args.build_dir, force=args.force, only=args.only,
                  html=not args.no_html, jobs=args.jobs)
     except _errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: the chapters that finished are kept and are not re-executed next time", file=sys.stderr)
@@ -46,7 +59,7 @@ def _stats(args) -> int:
         config = BookConfig.from_params(load_profile(args.profile))
         _, split = book_data(config)  # the profile's dataset: generator, MovieLens or a folder
     except _errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
     print(split.table().to_string())
     return 0

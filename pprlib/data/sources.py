@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pprlib.cache import cache_dir, cached, config_key
 from pprlib.data import readers
-from pprlib.data.protocol import MIN_COLD_USERS, ColdStartSplit, ProtocolConfig, split as make_split
+from pprlib.data.protocol import MIN_COLD_USERS, ColdStartSplit, ProtocolConfig
+from pprlib.data.protocol import split as make_split
 from pprlib.data.schema import TIES, DataWarning, InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 
@@ -39,6 +40,11 @@ the others the raw files of CIKM Cup 2019 and Ali_Display_Ad_Click. The folder m
 environment variables (``grouplens:${PPR_MOVIELENS_1M}``)."""
 
 SOURCES = ("synthetic", "movielens-100k", *(f"{kind}:<folder>" for kind in FOLDER_READERS))
+
+FOLDER_FILES = {"csv": ("interactions.csv", "users.csv"), "cikm2019": ("user_behavior.csv", "user.csv", "item.csv"),
+                "ali-display-ad": ("raw_sample.csv", "user_profile.csv", "ad_feature.csv"),
+                "grouplens": ("u.data", "u.user", "ratings.dat", "users.dat")}
+"""The files each folder reader opens when they are there (:meth:`DataSpec.inputs`)."""
 
 TIE_SOURCES = ("movielens-100k", "grouplens", "csv")
 """The sources whose readers order tied timestamps as told (:attr:`DataSpec.ties`)."""
@@ -99,6 +105,24 @@ class DataSpec:
     def folder(self) -> Path | None:
         """The absolute data folder of a folder source, else ``None``."""
         return data_folder(self.source.partition(":")[2].strip()) if ":" in self.source else None
+
+    def inputs(self) -> list[Path]:
+        """The folder and the files of it that reading this source opens, those that exist (for a
+        check of read permission before any work; the readers name a missing file themselves):
+        none for the generator, and for ``movielens-100k`` the local copy that ``PPR_MOVIELENS``
+        names (a downloaded wheel lies in the cache, whose folders the runner checks)."""
+        if self.kind == "synthetic":
+            return []
+        if self.kind == "movielens-100k":
+            local = os.environ.get(readers.MOVIELENS_ENV, "").strip()
+            if not local:
+                return []
+            base, names = Path(local).expanduser(), ("u.data", "u.user")
+        else:
+            base, names = self.folder, FOLDER_FILES[self.kind]
+        if not base.is_dir():
+            return [base] if base.exists() else []
+        return [base, *(base / name for name in names if (base / name).exists())]
 
 
 def load_data(spec: DataSpec) -> InteractionData:
