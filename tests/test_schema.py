@@ -176,11 +176,14 @@ def test_whole_float_ids_are_accepted_without_decimal():
 
 
 def test_id_labels_keep_leading_zeros():
-    inter = pd.DataFrame({"user": ["007", "7"], "item": ["a", "b"], "timestamp": [1, 2]})
-    users = pd.DataFrame({"user": ["007", "7"], "gender": ["F", "M"]})
+    inter = pd.DataFrame({"user": ["007", "8"], "item": ["a", "b"], "timestamp": [1, 2]})
+    users = pd.DataFrame({"user": ["007", "8"], "gender": ["F", "M"]})
     data = build_dataset(inter, users, ["gender"], name="t")
-    assert list(data.user_ids) == ["007", "7"]
+    assert list(data.user_ids) == ["007", "8"]
     assert data.lengths.tolist() == [1, 1]
+    # '007' next to '7' in one column is one number written two ways: refused (pprlib.data.checks)
+    with pytest.raises(DataValidationError, match="ids '007' and '7' are the same number written two ways"):
+        build_dataset(inter.assign(user=["007", "7"]), users.assign(user=["007", "7"]), ["gender"], name="t")
 
 
 # ------------------------------------------------------------------------------------------

@@ -21,13 +21,15 @@ import sys
 import warnings
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from pprlib.cache import ensure_folder
+from pprlib.data.checks import check_ratings, misplaced
 from pprlib.data.schema import (
     ROW,
     DataValidationError,
@@ -322,26 +324,14 @@ def read_grouplens(
         # latin-1 decodes any byte; GroupLens files are ASCII or latin-1
         interactions = _read_file(inter_path, sep="\t", columns=_ML_RATINGS, encoding="latin-1")
         users = _read_file(users_path, sep="|", columns=_ML100K_USER, encoding="latin-1")
-        return _movielens_100k(interactions, users, str(inter_path), str(users_path), profile_fields,
-                               ties=ties, ties_seed=ties_seed)
+        return _movielens(interactions, users, str(inter_path), str(users_path), profile_fields,
+                          ties=ties, ties_seed=ties_seed)
     if {"ratings.dat", "users.dat"} <= names:
         inter_path, users_path = folder / "ratings.dat", folder / "users.dat"
         interactions = _read_file(inter_path, sep="::", columns=_ML_RATINGS, encoding="latin-1")
         users = _read_file(users_path, sep="::", columns=_ML1M_USER, encoding="latin-1")
-        return build_dataset(
-            interactions,
-            users,
-            profile_fields,
-            name="ml-1m",
-            interactions_source=str(inter_path),
-            users_source=str(users_path),
-            user_col="user_id",
-            item_col="item_id",
-            vocab=_ML_VOCAB,
-            meta={"reader": "read_grouplens", "files": [str(inter_path), str(users_path)]},
-            ties=ties,
-            ties_seed=ties_seed,
-        )
+        return _movielens(interactions, users, str(inter_path), str(users_path), profile_fields, name="ml-1m",
+                          ties=ties, ties_seed=ties_seed)
     partial = [f"{a} without {b}" for pair in _ML_PAIRS for a, b in (pair, pair[::-1])
                if a in names and b not in names]
     found = f" (found {'; '.join(partial)})" if partial else ""
@@ -351,31 +341,17 @@ def read_grouplens(
     )
 
 
-def _movielens_100k(
-    interactions: pd.DataFrame,
-    users: pd.DataFrame,
-    inter_source: str,
-    users_source: str,
-    profile_fields: Sequence[str],
-    **order,
-) -> InteractionData:
-    """ML-100K frames (GroupLens or recbole) -> dataset, ages bucketed into ML-1M codes."""
-    users = users.copy()
-    if "age" in users.columns:
-        users["age"] = _bucket_ages(users, users_source)
-    return build_dataset(
-        interactions,
-        users,
-        profile_fields,
-        name="ml-100k",
-        interactions_source=inter_source,
-        users_source=users_source,
-        user_col="user_id",
-        item_col="item_id",
-        vocab=_ML_VOCAB,
-        meta={"reader": "movielens-100k", "files": [inter_source, users_source]},
-        **order,
-    )
+def _movielens(interactions: pd.DataFrame, users: pd.DataFrame, inter_source: str, users_source: str,
+               profile_fields: Sequence[str], name: str = "ml-100k", **order) -> InteractionData:
+    """MovieLens frames (GroupLens or recbole) -> dataset; ML-100K's ages in years are bucketed
+    into ML-1M codes. Ratings must be 0.5 to 5 stars (else the columns are out of order)."""
+    check_ratings(interactions, "rating", inter_source, 0.5, 5, order="user_id, item_id, rating, timestamp")
+    if name == "ml-100k" and "age" in users.columns:
+        users = users.assign(age=_bucket_ages(users, users_source))
+    return build_dataset(interactions, users, profile_fields, name=name, interactions_source=inter_source,
+                         users_source=users_source, user_col="user_id", item_col="item_id", vocab=_ML_VOCAB,
+                         meta={"reader": "read_grouplens" if name == "ml-1m" else "movielens-100k",
+                               "files": [inter_source, users_source]}, **order)
 
 
 def _bucket_ages(users: pd.DataFrame, source: str) -> pd.Series:
@@ -496,8 +472,8 @@ def read_movielens_100k(
     with archive:
         interactions = _read_wheel_member(archive, path, _WHEEL_INTER)
         users = _read_wheel_member(archive, path, _WHEEL_USER)
-    return _movielens_100k(interactions, users, f"{path}:{_WHEEL_INTER}", f"{path}:{_WHEEL_USER}", profile_fields,
-                           ties=ties, ties_seed=ties_seed)
+    return _movielens(interactions, users, f"{path}:{_WHEEL_INTER}", f"{path}:{_WHEEL_USER}", profile_fields,
+                      ties=ties, ties_seed=ties_seed)
 
 
 MOVIELENS_LABELS = {"ml-100k": "MovieLens-100K", "ml-1m": "MovieLens-1M"}
@@ -563,9 +539,8 @@ def read_cikm2019(
     keep = behavior.isin(list(behaviors)).to_numpy()
     if not keep.any():
         found = sorted(set(behavior.dropna()))[:10]
-        raise DataValidationError(
-            f"{_where(str(inter_path), 'behavior')}: no row has a behavior in {list(behaviors)}; found {found}"
-        )
+        raise DataValidationError(f"{_where(str(inter_path), 'behavior')}: no row has a behavior in {list(behaviors)}; "
+                                  f"found {found}{misplaced(log, behaviors, 'behavior', ', '.join(log.columns[:4]))}")
     items = None
     if items_path.exists():
         items = _read_file(items_path, sep=",", columns=("item_id", "category_id", "shop_id", "brand_id"))

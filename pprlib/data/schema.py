@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,7 @@ class InteractionData:
         pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
         return keys[pos] == query
 
-    def subset(self, keep: np.ndarray, name: str | None = None) -> "InteractionData":
+    def subset(self, keep: np.ndarray, name: str | None = None) -> InteractionData:
         """A copy holding only the interactions where ``keep`` (bool, per interaction) is true.
 
         Users and items keep their codes (a user left with no clicks keeps the code, with an
@@ -147,7 +148,7 @@ class InteractionData:
         return self.items[self.offsets[user] : self.offsets[user + 1]]
 
     def profile_labels(self, user: int) -> dict[str, str]:
-        return {f: self.vocab[f][c] for f, c in zip(self.profile_fields, self.profiles[user])}
+        return {f: self.vocab[f][c] for f, c in zip(self.profile_fields, self.profiles[user], strict=True)}
 
     def encode_profile(self, labels: dict[str, str]) -> np.ndarray:
         """Codes for a profile given as labels; absent fields become missing."""
@@ -223,25 +224,10 @@ def _ids(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             f"{_where(source, column, _row_labels(frame, negative))}: ids must be non-negative, "
             f"got {text[negative].iloc[0]!r}"
         )
-    _warn_trailing_zero(frame, text, column, source)
+    from pprlib.data.checks import refuse_two_spellings  # checks builds on this module
+
+    refuse_two_spellings(frame, text, column, source)
     return text
-
-
-def _warn_trailing_zero(frame: pd.DataFrame, text: pd.Series, column: str, source: str) -> None:
-    """Ids are text, so ``1`` and ``1.0`` are two ids: say so when a column holds both forms
-    (a file written by a tool that turned integer ids into floats, say)."""
-    dotted = text.str.fullmatch(r"\d+\.0+").to_numpy()
-    if not dotted.any():
-        return
-    stripped = text[dotted].str.replace(r"\.0+$", "", regex=True)
-    twins = stripped.isin(set(text[~dotted])).to_numpy()
-    if twins.any():
-        rows = _row_labels(frame, np.flatnonzero(dotted)[twins])
-        first = text[dotted][twins].iloc[0]
-        warnings.warn(
-            f"{_where(source, column, rows)}: ids {first!r} and {first.split('.')[0]!r} differ only by a trailing "
-            f"'.0' and are read as two different ids ({int(twins.sum())} such row(s)); if they are the same, "
-            "write them the same way", DataWarning, stacklevel=4)
 
 
 def _timestamps(frame: pd.DataFrame, column: str, source: str) -> tuple[np.ndarray, int]:
@@ -343,6 +329,8 @@ def build_dataset(
     ``ties`` orders a user's interactions with equal timestamps (:data:`TIES`; ``ties_seed``
     seeds the ``"random"`` order).
     """
+    from pprlib.data.checks import check_profile_join  # checks builds on this module
+
     profile_fields = list(profile_fields)
     if interactions is None or len(interactions) == 0:
         raise DataValidationError(f"{interactions_source}: no interactions (empty file or no rows)")
@@ -389,6 +377,8 @@ def build_dataset(
             inter_user, inter_item = key.u, key.i
 
     known = inter_user.isin(set(profile_user)).to_numpy()
+    check_profile_join(inter, inter_user, profile_user, known, unknown_users, user_col, interactions_source,
+                       users_source)
     extra_users: list[str] = []
     if not known.all():
         if unknown_users == "error":
@@ -400,10 +390,6 @@ def build_dataset(
         if unknown_users == "drop":
             inter, key, times = inter[known], key[known], times[known]
             inter_user, inter_item = key.u, key.i
-            if len(key) == 0:
-                raise DataValidationError(
-                    f"{interactions_source}: no interaction has a user with a profile row in {users_source}"
-                )
         else:
             extra_users = sorted(set(inter_user[~known]))
 

@@ -20,7 +20,7 @@ from pprlib.cache import CacheError, cache_dir, cached
 from pprlib.cli import main
 from pprlib.data import DataValidationError, DataWarning
 from pprlib.data.protocol import ProtocolConfig, split
-from pprlib.data.readers import read_cikm2019, read_csv_pair, read_movielens_100k
+from pprlib.data.readers import read_cikm2019, read_csv_pair, read_grouplens, read_movielens_100k
 from pprlib.data.schema import MISSING, InteractionData
 from pprlib.experiments import BookConfig, recommend
 
@@ -240,14 +240,102 @@ def test_large_timestamps_are_read_exactly(tmp_path):
     assert [data.item_ids[i] for i in data.sequence(0)] == ["i1", "i2"]
 
 
-def test_ids_differing_only_by_a_trailing_zero_warn(tmp_path):
-    inter = "user_id,item_id,timestamp\nu1,1,1\nu1,1.0,2\nu2,2,3\n"
+@pytest.mark.parametrize("ids, first, second, rows", [
+    ("1 1.0 2", "1", "1.0", "rows 2, 3"),
+    ("007 7 2", "007", "7", "rows 2, 3"),
+    ("2 7 7.00", "7", "7.00", "rows 3, 4"),
+    ("0.5 00.50 2", "0.5", "00.50", "rows 2, 3"),
+])
+def test_ids_that_are_one_number_in_two_spellings_are_refused(tmp_path, ids, first, second, rows):
+    a, b, c = ids.split()
+    inter = f"user_id,item_id,timestamp\nu1,{a},1\nu1,{b},2\nu2,{c},3\n"
+    with pytest.raises(DataValidationError) as info:
+        read(tmp_path, inter)
+    assert str(info.value) == (
+        f"{tmp_path}/interactions.csv, column 'item_id', {rows}: ids {first!r} and {second!r} are the same number "
+        "written two ways (2 ids of this column are); ids are read as text, so they would be two different ids: "
+        "write each id one way")
+
+
+def test_ids_of_one_spelling_each_are_fine(tmp_path):
+    data = read(tmp_path, "user_id,item_id,timestamp\nu1,007,1\nu1,070,2\nu2,7.5,3\nu2,x7,4\n")
+    assert sorted(data.item_ids[1:]) == ["007", "070", "7.5", "x7"]
+
+
+JOIN_CASES = {
+    "no profile row matches a clicking user": (
+        "user_id,item_id,timestamp\nx1,i1,1\nx2,i1,2\n", "user_id,zip\nu1,02139\nu2,2139\n",
+        "{dir}/users.csv, column 'user_id': no profile row matches a clicking user, no interaction of "
+        "{dir}/interactions.csv has a user with a profile row (2 profile id(s), e.g. 'u1'; 2 clicking user(s), e.g. "
+        "'x1'); the two files must use the same user ids"),
+    "the ids match only as numbers": (
+        "user_id,item_id,timestamp\n7,i1,1\n8,i1,2\n", "user_id,zip\n007,02139\n008,2139\n",
+        "{dir}/users.csv, column 'user_id': no profile row matches a clicking user, no interaction of "
+        "{dir}/interactions.csv has a user with a profile row (2 profile id(s), e.g. '007'; 2 clicking user(s), e.g. "
+        "'7'); they match as numbers ('007' here is '7' there): write the ids the same way in both; the two files "
+        "must use the same user ids"),
+}
+
+
+@pytest.mark.parametrize("kind", list(JOIN_CASES))
+@pytest.mark.parametrize("unknown_users", ["error", "missing", "drop"])
+def test_profiles_that_join_no_clicking_user_are_refused(tmp_path, kind, unknown_users):
+    inter, users, expected = JOIN_CASES[kind]
+    with pytest.raises(DataValidationError) as info:
+        read(tmp_path, inter, users, unknown_users=unknown_users)
+    assert str(info.value) == expected.format(dir=tmp_path)
+
+
+@pytest.mark.parametrize("unknown_users, fate", [("missing", "get an all-missing profile"),
+                                                 ("drop", "are left out with their 3 interaction(s)")])
+def test_clicking_users_without_a_profile_row_are_counted(tmp_path, unknown_users, fate):
+    inter = "user_id,item_id,timestamp\nu1,i1,1\nu9,i1,2\nu8,i2,3\nu9,i2,4\nu2,i3,5\n"
     with pytest.warns(DataWarning) as caught:
-        data = read(tmp_path, inter)
+        read(tmp_path, inter, unknown_users=unknown_users)
     assert [str(w.message) for w in caught] == [
-        f"{tmp_path}/interactions.csv, column 'item_id', row 3: ids '1.0' and '1' differ only by a trailing '.0' and "
-        "are read as two different ids (1 such row(s)); if they are the same, write them the same way"]
-    assert data.n_items == 3
+        f"{tmp_path}/interactions.csv, column 'user_id', rows 3, 4, 5: 2 of 4 clicking user(s) have no profile row in "
+        f"{tmp_path}/users.csv (e.g. 'u9') and {fate}"]
+
+
+def test_cikm_profiles_of_other_users_are_refused(tmp_path):
+    (tmp_path / "user_behavior.csv").write_text("1,10,pv,100\n2,11,pv,101\n")
+    (tmp_path / "user.csv").write_text("3,F,25,3\n")
+    with pytest.raises(DataValidationError, match=r"user\.csv, column 'user_id': no profile row matches a clicking "
+                                                  r"user"):
+        read_cikm2019(tmp_path)
+
+
+def test_grouplens_columns_in_another_order_are_refused(tmp_path):
+    (tmp_path / "ratings.dat").write_text("1::1193::978300760::5\n1::661::978302109::3\n")
+    (tmp_path / "users.dat").write_text("1::F::1::10::48067\n")
+    with pytest.raises(DataValidationError) as info:
+        read_grouplens(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path}/ratings.dat, column 'rating', rows 1, 2: '978300760' is not a rating (0.5 to 5); column "
+        "'timestamp' holds values from 0.5 to 5: are the columns in another order than the format's (user_id, "
+        "item_id, rating, timestamp)?")
+
+
+def test_movielens_wheel_with_ratings_out_of_range(tmp_path):
+    path = _wheel(tmp_path / "recbole-1.2.1-py3-none-any.whl",
+                  inter="user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t881250949\n"
+                        "1\t2\t50\t881250950\n")
+    with pytest.raises(DataValidationError) as info:
+        read_movielens_100k(wheel=path)
+    assert str(info.value) == (
+        f"{path}:recbole/dataset_example/ml-100k/ml-100k.inter, column 'rating', row 3: '50' is not a rating "
+        "(0.5 to 5): are the columns in another order than the format's (user_id, item_id, rating, timestamp)?")
+
+
+def test_cikm_columns_in_another_order_say_where_the_behaviors_are(tmp_path):
+    (tmp_path / "user_behavior.csv").write_text("1,10,100,pv\n1,11,101,pv\n")
+    (tmp_path / "user.csv").write_text("1,F,25,3\n")
+    with pytest.raises(DataValidationError) as info:
+        read_cikm2019(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path}/user_behavior.csv, column 'behavior': no row has a behavior in ['pv']; found ['100', '101']; "
+        "column 'timestamp' holds them: are the columns in another order than the format's (user_id, item_id, "
+        "behavior, timestamp)?")
 
 
 def test_zip_codes_keep_their_leading_zero(tmp_path):
