@@ -1,0 +1,159 @@
+"""Beyond the paper: what holds PPR below the value of the profile, measured by removing one
+limit at a time, and the variant that removes them together (``PPR(warm)``).
+
+Every limit is a :class:`~pprlib.methods.Method` that differs from PPR(light) in one field
+(:data:`INTERVENTIONS`), tuned with its own learning rate chosen on validation and evaluated on
+the same instances as the generator's ceilings (:func:`pprlib.mechanism.ceiling_comparison`).
+Two numbers per row, both as shares of the value of the profile (Bayes with the profile minus
+the profile-blind Bayes scorer, on the same instances, held fixed): what the method captures
+(its score above the profile-blind Bayes scorer) and what removing the limit recovers (its gain
+over PPR(light)), each with its interval over seeds and instances.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from pprlib.comparison import Comparison
+from pprlib.evidence import Effect, effect_of_differences, format_mde, interval_text
+
+REFERENCE = "PPR(light)"
+
+INTERVENTIONS: dict[str, str] = {
+    "none (the paper's PPR(light))": "PPR(light)",
+    "validation noise: a tenth of the warm users added to validation": "PPR(light) + warm validation",
+    "the loss: one sampled negative per target (softmax instead)": "PPR(light) + softmax",
+    "the data: the cold users' profiles only (warm users' added)": "PPR(light) + warm users",
+    "all three: PPR(warm)": "PPR(warm)",
+}
+"""Each candidate limit and the method that removes it (PPR(light) with one field changed; the
+last row removes all three)."""
+
+BASELINES = ("ft", "profile model", "profile model (warm)")
+"""The simplest strong baselines shown beside the interventions: fine-tuning, the profile model
+alone, and the profile model given what PPR(warm) is given (the same data, loss and validation)."""
+
+VARIANT = "PPR(warm)"
+TARGET, FLOOR = 0.6, 0.4
+"""The variant's goal: at least ``TARGET`` of the value of the profile captured, the interval's
+lower end above ``FLOOR``."""
+
+
+def value_of_profile(ceilings: Comparison, metric: str = "NDCG@10") -> float:
+    """Bayes with the profile minus the profile-blind Bayes scorer, mean over ``ceilings``' instances."""
+    return ceilings.effect("Bayes (profile)", "Bayes (none)", metric).estimate
+
+
+def captured(result: Comparison, ceilings: Comparison, name: str, metric: str = "NDCG@10") -> Effect:
+    """Method ``name``'s score above the profile-blind Bayes scorer, per seed and instance
+    (``result`` and ``ceilings`` on the same instances in the same order), with its interval over
+    seeds and instances (the Bayes scorer is exact given its draws: no seed of its own)."""
+    seeds = [s for s in result.seeds if (name, s) in result.per_instance]
+    if not seeds:
+        raise ValueError(f"{name!r} did not run in this comparison")
+    none = _ceiling(ceilings, "Bayes (none)", metric)
+    ours = np.stack([result.per_instance[(name, s)][metric] for s in seeds])
+    if ours.shape[1] != len(none):
+        raise ValueError(f"{name!r} ran on {ours.shape[1]} instances, the ceilings on {len(none)}: "
+                         "restrict both alike (e.g. .only('zero'))")
+    return effect_of_differences(ours - none[None, :], float(none.mean()))
+
+
+def _ceiling(ceilings: Comparison, scorer: str, metric: str) -> np.ndarray:
+    key = next(k for k in ceilings.per_instance if k[0] == scorer)
+    return np.asarray(ceilings.per_instance[key][metric], dtype=np.float64)
+
+
+def share_text(effect: Effect, value: float) -> str:
+    """``+64 % [+61 %, +67 %]``: an effect as a share of ``value`` (held fixed)."""
+    if not value > 0 or not math.isfinite(effect.estimate):
+        return "—"
+    return interval_text(100 * effect.estimate / value, 100 * effect.lo / value, 100 * effect.hi / value, 0)\
+        .replace("]", " %]").replace(" [", " % [")
+
+
+def limits_table(result: Comparison, ceilings: Comparison, metric: str = "NDCG@10",
+                 rows: dict[str, str] | None = None, baselines=BASELINES) -> pd.DataFrame:
+    """One row per limit of ``rows`` (:data:`INTERVENTIONS`) and per baseline: the method, its
+    mean ``metric``, the share of the value of the profile it captures and the share that
+    removing the limit recovers over PPR(light) (each with its interval over seeds and
+    instances), and that gain's MDE. ``result`` holds the methods, ``ceilings`` the scorers, both
+    restricted to the same instances."""
+    rows = INTERVENTIONS if rows is None else rows
+    value = value_of_profile(ceilings, metric)
+    out = []
+    entries = [(limit, name) for limit, name in rows.items()]
+    entries += [(f"baseline: {name}", name) for name in baselines]
+    for limit, name in entries:
+        if name not in result.methods:
+            continue
+        took = captured(result, ceilings, name, metric)
+        gain = result.effect(name, REFERENCE, metric) if name != REFERENCE and REFERENCE in result.methods else None
+        out.append({"limit removed": limit, "method": name, metric: float(took.estimate + took.reference_mean),
+                    "captured (share of the value)": share_text(took, value),
+                    "recovered over PPR(light)": share_text(gain, value) if gain else "—",
+                    "gain over PPR(light)": gain.text() if gain else "—",
+                    "MDE": format_mde(gain.mde) if gain else "—",
+                    "share": took.estimate / value if value > 0 else math.nan,
+                    "share lo": took.lo / value if value > 0 else math.nan,
+                    "share hi": took.hi / value if value > 0 else math.nan,
+                    "recovered": gain.estimate / value if gain and value > 0 else 0.0,
+                    "recovered lo": gain.lo / value if gain and value > 0 else 0.0,
+                    "recovered hi": gain.hi / value if gain and value > 0 else 0.0,
+                    "MDE share": gain.mde / value if gain and value > 0 else math.nan,
+                    "seeds": took.n_seeds})
+    return pd.DataFrame(out)
+
+
+def view(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :func:`limits_table` a page shows (the numbers behind them stay in the table)."""
+    metric = next(c for c in table.columns if "NDCG" in c)
+    shown = table[["limit removed", "method", metric, "captured (share of the value)", "recovered over PPR(light)",
+                   "MDE", "seeds"]].copy()
+    shown[metric] = shown[metric].map(lambda v: f"{v:.4f}")
+    shown["MDE"] = [m if m == "—" else f"{m} ({100 * s:.0f} %)" for m, s in zip(table["MDE"], table["MDE share"],
+                                                                               strict=True)]
+    return shown.rename(columns={"MDE": "MDE of the gain (share)"}).set_index("limit removed")
+
+
+def limits_sentence(table: pd.DataFrame, shots: str) -> str:
+    """What the table of limits says, in words, for ``shots`` ("zero-shot" or "few-shot"): each
+    limit's recovered share with its interval, which are detectable, and what the variant and the
+    profile model given the same data capture."""
+    rows = table.set_index("method")
+    parts = []
+    for limit, name in INTERVENTIONS.items():
+        if name in (REFERENCE, VARIANT) or name not in rows.index:
+            continue
+        r = rows.loc[name]
+        found = r["recovered lo"] > 0
+        lost = r["recovered hi"] < 0
+        parts.append(f"{limit.split(':')[0]} {r['recovered over PPR(light)']} "
+                     + ("(detectable)" if found else "(a loss)" if lost else "(not distinguishable from zero)"))
+    text = f"In {shots}, removing one limit at a time recovers, as shares of the value of the profile: " \
+           + "; ".join(parts) + "."
+    if VARIANT in rows.index:
+        v = rows.loc[VARIANT]
+        text += (f" Removing all three (PPR(warm)) captures {v['captured (share of the value)']} of the value, "
+                 f"against {rows.loc[REFERENCE, 'captured (share of the value)']} for PPR(light)")
+        if "profile model (warm)" in rows.index:
+            text += (f"; the profile model given the same data, loss and validation captures "
+                     f"{rows.loc['profile model (warm)', 'captured (share of the value)']}")
+        text += "."
+    return text
+
+
+def goal_text(table: pd.DataFrame, shots: str, target: float = TARGET, floor: float = FLOOR) -> str:
+    """Whether the variant meets its goal in ``shots``: at least ``target`` of the value
+    captured with the interval's lower end above ``floor``."""
+    rows = table.set_index("method")
+    if VARIANT not in rows.index:
+        return f"PPR(warm) did not run in {shots}."
+    v = rows.loc[VARIANT]
+    met = v["share"] >= target and v["share lo"] > floor
+    return (f"In {shots} PPR(warm) captures {v['captured (share of the value)']} of the value of the profile: "
+            + ("it meets" if met else "it misses")
+            + f" the goal of at least {100 * target:.0f} % with the interval's lower end above {100 * floor:.0f} %.")

@@ -1,0 +1,96 @@
+"""pprlib.variant: the table of limits (what each method captures of the value of the profile,
+what removing a limit recovers over PPR(light)) and the sentences read from it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pprlib import variant
+from pprlib.comparison import Comparison
+
+N = 400
+
+
+def _ceilings(rng):
+    none = rng.uniform(0.3, 0.6, N)
+    profile = none + 0.1 + rng.normal(0, 0.05, N)  # the value of the profile: about +0.1
+    return Comparison({("Bayes (none)", 0): {"NDCG@10": none}, ("Bayes (profile)", 0): {"NDCG@10": profile}},
+                      {}, {}), none, profile
+
+
+def _result(rng, none, shares: dict[str, float], seeds=(0, 1, 2)):
+    """Each method scoring the profile-blind scorer plus ``share`` of the value (0.1), with noise."""
+    per = {}
+    for name, share in shares.items():
+        for s in seeds:
+            per[(name, s)] = {"NDCG@10": none + 0.1 * share + rng.normal(0, 0.02, N) + rng.normal(0, 0.002)}
+    return Comparison(per, {}, {})
+
+
+@pytest.fixture
+def world():
+    rng = np.random.default_rng(0)
+    ceilings, none, profile = _ceilings(rng)
+    shares = {"PPR(light)": 0.1, "PPR(light) + warm validation": 0.1, "PPR(light) + softmax": 0.4,
+              "PPR(light) + warm users": 0.3, "PPR(warm)": 0.7, "ft": 0.0, "profile model": 0.2,
+              "profile model (warm)": 0.65}
+    return ceilings, _result(rng, none, shares), none, profile, shares
+
+
+def test_captured_is_the_method_above_the_profile_blind_scorer_per_seed_and_instance(world):
+    ceilings, result, none, profile, _ = world
+    e = variant.captured(result, ceilings, "PPR(warm)")
+    ours = np.stack([result.per_instance[("PPR(warm)", s)]["NDCG@10"] for s in (0, 1, 2)])
+    assert e.estimate == pytest.approx((ours - none).mean())
+    assert e.n_seeds == 3 and e.n_instances == N and e.lo < e.estimate < e.hi
+    assert e.reference_mean == pytest.approx(none.mean())
+    assert variant.value_of_profile(ceilings) == pytest.approx((profile - none).mean())
+    with pytest.raises(ValueError, match="did not run"):
+        variant.captured(result, ceilings, "PPR(full)")
+    short = Comparison({k: {"NDCG@10": v["NDCG@10"][:10]} for k, v in result.per_instance.items()}, {}, {})
+    with pytest.raises(ValueError, match="instances"):
+        variant.captured(short, ceilings, "PPR(warm)")
+
+
+def test_the_table_gives_each_limit_its_captured_and_recovered_share(world):
+    ceilings, result, none, profile, shares = world
+    value = (profile - none).mean()
+    table = variant.limits_table(result, ceilings).set_index("method")
+    assert list(table.index) == [*variant.INTERVENTIONS.values(), *variant.BASELINES]
+    for name, share in shares.items():
+        assert table.loc[name, "share"] == pytest.approx(share * 0.1 / value, abs=0.03), name
+        assert table.loc[name, "share lo"] < table.loc[name, "share"] < table.loc[name, "share hi"]
+    gain = result.effect("PPR(warm)", "PPR(light)")
+    assert table.loc["PPR(warm)", "recovered"] == pytest.approx(gain.estimate / value)
+    assert table.loc["PPR(warm)", "MDE share"] == pytest.approx(gain.mde / value)
+    assert table.loc["PPR(light)", "recovered over PPR(light)"] == "—"
+    shown = variant.view(variant.limits_table(result, ceilings))
+    assert shown.loc["all three: PPR(warm)", "captured (share of the value)"].endswith("%]")
+
+
+def test_a_method_that_did_not_run_is_left_out_of_the_table(world):
+    ceilings, result, *_ = world
+    fewer = Comparison({k: v for k, v in result.per_instance.items() if k[0] != "PPR(light) + softmax"}, {}, {})
+    assert "PPR(light) + softmax" not in set(variant.limits_table(fewer, ceilings).method)
+
+
+def test_the_sentences_report_each_limit_and_the_goal(world):
+    ceilings, result, *_ = world
+    table = variant.limits_table(result, ceilings)
+    text = variant.limits_sentence(table, "zero-shot")
+    assert "the loss" in text and "(detectable)" in text and "validation noise" in text
+    assert "not distinguishable from zero" in text  # the validation intervention changes nothing here
+    assert "(PPR(warm)) captures" in text and "profile model given the same data" in text
+    assert "meets" in variant.goal_text(table, "zero-shot")
+    assert "misses" in variant.goal_text(table, "zero-shot", target=0.9)
+    assert "misses" in variant.goal_text(table, "zero-shot", floor=0.7)  # the lower end must clear the floor too
+
+
+def test_share_text_reads_percent_of_the_value(world):
+    ceilings, result, *_ = world
+    e = variant.captured(result, ceilings, "PPR(warm)")
+    value = variant.value_of_profile(ceilings)
+    text = variant.share_text(e, value)
+    assert text.startswith(f"+{100 * e.estimate / value:.0f} % [") and text.endswith(" %]")
+    assert variant.share_text(e, 0.0) == "—"
