@@ -175,13 +175,15 @@ def load_profile(profile: str | Path, *, apart: bool = False) -> dict:
 
 def profile_problem(path: Path, params: dict, lines: dict[str, int]) -> str | None:
     """What is wrong with the settings ``params`` read from ``path`` (``None`` when nothing):
-    a setting :class:`~pprlib.context.BookConfig` refuses, or a device this machine lacks."""
+    a setting :class:`~pprlib.context.BookConfig` refuses, sizes beyond this machine's memory
+    (:func:`~pprlib.resources.check_memory`), or a device this machine lacks."""
     from pprlib.context import BookConfig
     from pprlib.params import SettingError
+    from pprlib.resources import check_memory
     from pprlib.train import resolve_device
 
     try:
-        BookConfig.from_params(params)
+        check_memory(BookConfig.from_params(params))
     except SettingError as exc:
         line = lines.get(exc.key)
         where = f"{path}, line {line}" if line else str(path)

@@ -162,3 +162,71 @@ def test_the_command_line_turns_any_os_error_into_one_line(error, expected, caps
     monkeypatch.setattr(book, "run", fail)
     assert main(["book", "--profile", "tiny"]) == 1
     assert capsys.readouterr().err.strip() == expected
+
+
+# ------------------------------------------------------------------------------------------
+# sizes beyond this machine: refused when the profile is checked, before any chapter
+# ------------------------------------------------------------------------------------------
+GIB = 2**30
+SIZE_CASES = {
+    "two billion held-out users": (
+        "heldout_users: 2000000000\n",
+        "{path}, line 2: key 'heldout_users' makes a run need at least 3,352.8 GiB of memory, more than the 16.0 GiB "
+        "available on this machine: 2,000,016,000 generated users (n_users + heldout_users + zero_shot_users = 6,000 + "
+        "2,000,000,000 + 10,000) of 200 click slots each (1,800 bytes a user) and 1,000 items (1,024 bytes an item: "
+        "embedding, gradient, two Adam moments); lower heldout_users"),
+    "fifty million one-click users": (
+        "zero_shot_users: 50000000\n",
+        "{path}, line 2: key 'zero_shot_users' makes a run need at least 83.8 GiB of memory, more than the 16.0 GiB "
+        "available on this machine: 50,009,000 generated users (n_users + heldout_users + zero_shot_users = 6,000 + "
+        "3,000 + 50,000,000) of 200 click slots each (1,800 bytes a user) and 1,000 items (1,024 bytes an item: "
+        "embedding, gradient, two Adam moments); lower zero_shot_users"),
+    "two hundred million items": (
+        "n_items: 200000000\n",
+        "{path}, line 2: key 'n_items' makes a run need at least 190.8 GiB of memory, more than the 16.0 GiB available "
+        "on this machine: 19,000 generated users (n_users + heldout_users + zero_shot_users = 6,000 + 3,000 + 10,000) "
+        "of 200 click slots each (1,800 bytes a user) and 200,000,000 items (1,024 bytes an item: embedding, "
+        "gradient, two Adam moments); lower n_items"),
+    "a dose study of twenty million users": (
+        "dose_users: 20000000\n",
+        "{path}, line 2: key 'dose_users' makes a run need at least 134.1 GiB of memory, more than the 16.0 GiB "
+        "available on this machine: the dose study's 80,000,000 users (4 x dose_users) of 200 click slots each; "
+        "lower dose_users"),
+}
+
+
+@pytest.mark.parametrize("kind", list(SIZE_CASES))
+def test_sizes_beyond_the_machine_are_refused_with_the_estimate(kind, tmp_path, monkeypatch):
+    content, expected = SIZE_CASES[kind]
+    monkeypatch.setattr("pprlib.resources.available_memory", lambda: 16 * GIB)
+    path = tmp_path / "mine.yaml"
+    path.write_text("seed: 0\n" + content)
+    with pytest.raises(ValueError) as info:
+        book.load_profile(path)
+    assert str(info.value) == expected.format(path=path)
+
+
+def test_two_billion_held_out_users_are_refused_on_this_machine_before_any_chapter(tmp_path, capsys, no_execution):
+    path = tmp_path / "mine.yaml"
+    path.write_text("heldout_users: 2000000000\n")
+    assert main(["book", "--profile", str(path), "--no-html", "--build-dir", str(tmp_path / "_build")]) == 1
+    err = capsys.readouterr().err.strip()  # checked in the runner's child process, with this machine's memory
+    assert err.startswith(f"error: {path}, line 1: key 'heldout_users' makes a run need at least 3,352.8 GiB of "
+                          "memory, more than the ")
+    assert err.endswith("; lower heldout_users")
+    assert no_execution == []
+
+
+@pytest.mark.parametrize("name", book.profile_names())
+def test_every_profile_of_the_book_fits_a_small_machine(name, monkeypatch):
+    from pprlib.context import BookConfig
+    from pprlib.resources import check_memory
+
+    book.load_profile(name)  # this machine
+    check_memory(BookConfig.from_params(book.load_profile(name)), available=2 * GIB)  # a laptop's free 2 GiB
+
+
+def test_available_memory_is_read_here():
+    from pprlib.resources import available_memory
+
+    assert 0 < available_memory() < 2**50
