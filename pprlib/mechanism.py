@@ -231,7 +231,9 @@ def limits_sentence(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, 
     rows = curve[curve.method == method].sort_values("tuning users")
     small, large = rows.iloc[0], rows.iloc[-1]
     grows = small.hi < large.lo
-    moved = ("grows" if grows else "does not grow detectably") + " with the number of tuning users"
+    moved = ("grows detectably with the number of tuning users" if grows else
+             "rises with the number of tuning users, but the two intervals overlap" if large.gain > small.gain else
+             "does not rise with the number of tuning users")
     users = (f"Tuned on {int(small['tuning users'])} cold users, {method} gains {small.gain:+.4f} "
              f"[{small.lo:+.4f}, {small.hi:+.4f}] over ft in zero-shot ({_pct(small['gain / value'])} of the value of "
              f"the profile); on {int(large['tuning users'])}, {large.gain:+.4f} [{large.lo:+.4f}, {large.hi:+.4f}] "
@@ -256,11 +258,16 @@ def limits_sentence(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, 
 def limits_summary(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, method: str = "PPR(light)") -> str:
     """:func:`limits_sentence` in one clause-list sentence, for the chapter's conclusion."""
     rows = curve[curve.method == method].sort_values("tuning users")
-    grows = rows.iloc[0].hi < rows.iloc[-1].lo
+    small, large = rows.iloc[0], rows.iloc[-1]
+    grows = small.hi < large.lo
     binds = len(stop) and float(stop["best at the budget"].max()) > 0.25
     regret = float(lrs.regret.max())
+    users = (f"{_pct(small['gain / value'])} to {_pct(large['gain / value'])} of the value of the profile from "
+             f"{int(small['tuning users'])} to {int(large['tuning users'])} cold tuning users")
     return (f"Of what could hold {method} back in zero-shot, "
-            + ("more cold tuning users raise its gain" if grows else "more cold tuning users did not detectably raise its gain")
+            + (f"more cold tuning users raise its gain ({users})" if grows else
+               f"more cold tuning users raise its gain ({users}), but not detectably" if large.gain > small.gain else
+               f"more cold tuning users did not raise its gain ({users})")
             + ("; the tuning budget binds" if binds else "; the tuning budget does not bind")
             + (f"; the learning rate chosen on validation cost at most {regret:.4f}." if regret > 0
                else "; validation chose the best learning rate of the grid."))
@@ -358,11 +365,13 @@ def conclusion(values: dict) -> str:
     the same values on full ranking (``value_full_few``, ``value_full_zero``), the style part
     (``style_few``, ``style_full_few``) and the dose study's largest gain of PPR(light) over ft
     with its interval (``dose_best``: dict with ``signal``, ``level``, ``estimate``, ``lo``,
-    ``hi``, ``value``) and, optionally, the sentence of :func:`limits_sentence` (``limits``)."""
+    ``hi``, ``value``) and, optionally, the sentence of :func:`limits_summary` (``limits``) and
+    what removing the limits one at a time and together found (``variant``: the sentences of
+    :func:`pprlib.variant.limits_sentence` and :func:`pprlib.variant.goal_text`)."""
     def pct(x):
         return "undefined" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
 
-    limits = f" {values['limits']}" if values.get("limits") else ""
+    limits = " ".join(f" {values[k]}" for k in ("limits", "variant") if values.get(k))
     shares = [values[f"share_{v}_{k}"] for v in ("light", "full") for k in ("few", "zero")]
     top = max((x for x in shares if x is not None and math.isfinite(x)), default=math.nan)
     captured = ("at most " + pct(top)) if math.isfinite(top) else "an undefined share"
@@ -381,7 +390,7 @@ def conclusion(values: dict) -> str:
             f"{pct(values['share_light_zero'])} (zero-shot) of the value of the profile beyond ft, PPR(full) "
             f"{pct(values['share_full_few'])} and {pct(values['share_full_zero'])}; {dose}. Personalized "
             f"prompts can pay off only where the profile tells what the clicks do not and the metric can see "
-            f"it; here they capture {captured} of what the profile is worth." + limits)
+            f"it; as the paper tunes them, here they capture {captured} of what the profile is worth." + limits)
 
 
 def dose_config(config, *, users: int, pretrain_epochs: int):

@@ -292,7 +292,7 @@ def tuning_job(ctx: Context, name: str, settings: TuneSettings, targets: str,
         return model, None
     params = model.configure(m.mode)
     train = tuning_set(ctx, settings, seed, profiles, of=m)
-    cfg = settings.train_config(name, targets, seed)
+    cfg = run_config(ctx, name, settings, targets, seed)
     cl = None
     if m.contrastive:
         base = settings.contrastive
@@ -313,12 +313,26 @@ def tune(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: in
     return model, fit(**job)
 
 
+def run_config(ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int) -> TrainConfig:
+    """The training settings a run of method ``name`` tunes with: :meth:`TuneSettings.train_config`,
+    and for a method that also tunes on the warm users (``warm="tuning"``) a patience of as many
+    optimizer steps as on the cold tuning users alone (an epoch then has more steps: the patience
+    in epochs is scaled by the cold users' share of the tuning users, at least 2 epochs)."""
+    cfg = settings.train_config(name, targets, seed)
+    if not method(name).tuned or method(name).warm != "tuning":
+        return cfg
+    cold = len(tuning_users(ctx.split, settings.tune_share))
+    share = cold / (cold + len(ctx.split.warm_profiles().tune_users))
+    return dataclasses.replace(cfg, patience=max(2, round(cfg.patience * share)))
+
+
 def run_key(kind: str, ctx: Context, name: str, settings: TuneSettings, targets: str, seed: int) -> str:
     """The cache key of a run of method ``name`` (``kind``: ``"run"`` or ``"model"``): the split
-    (:func:`split_fingerprint`), the pre-trained model, the method, the settings it reads, their
-    precision, the targets and the seed."""
+    (:func:`split_fingerprint`), the pre-trained model, the method, the settings it reads, the
+    training settings it tunes with (:func:`run_config`), their precision, the targets and the seed."""
     settings = settings.of(name)
-    return config_key(kind, ctx.split_key, ctx.pre.key, name, method(name), ctx.backbone, settings,
+    cfg = run_config(ctx, name, settings, targets, seed) if method(name).tuned else None
+    return config_key(kind, ctx.split_key, ctx.pre.key, name, method(name), ctx.backbone, settings, cfg,
                       precision(settings.train), targets, seed)
 
 

@@ -210,7 +210,7 @@ def test_limits_sentence_reads_growth_budget_and_learning_rate():
     lrs = pd.DataFrame([{"method": "ft", "regret": 0.0}, {"method": "ft", "regret": 0.0},
                         {"method": "PPR(light)", "regret": 0.003}, {"method": "PPR(light)", "regret": 0.003}])
     text = mechanism.limits_sentence(curve, stop, lrs, budget=30)
-    assert "its gain grows" in text and "+0.0200 [+0.0100, +0.0300]" in text and "20 %" in text
+    assert "its gain grows detectably" in text and "+0.0200 [+0.0100, +0.0300]" in text and "20 %" in text
     assert "does not bind" in text and "between 4 and 9 of at most 30" in text and "at most 10 %" in text
     assert "0.0030" in text and "(PPR(light))" in text
     assert "more cold tuning users raise" in mechanism.limits_summary(curve, stop, lrs)
@@ -219,9 +219,14 @@ def test_limits_sentence_reads_growth_budget_and_learning_rate():
     curve.loc[1, "lo"] = 0.005  # overlapping intervals: no detectable growth
     stop.loc[0, "best at the budget"] = 0.5
     text = mechanism.limits_sentence(curve, stop, lrs)
-    assert "does not grow detectably" in text and "may bind" in text and "50 %" in text
+    assert "rises with the number of tuning users, but the two intervals overlap" in text
+    assert "may bind" in text and "50 %" in text
     summary = mechanism.limits_summary(curve, stop, lrs)
-    assert "did not detectably raise" in summary and "budget binds" in summary and "0.0030" in summary
+    assert "raise its gain (1 % to 20 % of the value of the profile from 100 to 400" in summary
+    assert "but not detectably" in summary and "budget binds" in summary and "0.0030" in summary
+    flat = curve.assign(gain=[0.02, 0.001])  # the larger set gains less: no rise at all
+    assert "does not rise" in mechanism.limits_sentence(flat, stop, lrs)
+    assert "did not raise its gain" in mechanism.limits_summary(flat, stop, lrs)
     lrs["regret"] = 0.0
     assert "also best on the test instances" in mechanism.limits_sentence(curve, stop, lrs)
     assert "validation chose the best" in mechanism.limits_summary(curve, stop, lrs)

@@ -112,3 +112,25 @@ def test_bad_method_fields_are_refused():
 def test_tune_settings_read_the_loss_from_the_method():
     assert TuneSettings().train_config("PPR(warm)", "few", 0).loss == "ce"
     assert TuneSettings().train_config("ft", "few", 0).loss == "bpr"
+
+
+def test_a_warm_tuning_run_keeps_the_cold_runs_patience_in_optimizer_steps(small_ctx):
+    from pprlib.runs import run_config, tuning_users
+
+    settings = small_ctx.settings()
+    cold = len(tuning_users(small_ctx.split, 1.0))
+    share = cold / (cold + len(small_ctx.split.warm_profiles().tune_users))
+    for targets in ("few", "zero"):
+        light = run_config(small_ctx, "PPR(light)", settings, targets, 0)
+        warm = run_config(small_ctx, "PPR(warm)", settings, targets, 0)
+        assert light == settings.train_config("PPR(light)", targets, 0)  # a cold-only method: unchanged
+        assert warm.patience == max(2, round(light.patience * share)) < light.patience
+        assert warm.max_epochs == light.max_epochs and warm.loss == "ce"
+        assert _job(small_ctx, "PPR(warm)", targets)["cfg"] == warm  # what the run trains with
+    assert run_config(small_ctx, "PPR(light) + warm validation", settings, "zero", 0).patience == \
+        settings.train_config("PPR(light)", "zero", 0).patience  # validation only: as many steps an epoch
+
+
+def test_the_warm_profiles_are_drawn_once_per_split(sp):
+    assert sp.warm_profiles() is sp.warm_profiles()
+    assert sp.warm_profiles(0.2) is not sp.warm_profiles()

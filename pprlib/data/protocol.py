@@ -28,7 +28,6 @@ import pandas as pd
 from pprlib.data.sampling import sample_negatives
 from pprlib.data.schema import InteractionData
 
-
 MIN_COLD_USERS = 10
 """Fewest cold users :func:`split` accepts (the test, validation and tuning users come from them)."""
 
@@ -80,22 +79,22 @@ class Instances:
     def __len__(self) -> int:
         return len(self.users)
 
-    def select(self, mask: np.ndarray) -> "Instances":
+    def select(self, mask: np.ndarray) -> Instances:
         mask = np.asarray(mask)
         return Instances(
             self.users[mask], self.positions[mask], self.targets[mask],
             None if self.candidates is None else self.candidates[mask],
         )
 
-    def zero_shot(self) -> "Instances":
+    def zero_shot(self) -> Instances:
         """Instances without history (the user's first click)."""
         return self.select(self.positions == 0)
 
-    def few_shot(self) -> "Instances":
+    def few_shot(self) -> Instances:
         """Instances with at least one earlier click."""
         return self.select(self.positions > 0)
 
-    def k_shot(self, k: int) -> "Instances":
+    def k_shot(self, k: int) -> Instances:
         """Few-shot instances whose history holds at most ``k`` clicks (the sparsity study:
         every cold sequence cropped to its first ``k + 1`` clicks)."""
         if k < 1:
@@ -123,7 +122,7 @@ class WarmProfiles:
     val: Instances
 
 
-def _warm_profiles(split: "ColdStartSplit", val_share: float) -> WarmProfiles:
+def _warm_profiles(split: ColdStartSplit, val_share: float) -> WarmProfiles:
     if not 0.0 < val_share < 1.0:
         raise ValueError(f"val_share must lie in (0, 1), got {val_share!r}")
     data, cut = split.data, split.config.cold_threshold - 1
@@ -196,12 +195,15 @@ class ColdStartSplit:
         """(users, lengths) of the warm training sequences: every warm click but the last two."""
         return self.warm_users, self.data.lengths[self.warm_users] - 2
 
-    def warm_profiles(self, val_share: float = 0.1) -> "WarmProfiles":
+    def warm_profiles(self, val_share: float = 0.1) -> WarmProfiles:
         """The warm users as cold-start examples (:class:`WarmProfiles`): each warm user's first
         ``cold_threshold - 1`` clicks (what a cold user can have) with their profile, a fixed
         ``val_share`` of the warm users held out for validation (drawn with the split's seed,
         their instances ranked against 99 fixed negatives like every validation instance)."""
-        return _warm_profiles(self, val_share)
+        memo = self.__dict__.setdefault("_warm_profiles", {})  # drawn once per split and share
+        if val_share not in memo:
+            memo[val_share] = _warm_profiles(self, val_share)
+        return memo[val_share]
 
     def table(self) -> pd.DataFrame:
         """Statistics in the shape of the paper's Table 2, plus the split sizes."""
@@ -248,7 +250,7 @@ class ColdStartSplit:
                 }
                 if inst.candidates is not None:
                     shown = inst.candidates[k, 1 : 1 + n_candidates]
-                    row["negatives (first of %d)" % (inst.candidates.shape[1] - 1)] = " ".join(
+                    row[f"negatives (first of {inst.candidates.shape[1] - 1})"] = " ".join(
                         str(d.item_ids[i]) for i in shown)
                 rows.append(row)
         if not rows:
@@ -273,7 +275,7 @@ class ColdStartSplit:
             np.savez(fh, **arrays)
 
     @classmethod
-    def load(cls, path: Path, data: InteractionData, config: ProtocolConfig) -> "ColdStartSplit":
+    def load(cls, path: Path, data: InteractionData, config: ProtocolConfig) -> ColdStartSplit:
         """Read a split saved by :meth:`save` for ``data`` (already truncated, if simulated)."""
         with np.load(path) as z:
             arrays = {k: z[k] for k in z.files}
