@@ -157,3 +157,53 @@ def goal_text(table: pd.DataFrame, shots: str, target: float = TARGET, floor: fl
     return (f"In {shots} PPR(warm) captures {v['captured (share of the value)']} of the value of the profile: "
             + ("it meets" if met else "it misses")
             + f" the goal of at least {100 * target:.0f} % with the interval's lower end above {100 * floor:.0f} %.")
+
+
+# ------------------------------------------------------------------------------------------
+# the variant against the methods of the paper and the simplest strong baselines
+
+AGAINST = ("ft", "PPR(light)", "PPR(full)", "profile model", "profile model (warm)")
+"""What PPR(warm) is compared with: the paper's methods and the simplest strong baselines."""
+
+WORDS = {"reproduced": "better", "stronger than claimed": "better", "weaker than claimed": "better",
+         "opposite": "worse", "not found": "no gain of the smallest effect of interest",
+         "inconclusive": "inconclusive"}
+"""The five-way verdict (:func:`pprlib.evidence.verdict`) read for a claim the paper does not
+make, against the book's smallest effect of interest: a gain above zero is "better", below
+"worse"; a gain that rules out the smallest effect of interest says so."""
+
+
+def versus_table(result: Comparison, metric: str = "NDCG@10", variant: str = VARIANT, against=AGAINST) -> pd.DataFrame:
+    """PPR(warm) against each method of ``against`` that ``result`` holds (on the seeds both ran):
+    the effect with its 95 % interval over seeds and instances, the MDE, the book's smallest
+    effect of interest in the reference's units (:data:`pprlib.paper.SMALLEST_EFFECT` of its
+    mean) and the verdict (:data:`WORDS`)."""
+    from pprlib import paper
+    from pprlib.evidence import verdict
+
+    rows = []
+    for other in against:
+        if other not in result.methods or variant not in result.methods:
+            continue
+        e = result.effect(variant, other, metric)
+        delta = paper.SMALLEST_EFFECT * e.reference_mean
+        rows.append({"against": other, "reference mean": e.reference_mean, "effect": e.text(),
+                     "MDE": format_mde(e.mde), "smallest effect of interest": f"{delta:+.4f}",
+                     "verdict": WORDS[verdict(e.lo, e.hi, delta)], "seeds": e.n_seeds,
+                     "estimate": e.estimate, "lo": e.lo, "hi": e.hi})
+    return pd.DataFrame(rows)
+
+
+def versus_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :func:`versus_table` a page shows."""
+    shown = table[["against", "reference mean", "effect", "MDE", "smallest effect of interest", "verdict", "seeds"]]
+    return shown.assign(**{"reference mean": shown["reference mean"].map(lambda v: f"{v:.4f}")}).set_index("against")
+
+
+def versus_sentence(table: pd.DataFrame, shots: str, variant: str = VARIANT) -> str:
+    """The rows of :func:`versus_table` in words."""
+    if not len(table):
+        return f"{variant} did not run in {shots}."
+    parts = [f"{r['verdict']} than {r['against']} ({r['effect']})" if r["verdict"] in ("better", "worse") else
+             f"{r['verdict']} against {r['against']} ({r['effect']})" for _, r in table.iterrows()]
+    return f"In {shots}, {variant} is " + "; ".join(parts) + "."

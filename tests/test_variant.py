@@ -94,3 +94,23 @@ def test_share_text_reads_percent_of_the_value(world):
     text = variant.share_text(e, value)
     assert text.startswith(f"+{100 * e.estimate / value:.0f} % [") and text.endswith(" %]")
     assert variant.share_text(e, 0.0) == "—"
+
+
+def test_the_variant_is_judged_against_each_method_with_the_smallest_effect_of_interest(world):
+    from pprlib import paper
+
+    _, result, *_ = world
+    table = variant.versus_table(result).set_index("against")
+    assert list(table.index) == ["ft", "PPR(light)", "profile model", "profile model (warm)"]  # PPR(full) did not run
+    ft = result.effect("PPR(warm)", "ft")
+    assert table.loc["ft", "estimate"] == pytest.approx(ft.estimate) and table.loc["ft", "verdict"] == "better"
+    assert table.loc["ft", "smallest effect of interest"] == f"{paper.SMALLEST_EFFECT * ft.reference_mean:+.4f}"
+    # the profile model given the same data sits 0.005 below: inside the interval or not, never "worse"
+    assert table.loc["profile model (warm)", "verdict"] in ("better", "inconclusive",
+                                                            "no gain of the smallest effect of interest")
+    worse = variant.versus_table(result, variant="ft", against=("PPR(warm)",))
+    assert worse.verdict.tolist() == ["worse"]
+    text = variant.versus_sentence(variant.versus_table(result), "zero-shot")
+    assert text.startswith("In zero-shot, PPR(warm) is better than ft (") and "PPR(light)" in text
+    assert variant.versus_view(variant.versus_table(result)).loc["ft", "verdict"] == "better"
+    assert "did not run" in variant.versus_sentence(variant.versus_table(result, variant="PPR(full)"), "zero-shot")
