@@ -114,3 +114,13 @@ def test_the_variant_is_judged_against_each_method_with_the_smallest_effect_of_i
     assert text.startswith("In zero-shot, PPR(warm) is better than ft (") and "PPR(light)" in text
     assert variant.versus_view(variant.versus_table(result)).loc["ft", "verdict"] == "better"
     assert "did not run" in variant.versus_sentence(variant.versus_table(result, variant="PPR(full)"), "zero-shot")
+
+
+def test_the_finding_reports_both_kinds_and_the_goal(world):
+    ceilings, result, *_ = world
+    table = variant.limits_table(result, ceilings)
+    text = variant.finding(table, table)
+    assert "zero-shot, sampled: PPR(light) +" in text and "few-shot, full ranking" in text
+    assert "meets the goal of 60 % of the value in zero-shot and few-shot" in text
+    poor = table.assign(share=0.3)
+    assert "misses the goal" in variant.finding(poor, poor)
