@@ -33,7 +33,7 @@ def world():
     rng = np.random.default_rng(0)
     ceilings, none, profile = _ceilings(rng)
     shares = {"PPR(light)": 0.1, "PPR(light) + warm validation": 0.1, "PPR(light) + softmax": 0.4,
-              "PPR(light) + warm users": 0.3, "PPR(warm)": 0.7, "ft": 0.0, "profile model": 0.2,
+              "PPR(light) + warm users": 0.3, "PPR(warm)": 0.7, "ft": -0.5, "profile model": 0.2,
               "profile model (warm)": 0.65}
     return ceilings, _result(rng, none, shares), none, profile, shares
 
@@ -61,6 +61,9 @@ def test_the_table_gives_each_limit_its_captured_and_recovered_share(world):
     for name, share in shares.items():
         assert table.loc[name, "share"] == pytest.approx(share * 0.1 / value, abs=0.03), name
         assert table.loc[name, "share lo"] < table.loc[name, "share"] < table.loc[name, "share hi"]
+    over = result.effect("PPR(warm)", "ft")
+    assert table.loc["PPR(warm)", "over ft"] == pytest.approx(over.estimate / value)
+    assert table.loc["PPR(warm)", "over ft lo"] == pytest.approx(over.lo / value)
     gain = result.effect("PPR(warm)", "PPR(light)")
     assert table.loc["PPR(warm)", "recovered"] == pytest.approx(gain.estimate / value)
     assert table.loc["PPR(warm)", "MDE share"] == pytest.approx(gain.mde / value)
@@ -83,8 +86,13 @@ def test_the_sentences_report_each_limit_and_the_goal(world):
     assert "not distinguishable from zero" in text  # the validation intervention changes nothing here
     assert "(PPR(warm)) captures" in text and "profile model given the same data" in text
     assert "meets" in variant.goal_text(table, "zero-shot")
-    assert "misses" in variant.goal_text(table, "zero-shot", target=0.9)
-    assert "misses" in variant.goal_text(table, "zero-shot", floor=0.7)  # the lower end must clear the floor too
+    assert "misses" in variant.goal_text(table, "zero-shot", goal=(0.9, 0.4))
+    assert "misses" in variant.goal_text(table, "zero-shot", goal=(0.6, 0.7))  # the lower end must clear the floor
+    # few-shot: the gain over ft as a share of the value (ft at -0.5, PPR(warm) at 0.7 of it: +1.2)
+    over = variant.goal_text(table, "few-shot", "over ft")
+    assert "gains over ft +" in over and "meets the goal of at least 50 %" in over
+    assert "meets" in variant.goal_text(table, "few-shot", "over ft", goal=(1.0, 0.8))  # not the captured 0.7
+    assert "misses" in variant.goal_text(table, "few-shot", "over ft", goal=(1.5, 0.0))
 
 
 def test_share_text_reads_percent_of_the_value(world):
@@ -121,6 +129,6 @@ def test_the_finding_reports_both_kinds_and_the_goal(world):
     table = variant.limits_table(result, ceilings)
     text = variant.finding(table, table)
     assert "zero-shot, sampled: PPR(light) +" in text and "few-shot, full ranking" in text
-    assert "meets the goal of 60 % of the value in zero-shot and few-shot" in text
-    poor = table.assign(share=0.3)
-    assert "misses the goal" in variant.finding(poor, poor)
+    assert "meets its zero-shot goal" in text and "meets its few-shot goal" in text
+    poor = table.assign(share=0.3, **{"over ft": 0.3})
+    assert "misses its zero-shot goal" in variant.finding(poor, poor) and "misses its few-shot" in variant.finding(poor, poor)
