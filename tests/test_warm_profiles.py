@@ -134,3 +134,16 @@ def test_a_warm_tuning_run_keeps_the_cold_runs_patience_in_optimizer_steps(small
 def test_the_warm_profiles_are_drawn_once_per_split(sp):
     assert sp.warm_profiles() is sp.warm_profiles()
     assert sp.warm_profiles(0.2) is not sp.warm_profiles()
+
+
+def test_the_variant_recommends_for_a_new_user(small_ctx):
+    from pprlib.explorer import recommend
+    from pprlib.runs import tuned_model
+
+    data = small_ctx.split.data
+    model = tuned_model(small_ctx, "PPR(warm)", small_ctx.settings(lr={"PPR(warm)": 1e-3}), "zero", 0)
+    top = recommend(model, data, data.profile_labels(1), k=5)
+    assert len(top) == 5 and top.score.is_monotonic_decreasing
+    light = tuned_model(small_ctx, "PPR(light)", small_ctx.settings(lr={"PPR(light)": 1e-3}), "zero", 0)
+    assert not top.item.equals(recommend(light, data, data.profile_labels(1), k=5).item) or not np.allclose(
+        top.score, recommend(light, data, data.profile_labels(1), k=5).score)  # another model, other scores
