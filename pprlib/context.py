@@ -74,7 +74,7 @@ class BookConfig:
     temperatures: tuple[float, ...] = (0.5, 1.0)
     mask_ratios: tuple[float, ...] = (0.2, 0.5)
     # the mechanism chapter's dose-response study: reduced worlds of this many users (and three times as
-    # many held-out cold test users), all levels tuned from one backbone pre-trained for at most this many epochs
+    # many held-out cold test users), each level tuned from its own backbone, pre-trained for at most this many epochs
     dose_users: int = 800
     dose_pretrain_epochs: int = 10
     dose_levels: tuple[float, ...] = (0.0, 0.33, 0.67, 1.0)  # each signal's levels; 0 (no signal) must be one

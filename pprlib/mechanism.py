@@ -396,33 +396,28 @@ def conclusion(values: dict) -> str:
 def dose_config(config, *, users: int, pretrain_epochs: int):
     """The book settings of the dose study's reduced worlds: ``users`` generated users (and three
     times as many held-out cold test users, which cost evaluation only) and at most
-    ``pretrain_epochs`` epochs for the one pre-training the levels share; everything else as
-    ``config``."""
+    ``pretrain_epochs`` epochs for each level's pre-training; everything else as ``config``."""
     return dataclasses.replace(config, n_users=users, heldout_users=3 * users, pretrain_epochs=pretrain_epochs)
 
 
 def dose_contexts(config, levels) -> dict[tuple[str, float], Context]:
     """The context of every dose level (``(signal, level)`` for each signal of :data:`SIGNALS`),
-    all holding **one** pre-trained backbone: the one of the level where both signals are 0.
+    each with a backbone **pre-trained on its own warm users**.
 
-    Why one backbone serves every level: the generator draws the same random numbers at every
+    Why not one backbone for all levels: the generator draws the same random numbers at every
     level (the items, their groups, popularity and successor maps, the users' lengths, timestamps
-    and the random parts of their latent states are identical, :func:`same_physics`); a level only
-    decides how much of each user's latent state comes from their profile. Pre-training reads no
-    profiles, and the backbone of the world where the profile carries nothing has learned every
-    style's transitions without the population's profile-driven mix of styles; ft and the PPR
-    variants then start from it alike and tune on the level's own cold users."""
-    from pprlib.context import book_data, prepare
+    and the random parts of their latent states are identical, :func:`same_physics`), but a level
+    decides how much of each user's latent state comes from their profile, so it changes who
+    follows which style and prefers which groups: the warm users' clicks too. A backbone
+    pre-trained on another level's warm users would start every method away from this level's
+    population, and a tuned method's gain would mix personalization with adapting to that shift.
+    The level where both signals are 0 is one world (and one pre-training) for both sweeps."""
+    from pprlib.context import prepare
 
     base = SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
                            heldout_users=config.heldout_users)
-    shared = prepare(config, synthetic=dose_world(base, SIGNALS[0], 0.0))
-    contexts = {}
-    for signal in SIGNALS:
-        for level in levels:
-            spec, sp = book_data(config, dose_world(base, signal, level))
-            contexts[(signal, float(level))] = dataclasses.replace(shared, split=sp, spec=spec)
-    return contexts
+    return {(signal, float(level)): prepare(config, synthetic=dose_world(base, signal, level))
+            for signal in SIGNALS for level in levels}
 
 
 def same_physics(a, b) -> bool:
@@ -438,7 +433,7 @@ def dose_study(config, levels, lrs: dict[str, dict], methods=("ft", "PPR(light)"
                n_samples: int = 1024, log=None) -> pd.DataFrame:
     """The dose-response study: for each signal of :data:`SIGNALS` and each level, the world of
     :func:`dose_world` (``config`` as made by :func:`dose_config`), the methods tuned on its cold
-    users from the shared backbone of :func:`dose_contexts` with the learning rates
+    users from its own pre-trained backbone (:func:`dose_contexts`) with the learning rates
     ``lrs[targets]`` (``"few"``, ``"zero"``) for ``seeds``, evaluated on its cold test and
     held-out users, beside its ceilings. The level where both signals are 0 is one world, shared
     by both sweeps. Rows of :func:`dose_frame` for every level."""

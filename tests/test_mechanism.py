@@ -121,7 +121,7 @@ def test_dose_levels_share_the_physics_and_differ_in_latent_states():
     assert not mechanism.same_physics(zero, generate(SyntheticConfig(n_users=300, n_items=200, max_length=30, seed=5)))
 
 
-def test_dose_contexts_hold_one_backbone_and_their_own_splits(tmp_path, monkeypatch):
+def test_dose_contexts_pretrain_each_level_on_its_own_warm_users(tmp_path, monkeypatch):
     from pprlib.context import BookConfig
 
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
@@ -129,8 +129,14 @@ def test_dose_contexts_hold_one_backbone_and_their_own_splits(tmp_path, monkeypa
                                               progress=False), users=300, pretrain_epochs=1)
     contexts = mechanism.dose_contexts(config, [0.0, 1.0])
     assert set(contexts) == {(s, lv) for s in mechanism.SIGNALS for lv in (0.0, 1.0)}
-    assert len({c.pre.key for c in contexts.values()}) == 1
-    assert len({c.split_key for c in contexts.values()}) == 3  # the level-0 world is shared by both sweeps
+    # the level-0 world (and its pre-training) is shared by both sweeps; every other level has its own
+    assert len({c.split_key for c in contexts.values()}) == 3
+    assert len({c.pre.key for c in contexts.values()}) == 3
+    from pprlib.runs import pretraining_key
+
+    for (signal, level), c in contexts.items():  # each backbone read this level's own warm users
+        assert c.spec.synthetic == mechanism.dose_world(c.spec.synthetic, signal, level)
+        assert c.pre.key == pretraining_key(c.split, c.backbone, c.pretrain_cfg)
     assert all(c.test_population == "test+heldout" for c in contexts.values())
 
 
