@@ -45,5 +45,25 @@ def provenance(config=None, **extra) -> dict[str, str]:
 
 
 def provenance_table(config=None, **extra) -> pd.DataFrame:
-    """:func:`provenance` as a two-column table for the end of a chapter."""
+    """:func:`provenance` as a two-column table for the end of a chapter. In a notebook it also
+    records where the chapter's time went (:func:`pprlib.timing.totals`, glued as ``time_parts``,
+    which the book's benchmark reads from the executed chapters)."""
+    record_time_parts()
     return pd.DataFrame({"value": provenance(config, **extra)}).rename_axis("computed with")
+
+
+def record_time_parts() -> bool:
+    """Glue :func:`pprlib.timing.totals` as ``time_parts`` when running in a notebook kernel
+    (False elsewhere: nothing to record into)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    if get_ipython() is None:
+        return False
+    from myst_nb import glue
+
+    from pprlib import timing
+
+    glue("time_parts", timing.totals(), display=False)
+    return True

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pprlib import grid
+from pprlib import grid, timing
 from pprlib.cache import atomic_write, cache_dir, cached, config_key
 from pprlib.comparison import Comparison, collect
 from pprlib.data.batching import SequenceDataset
@@ -110,7 +110,12 @@ def pretrain(split: ColdStartSplit, backbone: BackboneConfig, cfg: TrainConfig, 
         history = fit(model, params, train, split, val, cfg, desc="pre-train", seq_cl=seq_cl)
         return _checkpoint({k: v.cpu() for k, v in model.backbone_state().items()}, history)
 
-    value = stored(checkpoint_path(key), compute, use_cache)
+    def timed():
+        with timing.part("pre-training"):
+            timing.count("pre-trainings")
+            return compute()
+
+    value = stored(checkpoint_path(key), timed, use_cache)
     return Pretrained(value["state"], pd.DataFrame(value["history"]), key)
 
 
@@ -374,7 +379,8 @@ def tested_run(ctx: Context, name: str, settings: TuneSettings, targets: str, se
         model, history = tuned or tune(ctx, name, settings, targets, seed)
         model.to(device).eval()
         scorer = model.full_sort_predict
-    per = evaluate(scorer, ctx.split, test, profiles=profiles, device=device)
+    with timing.part("test evaluation"):
+        per = evaluate(scorer, ctx.split, test, profiles=profiles, device=device)
     label(per, ctx.split, test)
     return per, history
 
@@ -392,6 +398,7 @@ def stored_run(key: str, compute, use_cache: bool = True) -> dict:
 
     def timed():
         start = time.perf_counter()
+        timing.count("runs")
         per, history = compute()
         return {"metrics": {k: torch.from_numpy(v) for k, v in per.items()},
                 "history": {c: history[c].tolist() for c in history.columns},
@@ -432,18 +439,19 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
     seed = ctx.config.seeds[0] if seed is None else seed
     grid_settings = {(name, lr): dataclasses.replace(base, lr={**base.lr, name: lr})
                      for name in names if method(name).tuned for lr in ctx.config.lr_grid}
-    grid.prefetch(ctx, [(name, settings, targets, seed) for (name, _), settings in grid_settings.items()])
     chosen = {}
-    for name in names:
-        if not method(name).tuned:
-            continue
-        best = (-np.inf, None)
-        for lr in ctx.config.lr_grid:
-            history = run_method(ctx, name, grid_settings[name, lr], targets, seed)["history"]
-            score = history.loc[history["epoch"] > 0, "val/NDCG@10"].max()
-            if score > best[0]:  # strictly better: a tie keeps the earlier rate
-                best = (score, lr)
-        chosen[name] = best[1]
+    with timing.part("learning-rate choice"):
+        grid.prefetch(ctx, [(name, settings, targets, seed) for (name, _), settings in grid_settings.items()])
+        for name in names:
+            if not method(name).tuned:
+                continue
+            best = (-np.inf, None)
+            for lr in ctx.config.lr_grid:
+                history = run_method(ctx, name, grid_settings[name, lr], targets, seed)["history"]
+                score = history.loc[history["epoch"] > 0, "val/NDCG@10"].max()
+                if score > best[0]:  # strictly better: a tie keeps the earlier rate
+                    best = (score, lr)
+            chosen[name] = best[1]
     return chosen
 
 
@@ -459,7 +467,8 @@ def trained_on_all(ctx: Context, name: str = "SASRec (all data)", seq_cl: Sequen
     device = resolve_device(ctx.pretrain_cfg.device)
     model.to(device).eval()
     test = instances(ctx.split, test_population or ctx.test_population, targets)
-    per = evaluate(model.full_sort_predict, ctx.split, test, device=device)
+    with timing.part("test evaluation"):
+        per = evaluate(model.full_sort_predict, ctx.split, test, device=device)
     label(per, ctx.split, test)
     key = (name, ctx.config.seeds[0])
     return Comparison({key: per}, {key: pre.history}, {key: float(pre.history.seconds.max())})

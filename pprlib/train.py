@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from pprlib import timing
 from pprlib.data.batching import SequenceDataset, loader
 from pprlib.data.protocol import ColdStartSplit, Instances
 from pprlib.evaluation import evaluate
@@ -213,28 +214,32 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
     start = time.perf_counter()
     quiet = not cfg.progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")  # the book runner sets it
     bar = tqdm(range(cfg.max_epochs), desc=desc, disable=quiet, leave=False)
-    score = validate(model, split, val, device, val_profiles)
+    with timing.part("validation"):
+        score = validate(model, split, val, device, val_profiles)
     history.append({"epoch": 0, "loss": np.nan, **{f"val/{k}": v for k, v in score.items()}, "seconds": 0.0})
     best, best_state = score[cfg.monitor], copy.deepcopy(model.state_dict())
     for epoch in bar:
         model.train()
         total, parts_sum, n = 0.0, {}, 0
-        for batch in batches:
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with _autocast(device, cfg.amp):
-                loss, parts = net(batch, cfg.targets, cl, generator, cfg.loss, seq_cl)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach())
-            for k, v in parts.items():
-                parts_sum[k] = parts_sum.get(k, 0.0) + v
-            n += 1
+        with timing.part("tuning steps"):
+            for batch in batches:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                with _autocast(device, cfg.amp):
+                    loss, parts = net(batch, cfg.targets, cl, generator, cfg.loss, seq_cl)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach())
+                for k, v in parts.items():
+                    parts_sum[k] = parts_sum.get(k, 0.0) + v
+                n += 1
+        timing.count("optimizer steps", n)
         if world > 1:  # the epoch's loss averaged over the processes (validation is the same on each)
             sums = torch.tensor([total, *parts_sum.values()], dtype=torch.float64)
             torch.distributed.all_reduce(sums)
             total, parts_sum = float(sums[0]) / world, dict(zip(parts_sum, (sums[1:] / world).tolist(), strict=True))
-        score = validate(model, split, val, device, val_profiles)
+        with timing.part("validation"):
+            score = validate(model, split, val, device, val_profiles)
         row = {"epoch": epoch + 1, "loss": total / max(n, 1),
                **{f"loss/{k}": v / max(n, 1) for k, v in parts_sum.items()},
                **{f"val/{k}": v for k, v in score.items()}, "seconds": time.perf_counter() - start}

@@ -423,8 +423,11 @@ def cached_ceilings(split, instances: str = "test", *, n_samples: int = 4096, se
     key = ceilings_key(split, instances, n_samples=n_samples, seed=seed, names=names, full_ranking=full_ranking)
 
     def compute() -> dict:
-        per, info = evaluate_ceilings(split, instance_set(split, instances, "all"), n_samples=n_samples, seed=seed,
-                                      full_ranking=full_ranking, names=names)
+        from pprlib import timing
+
+        with timing.part("ceilings"):
+            per, info = evaluate_ceilings(split, instance_set(split, instances, "all"), n_samples=n_samples,
+                                          seed=seed, full_ranking=full_ranking, names=names)
         as_tensors = lambda d: {k: _torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v  # noqa: E731
                                 for k, v in d.items()}
         return {"metrics": {name: as_tensors(m) for name, m in per.items()},
