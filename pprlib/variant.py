@@ -224,28 +224,27 @@ def versus_sentence(table: pd.DataFrame, shots: str, variant: str = VARIANT) -> 
 
 def finding(zero: pd.DataFrame, few: pd.DataFrame) -> str:
     """The introduction's finding beyond the paper, from the tables of limits in zero-shot
-    (sampled NDCG@10) and few-shot (full ranking): what PPR(light) and PPR(warm) capture of the
-    value of the profile, whether the goal is met, and what the profile model given the same data
-    captures."""
-    def captured_by(table, name):
+    (sampled NDCG@10: the share of the value of the profile each method captures) and few-shot
+    (full ranking: the gain over ft as a share of the value, since every model sits below the
+    profile-blind scorer there), and whether PPR(warm) meets each goal (:data:`GOALS`)."""
+    def cell(table, name, column):
         rows = table.set_index("method")
-        return rows.loc[name, "captured (share of the value)"] if name in rows.index else "—"
+        return rows.loc[name, column] if name in rows.index else "—"
 
-    parts = []
-    for table, shots in ((zero, "zero-shot, sampled"), (few, "few-shot, full ranking")):
-        parts.append(f"{shots}: PPR(light) {captured_by(table, REFERENCE)}, PPR(warm) {captured_by(table, VARIANT)}, "
-                     f"the profile model given the same data {captured_by(table, 'profile model (warm)')}")
+    captured, over = MEASURES["captured"][1], MEASURES["over ft"][1]
     goals = []
     for table, shots, measure in ((zero, "zero-shot", "captured"), (few, "few-shot", "over ft")):
         if VARIANT in set(table.method):
             met = _meets(table.set_index("method").loc[VARIANT], measure)
             goals.append(f"{'meets' if met else 'misses'} its {shots} goal ({100 * GOALS[measure][0]:.0f} % of the "
                          f"value {'captured' if measure == 'captured' else 'as a gain over ft'})")
-    gain = few.set_index("method").loc[VARIANT, "gain over ft (share)"] if VARIANT in set(few.method) else "—"
-    return ("Beyond the paper: the share of the value of the profile (Bayes with minus without it) that a method "
-            "captures above the profile-blind Bayes scorer — " + "; ".join(parts) + f" (PPR(warm)'s few-shot gain "
-            f"over ft: {gain} of the value). PPR(warm) is PPR(light) with three measured limits removed (a softmax "
-            "loss, the warm users' profiles in tuning, a larger validation set); it " + " and ".join(goals) + ".")
+    return ("Beyond the paper: in zero-shot, the paper's PPR(light) captures "
+            f"{cell(zero, REFERENCE, captured)} of the value of the profile (Bayes with minus without it, above the "
+            f"profile-blind Bayes scorer); PPR(warm), PPR(light) with three measured limits removed (a softmax loss, "
+            f"the warm users' profiles in tuning, a larger validation set), captures {cell(zero, VARIANT, captured)}, "
+            f"and the profile model given the same data {cell(zero, 'profile model (warm)', captured)}. In few-shot "
+            f"(full ranking) PPR(warm) gains {cell(few, VARIANT, over)} of the value over ft (PPR(light): "
+            f"{cell(few, REFERENCE, over)}). PPR(warm) " + " and ".join(goals) + ".")
 
 
 def _meets(row, measure: str = "captured", target: float | None = None, floor: float | None = None) -> bool:

@@ -128,7 +128,9 @@ def test_the_finding_reports_both_kinds_and_the_goal(world):
     ceilings, result, *_ = world
     table = variant.limits_table(result, ceilings)
     text = variant.finding(table, table)
-    assert "zero-shot, sampled: PPR(light) +" in text and "few-shot, full ranking" in text
+    rows = table.set_index("method")
+    assert f"PPR(light) captures {rows.loc['PPR(light)', 'captured (share of the value)']}" in text
+    assert f"PPR(warm) gains {rows.loc['PPR(warm)', 'gain over ft (share)']} of the value over ft" in text
     assert "meets its zero-shot goal" in text and "meets its few-shot goal" in text
     poor = table.assign(share=0.3, **{"over ft": 0.3})
     assert "misses its zero-shot goal" in variant.finding(poor, poor) and "misses its few-shot" in variant.finding(poor, poor)
