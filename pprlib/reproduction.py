@@ -276,7 +276,7 @@ def summary_view(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     shown = table.copy()
     shown["interval"] = [evidence.interval_text(e, lo, hi) if math.isfinite(e) else ours
                          for e, lo, hi, ours in zip(shown.effect.astype(float), shown.lo.astype(float),
-                                                    shown.hi.astype(float), shown.ours)]
+                                                    shown.hi.astype(float), shown.ours, strict=True)]
     shown["δ"] = [f"{d:+.4f}" if isinstance(d, float) and math.isfinite(d) else "—" for d in shown.delta]
     shown["MDE"] = shown.MDE.map(evidence.format_mde)
     shown["p"] = shown.p.map(evidence.format_p)
@@ -343,7 +343,7 @@ def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for claim, key, *sides in ACROSS_DATA:
         row = {("", "claim"): claim, ("", "paper"): _across_paper(key)}
-        for label, (chapter, effect_key) in zip(datasets(glued_by_chapter), sides):
+        for label, (chapter, effect_key) in zip(datasets(glued_by_chapter), sides, strict=True):
             o = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
             e = o.effect
             row |= {(label, "ours"): o.ours if e else "—",
@@ -414,6 +414,41 @@ def conclude(chapter: str, values: dict, claims: list[Claim] | None = None) -> s
             sentence += f": {o.ours} ({o.evidence})"
         lines.append(sentence + ".")
     return " ".join(lines)
+
+
+def claim_for(paper_key: str, claims: list[Claim] | None = None) -> Claim:
+    """The claim of the summary (:data:`CLAIMS`) judged against the paper's effect ``paper_key``."""
+    for claim in claims or CLAIMS:
+        if isinstance(claim.check, Judged) and claim.check.paper_key == paper_key:
+            return claim
+    raise KeyError(f"no claim of the summary is judged against {paper_key!r}")
+
+
+def agreement(paper_key: str, effects: dict[str, evidence.Effect]) -> str:
+    """The claim judged against the paper's effect ``paper_key`` (:func:`claim_for`) in every
+    design of the book that tests it (``effects``: a label naming the design -> its effect), each
+    judged as the summary judges it (the claim's :class:`Judged`): a sentence saying whether the
+    verdicts agree and, where they do not, why (how far apart the estimates are against their
+    standard errors)."""
+    if not effects:
+        raise ValueError("agreement needs at least one design")
+    found = claim_for(paper_key)
+    judged, claim, unit = found.check, found.claim, found.check.unit
+    outcomes = {label: judged.judge(e) for label, e in effects.items()}
+    verdicts = list(dict.fromkeys(o.verdict for o in outcomes.values()))
+    if len(verdicts) == 1:
+        return (f"“{claim}” gets one verdict, {verdicts[0]}, in every design of the book that tests it: "
+                + "; ".join(f"{label}, {o.ours}" for label, o in outcomes.items()) + ".")
+    text = (f"“{claim}” gets different verdicts in the designs of the book that test it: "
+            + "; ".join(f"{label}, {o.verdict}: {o.ours}" for label, o in outcomes.items()) + ".")
+    estimates = [e.estimate for e in effects.values()]
+    gap, se = max(estimates) - min(estimates), max(e.se for e in effects.values())
+    if gap <= 2 * se:
+        return text + (f" The estimates differ by {gap:.4f} {unit}, no more than twice the larger standard error "
+                       f"({2 * se:.4f}): the designs agree within their uncertainty, and the verdicts differ only "
+                       "because the intervals fall on either side of a verdict's boundary.")
+    return text + (f" The estimates differ by {gap:.4f} {unit}, more than twice the larger standard error "
+                   f"({2 * se:.4f}): the designs do not measure the same thing on this data.")
 
 
 def _tally(verdicts) -> str:

@@ -6,9 +6,12 @@
 * :func:`universality`: the few-shot comparison on other pre-trained backbones (paper Table 6);
 * :func:`sensitivity`: one hyper-parameter of PPR changed at a time (no counterpart in the paper).
 
-They reuse :func:`pprlib.runs.compare`, so every run is cached by its configuration; what a
-method is (its mode, the part of PPR it removes, its glue key) is read from its
-:class:`~pprlib.methods.Method` fields, never from its name.
+They run every comparison through :func:`fair_compare`: each tuned method at its own learning
+rate, chosen on validation under the study's own settings (:func:`validated`), never at the rate
+chosen for another method or another setting. Runs and rate choices are cached by their
+configuration (:func:`pprlib.runs.compare`, :func:`pprlib.runs.choose_lr`), so a rate chosen in
+one chapter is free in another; what a method is (its mode, the part of PPR it removes, its glue
+key) is read from its :class:`~pprlib.methods.Method` fields, never from its name.
 """
 
 from __future__ import annotations
@@ -27,18 +30,39 @@ from pprlib.runs import TuneSettings, choose_lr, compare
 ABLATION_MODES = ("light", "full")
 
 
+def validated(ctx: Context, methods, settings: TuneSettings | None = None, targets: str = "few") -> TuneSettings:
+    """``settings`` (default: the context's) with every tuned method of ``methods`` at its own
+    learning rate, chosen on validation under these very settings (noise rate, history length,
+    hyper-parameters: :func:`pprlib.runs.choose_lr` with ``base=settings``); the rates
+    ``settings`` held are dropped, so no method is tuned at a rate chosen for another method or
+    for another setting. The one place where the studies set learning rates."""
+    settings = settings or ctx.settings()
+    return dataclasses.replace(settings, lr=choose_lr(ctx, list(methods), targets, base=settings))
+
+
+def fair_compare(ctx: Context, methods, settings: TuneSettings | None = None, targets: str = "few") -> Comparison:
+    """:func:`pprlib.runs.compare` of ``methods`` under ``settings``, each tuned method at its own
+    validated learning rate (:func:`validated`): how every study compares methods."""
+    return compare(ctx, list(methods), validated(ctx, methods, settings, targets), targets)
+
+
+def rates(ctx: Context, methods, settings: TuneSettings | None = None, targets: str = "few") -> dict[str, float]:
+    """The learning rate :func:`fair_compare` tunes each method of ``methods`` at under
+    ``settings`` (tuned methods only; cached, as the chapters show them)."""
+    return dict(validated(ctx, methods, settings, targets).lr)
+
+
 def ablation_methods() -> list[str]:
     """ft and, for light and full, the full model, each removed part and the shared prompt."""
     return ["ft", *(find(mode, variant) for mode in ABLATION_MODES for variant in VARIANTS)]
 
 
-def ablation(ctx: Context, lrs: dict[str, float], targets: str = "few") -> tuple[pd.DataFrame, Comparison]:
-    """Tidy frame (mode, variant, seed, metric, value) of the ablation; the learning rate of a
-    variant is that of its full model (``lrs["PPR(light)"]`` / ``lrs["PPR(full)"]``)."""
+def ablation(ctx: Context, targets: str = "few") -> tuple[pd.DataFrame, Comparison]:
+    """Tidy frame (mode, variant, seed, metric, value) of the ablation; every variant is tuned at
+    its own learning rate chosen on validation (:func:`fair_compare`), like its full model."""
     names = ablation_methods()
-    full = {n: n if METHODS[n].variant is None else find(METHODS[n].mode) for n in names}  # whose rate it takes
-    rates = {n: lrs.get(n, lrs.get(full[n], ctx.tune_cfg.lr)) for n in names}
-    result = compare(ctx, names, ctx.settings(lr=rates), targets)
+    full = {n: n if METHODS[n].variant is None else find(METHODS[n].mode) for n in names}  # the model it ablates
+    result = fair_compare(ctx, names, ctx.settings(), targets)
     tidy = result.tidy()
     tidy["mode"] = tidy.method.map(full)
     tidy["variant"] = tidy.method.map(lambda n: METHODS[n].variant or n)
@@ -85,20 +109,27 @@ def ablation_table(results: dict[str, Comparison], metric: str = "NDCG@10") -> p
     return reproduction.effects_table(rows, metric, names=["data", "mode", "removed"])
 
 
-def noise(ctx: Context, rates: list[float], methods: list[str], lrs: dict[str, float],
-          targets: str = "few") -> pd.DataFrame:
+def noise(ctx: Context, rates: list[float], methods: list[str], targets: str = "few") -> pd.DataFrame:
     """Tidy frame (noise, method, seed, metric, value): every cold user's profile fields are
-    replaced by a random valid value with probability r, in tuning and in test."""
+    replaced by a random valid value with probability r, in tuning, validation and test; each
+    method is tuned at its own learning rate chosen on validation at that rate (:func:`fair_compare`)."""
     frames = []
     for r in rates:
-        settings = ctx.settings(lr=lrs, profile_noise=float(r))
-        tidy = compare(ctx, methods, settings, targets).tidy()
+        tidy = fair_compare(ctx, methods, ctx.settings(profile_noise=float(r)), targets).tidy()
         tidy.insert(0, "noise", float(r))
         frames.append(tidy)
     return pd.concat(frames, ignore_index=True)
 
 
-def noise_drops(ctx: Context, lrs: dict[str, float], methods, low: float, high: float, metric: str = "NDCG@10",
+def noise_effects(ctx: Context, rates: list[float], a: str, b: str, metric: str = "NDCG@10",
+                  targets: str = "few") -> dict[float, evidence.Effect]:
+    """The effect of ``a`` over ``b`` at each noise rate (the runs of :func:`noise`, cached, each
+    method at its own validated rate for that noise rate), paired by seed and instance."""
+    return {float(r): fair_compare(ctx, [a, b], ctx.settings(profile_noise=float(r)), targets).effect(a, b, metric)
+            for r in rates}
+
+
+def noise_drops(ctx: Context, methods, low: float, high: float, metric: str = "NDCG@10",
                 targets: str = "few") -> dict:
     """Each method's change of ``metric`` when the noise rate goes from ``low`` to ``high``
     (the runs of :func:`noise`, cached), paired by seed and test instance: an
@@ -107,13 +138,13 @@ def noise_drops(ctx: Context, lrs: dict[str, float], methods, low: float, high: 
     for name in methods:
         per_rate = []
         for rate in (low, high):
-            result = compare(ctx, [name], ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
+            result = fair_compare(ctx, [name], ctx.settings(profile_noise=float(rate)), targets)
             per_rate.append(np.stack([result.per_instance[(name, s)][metric] for s in result.seeds]))
         out[name] = evidence.effect_of_differences(per_rate[1] - per_rate[0], float(per_rate[0].mean()))
     return out
 
 
-def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: float, high: float,
+def noise_drop_test(ctx: Context, a: str, b: str, low: float, high: float,
                     metric: str = "NDCG@10", targets: str = "few") -> dict:
     """Does ``a`` lose less than ``b`` when the noise rate goes from ``low`` to ``high``?
 
@@ -127,7 +158,7 @@ def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: fl
     for name in (a, b):
         per_rate = []
         for rate in (low, high):
-            result = compare(ctx, [name], ctx.settings(lr=lrs, profile_noise=float(rate)), targets)
+            result = fair_compare(ctx, [name], ctx.settings(profile_noise=float(rate)), targets)
             per_rate.append(np.stack([result.per_instance[(name, s)][metric] for s in result.seeds]))
         per_seed[name] = per_rate[1] - per_rate[0]  # seeds x instances: each seed's drop
         if name == b:
@@ -137,15 +168,14 @@ def noise_drop_test(ctx: Context, lrs: dict[str, float], a: str, b: str, low: fl
             "drop_b": float(per_seed[b].mean()), "effect": effect.as_dict()}
 
 
-def sparsity(ctx: Context, ks: list[int], lrs: dict[str, float],
-             methods=("ft", "PPR(light)", "PPR(full)")) -> pd.DataFrame:
+def sparsity(ctx: Context, ks: list[int], methods=("ft", "PPR(light)", "PPR(full)")) -> pd.DataFrame:
     """Tidy frame (k, method, seed, metric, value, improvement): cold sequences cropped to at
-    most k clicks of history in tuning and test; ``improvement`` is the relative change (in %)
-    against ft of the same seed and k."""
+    most k clicks of history in tuning, validation and test, each method at its own learning rate
+    chosen on validation at that k (:func:`fair_compare`); ``improvement`` is the relative change
+    (in %) against ft of the same seed and k."""
     frames = []
     for k in ks:
-        settings = ctx.settings(lr=lrs, k_shot=int(k))
-        tidy = compare(ctx, list(methods), settings, "few").tidy()
+        tidy = fair_compare(ctx, methods, ctx.settings(k_shot=int(k)), "few").tidy()
         ft = tidy[tidy.method == "ft"].set_index(["seed", "metric"]).value
         tidy["improvement"] = 100 * (tidy.value / ft.reindex(pd.MultiIndex.from_frame(tidy[["seed", "metric"]])).to_numpy() - 1)
         tidy.insert(0, "k", int(k))
@@ -153,13 +183,13 @@ def sparsity(ctx: Context, ks: list[int], lrs: dict[str, float],
     return pd.concat(frames, ignore_index=True)
 
 
-def sparsity_effects(ctx: Context, ks: list[int], lrs: dict[str, float], methods=("PPR(light)", "PPR(full)"),
+def sparsity_effects(ctx: Context, ks: list[int], methods=("PPR(light)", "PPR(full)"),
                      reference: str = "ft", metric: str = "NDCG@10") -> dict:
     """Each method's effect over ``reference`` at each k (the runs of :func:`sparsity`,
     cached), with its interval over seeds and instances: ``{(method, k): Effect}``."""
     out = {}
     for k in ks:
-        result = compare(ctx, [reference, *methods], ctx.settings(lr=lrs, k_shot=int(k)), "few")
+        result = fair_compare(ctx, [reference, *methods], ctx.settings(k_shot=int(k)), "few")
         out |= {(m, int(k)): result.effect(m, reference, metric) for m in methods}
     return out
 
@@ -182,8 +212,7 @@ def universality(contexts: dict[str, Context], methods=UNIVERSALITY_METHODS,
     pre-trained backbone, every method with its own learning rate chosen on validation."""
     frames, results = [], {}
     for name, ctx in contexts.items():
-        lrs = choose_lr(ctx, list(methods), targets)
-        result = compare(ctx, list(methods), ctx.settings(lr=lrs), targets)
+        result = fair_compare(ctx, methods, ctx.settings(), targets)
         tidy = result.tidy()
         tidy.insert(0, "backbone", name)
         frames.append(tidy)
@@ -217,22 +246,24 @@ def sensitivity_settings(base: TuneSettings, parameter: str, value) -> TuneSetti
     raise ValueError(f"unknown sensitivity parameter {parameter!r}; choose from {list(SENSITIVITY_PARAMETERS)}")
 
 
-def sensitivity(ctx: Context, grid: dict[str, list], lrs: dict[str, float], methods=("PPR(light)",),
+def sensitivity(ctx: Context, grid: dict[str, list], methods=("PPR(light)",),
                 targets: str = "few") -> pd.DataFrame:
     """Tidy frame (parameter, setting, method, seed, metric, value): each hyper-parameter of
     ``grid`` varied alone, the others at their defaults (runs at the default setting are
-    shared between parameters through the cache)."""
+    shared between parameters through the cache). A setting is a variant like the ablation's:
+    at each one, every method is tuned at its own learning rate chosen on validation under that
+    setting (:func:`fair_compare`), so that, e.g., λ = 0 is not judged at the rate chosen for λ = 0.1."""
     for parameter in grid:
         if parameter not in SENSITIVITY_PARAMETERS:
             raise ValueError(f"unknown sensitivity parameter {parameter!r}; choose from {list(SENSITIVITY_PARAMETERS)}")
-    base = ctx.settings(lr=lrs)
+    base = ctx.settings()
     frames = []
     for parameter, values in grid.items():
         if not values:
             raise ValueError(f"sensitivity grid for {parameter!r} is empty")
         for value in values:
             settings = sensitivity_settings(base, parameter, value)
-            tidy = compare(ctx, list(methods), settings, targets).tidy()
+            tidy = fair_compare(ctx, methods, settings, targets).tidy()
             tidy.insert(0, "setting", value)
             tidy.insert(0, "parameter", parameter)
             frames.append(tidy)
@@ -285,6 +316,28 @@ def universality_table(results: dict[str, Comparison], methods=("PPR(light)", "P
     return reproduction.effects_table(rows, metric, names=["backbone", "method"])
 
 
+def contrastive_effects(ctx: Context, mode: str = "light", metric: str = "NDCG@10",
+                        targets: str = "few") -> dict[str, evidence.Effect]:
+    """The effect of PPR(``mode``)'s contrastive loss in the two designs of the book, each side
+    tuned at its own learning rate chosen on validation (:func:`fair_compare`), paired by seed and
+    instance, by a label that names the design: first the full model over the ablation's variant
+    without contrastive learning (the ablation; the noise study at rate 0 runs the very same
+    runs), then the full model at its default weight λ over the same model at λ = 0 (the
+    sensitivity study). The two train the same way (a loss weighted 0 adds nothing) under two
+    names, so they agree unless something else differs between them."""
+    full, without = find(mode), find(mode, "w/o CL")
+    base = ctx.settings()
+    labels = (f"the ablation and the noise study at rate 0 ({full} over {without})",
+              f"the sensitivity study ({full} at λ = {evidence.format_number(base.contrastive.weight)} over λ = 0)")
+    variant = fair_compare(ctx, [full, without], base, targets).effect(full, without, metric)
+    at_default = fair_compare(ctx, [full], base, targets)
+    at_zero = fair_compare(ctx, [full], sensitivity_settings(base, "weight", 0.0), targets)
+    seeds = [s for s in at_default.seeds if (full, s) in at_zero.per_instance]
+    weight = evidence.paired_effect(np.stack([at_default.per_instance[(full, s)][metric] for s in seeds]),
+                                    np.stack([at_zero.per_instance[(full, s)][metric] for s in seeds]))
+    return dict(zip(labels, (variant, weight), strict=True))
+
+
 def sensitivity_summary(tidy: pd.DataFrame, metric: str = "NDCG@10") -> dict:
     """What the sensitivity figure says in numbers: mean ± sd per setting (``table``), the
     spread of the means across each parameter's settings (``spread``; settings labelled as
@@ -307,7 +360,7 @@ def sensitivity_conclusion(summary: dict) -> str:
     settings move PPR(light) most, and whether that spread exceeds twice the sd over seeds."""
     widest = max(summary["spread"], key=summary["spread"].get)
     spread, sd = summary["spread"][widest], summary["seed_sd"]
-    text = ("The paper reports no sweep, so nothing here is scored. On this data the setting that matters most is "
+    text = ("The paper reports no sweep, so the spreads are not scored. On this data the setting that matters most is "
             f"{widest} (the means across its values span {spread:.4f} NDCG@10), ")
     if spread <= 2 * sd:
         return text + (f"no more than twice the standard deviation over seeds at one setting ({sd:.4f}): within "

@@ -44,8 +44,9 @@ def test_ablation_reads_mode_and_variant_from_the_methods(monkeypatch):
         return comparison.Comparison(per, {}, {})
 
     monkeypatch.setattr(studies, "compare", fake_compare)
-    ctx = type("Ctx", (), {"tune_cfg": runs.TuneSettings().train, "settings": lambda self, **kw: None})()
-    tidy, _ = studies.ablation(ctx, {})
+    monkeypatch.setattr(studies, "choose_lr", lambda ctx, names, targets, base: {n: 1e-3 for n in names})
+    ctx = type("Ctx", (), {"tune_cfg": runs.TuneSettings().train, "settings": lambda self, **kw: runs.TuneSettings()})()
+    tidy, _ = studies.ablation(ctx)
     rows = tidy.set_index("method")
     light, shared = methods.find("light"), methods.find("full", "shared prompt")
     assert rows.loc[light, "mode"] == light and rows.loc[light, "variant"] == "full model"

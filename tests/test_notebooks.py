@@ -314,6 +314,22 @@ def test_sensitivity_chapter_has_every_setting(executed):
     assert all(f">{parameter}<" in g["sensitivity_table"] for parameter in ("n_prompt", "weight"))
 
 
+def test_the_chapters_that_test_contrastive_learning_give_one_verdict(executed):
+    """The ablation, the noise study (at rate 0) and the sensitivity study (λ = 0) each judge
+    "contrastive learning helps PPR(light)" from runs at their own validated rates, and say the same."""
+    _, paths = executed
+    g = {ch: book.glued(paths[ch]) for ch in ("ablation", "noise", "sensitivity")}
+    assert len({g[ch]["cl_agreement"] for ch in g}) == 1
+    assert all(g[ch]["cl_agreement"] in g[ch][f"{ch}_conclusion"] for ch in g)
+    ablation = evidence.Effect.from_dict(g["ablation"]["ev_cl_light"])
+    assert evidence.Effect.from_dict(g["noise"]["ev_noise_cl_light"]) == ablation  # the same runs
+    assert g["noise"]["noise_cl_verdict"] == g["ablation"]["verdict_cl_light"]
+    weight = evidence.Effect.from_dict(g["sensitivity"]["ev_sensitivity_cl_light"])
+    agree = g["sensitivity"]["sensitivity_cl_verdict"] == g["ablation"]["verdict_cl_light"]
+    assert agree == ("gets one verdict" in g["ablation"]["cl_agreement"])
+    assert weight.text() in g["ablation"]["cl_agreement"] and ablation.text() in g["ablation"]["cl_agreement"]
+
+
 def test_explorer_chapter_shows_a_worked_example_and_the_grid(executed):
     _, paths = executed
     g = book.glued(paths["explorer"])
@@ -449,6 +465,8 @@ def test_intro_opens_with_the_findings_computed_from_the_chapters(executed):
     expected = reproduction.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
     assert [g[f"finding_{i}"] for i in range(1, 6)] == expected
     assert "MovieLens-100K" in g["finding_5"]  # the fixture's MovieLens chapter ran
+    mechanism = book.glued(paths["mechanism"], rich=False)
+    assert g["finding_6"] == mechanism["beyond_finding"] and "PPR(warm)" in g["finding_6"]
 
 
 def test_paper_scale_page_reads_the_gpu_measurements(executed):
@@ -497,3 +515,28 @@ def test_mechanism_chapter_ceilings_shares_and_conclusion(executed):
     # what limits the share: the measured sentence (tuning users, budget, learning rate) and its summary
     assert "cold users, PPR(light) gains" in g["limits_text"] and "tuning budget" in g["limits_text"]
     assert g["mech_values"]["limits"] in g["mech_conclusion"]
+    # removing one limit at a time: the sentences name every limit; the variant's goal reaches the conclusion
+    for kind in ("few", "zero"):
+        for m in ("sampled", "full"):
+            text = g[f"limits_text_{m}_{kind}"]
+            assert all(limit in text for limit in ("validation noise", "the loss", "the data")), (kind, m)
+            assert "PPR(warm)" in g[f"goal_{m}_{kind}"]
+            # the goal reads the glued share: captured in zero-shot, the gain over ft in few-shot
+            share = g[f"warm_share_{m}_{kind}"] if kind == "zero" else g[f"warm_over_ft_{m}_{kind}"]
+            assert f"{100 * share:+.0f} % [" in g[f"goal_{m}_{kind}"], (kind, m)
+    assert g["goal_sampled_zero"] in g["mech_conclusion"] and g["goal_full_few"] in g["mech_conclusion"]
+    assert g["n_warm_val"] > 0 and g["n_warm_tune"] > g["n_warm_val"]
+
+
+def test_the_variant_rows_of_the_few_and_zero_shot_chapters_and_movielens(executed):
+    _, paths = executed
+    for chapter, kind in (("few_shot", "few"), ("zero_shot", "zero")):
+        g = book.glued(paths[chapter], rich=False)
+        assert g[f"{kind}_beyond_sampled"].startswith(f"In {kind}-shot (sampled NDCG@10), PPR(warm) is ")
+        assert "than ft" in g[f"{kind}_beyond_sampled"] or "against ft" in g[f"{kind}_beyond_sampled"]
+        assert set(g[f"{kind}_beyond_lrs"]) == {"PPR(warm)", "profile model (warm)"}  # each its own rate
+    ml = book.glued(paths["movielens"], rich=False)
+    for kind in ("few", "zero"):
+        assert "PPR(warm) is" in ml[f"ml_beyond_{kind}"]
+        assert ml[f"ml_warm_vs_ft_{kind}"] in ("better", "worse", "inconclusive",
+                                                "no gain of the smallest effect of interest")

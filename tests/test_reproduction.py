@@ -241,3 +241,26 @@ def test_movielens_claims_read_the_movielens_chapter():
     assert {c.chapter for c in claims} == {"movielens"} and len(claims) == len(rp.ACROSS_DATA)
     text = rp.conclude("movielens", {"ev_ml_few_light": _effect(-0.01, -0.02, -0.001)}, claims)
     assert "1 opposite" in text and "4 not comparable" in text
+
+
+def test_agreement_states_one_verdict_or_says_why_the_designs_differ():
+    from pprlib.evidence import Effect
+
+    same = {"design A": Effect.from_dict(_effect(0.003, 0.001, 0.005)),
+            "design B": Effect.from_dict(_effect(0.003, 0.001, 0.005))}
+    text = rp.agreement("cl_light", same)
+    assert text.startswith("“Contrastive learning helps PPR(light)” gets one verdict, reproduced, in every design")
+    assert "design A, +0.0030 [+0.0010, +0.0050] NDCG@10" in text and "design B" in text
+    # close estimates on either side of a boundary: the verdicts differ within the uncertainty
+    near = {"design A": Effect.from_dict(_effect(0.003, 0.001, 0.005)),
+            "design B": Effect.from_dict(_effect(0.0025, -0.0005, 0.0055))}
+    text = rp.agreement("cl_light", near)
+    assert "gets different verdicts" in text and "design A, reproduced" in text and "design B, inconclusive" in text
+    assert "differ by 0.0005 NDCG@10, no more than twice" in text and "boundary" in text
+    # far apart: the designs measure different things
+    far = {"design A": Effect.from_dict(_effect(0.003, 0.001, 0.005)),
+           "design B": Effect.from_dict(_effect(-0.01, -0.012, -0.008))}
+    text = rp.agreement("cl_light", far)
+    assert "design B, opposite" in text and "more than twice the larger standard error" in text
+    with pytest.raises(KeyError, match="no claim"):
+        rp.agreement("no such claim", same)

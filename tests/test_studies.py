@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import zlib
+
 import numpy as np
 import pytest
 
-from pprlib import evidence
+from pprlib import evidence, reproduction, runs, studies
 from pprlib import experiments as ex
-from pprlib import runs
-from pprlib import studies
+from pprlib.comparison import Comparison
 from pprlib.data.synthetic import SyntheticConfig
 
 
@@ -27,7 +29,7 @@ def test_ablation_variants_differ_only_in_the_removed_part():
 
 
 def test_ablation_frame_and_effects_table(ctx):
-    tidy, result = studies.ablation(ctx, {"ft": 1e-3, "PPR(light)": 1e-3, "PPR(full)": 1e-4})
+    tidy, result = studies.ablation(ctx)
     assert set(tidy["mode"]) == {"ft", "PPR(light)", "PPR(full)"}
     assert tidy.groupby(["mode", "variant"]).seed.nunique().eq(2).all()
     table = studies.ablation_table({"default": result})
@@ -48,8 +50,8 @@ def test_ablation_frame_and_effects_table(ctx):
 
 
 def test_noise_at_zero_equals_a_fresh_clean_run_and_noise_changes_results(ctx):
-    lrs = {"ft": 1e-3}
-    tidy = studies.noise(ctx, [0.0, 0.5], ["ft"], lrs)
+    lrs = ex.choose_lr(ctx, ["ft"], "few")  # at rate 0 the study's rate is the clean one
+    tidy = studies.noise(ctx, [0.0, 0.5], ["ft"])
     # recomputed (use_cache=False), not read back from the cache entry the noise study just filled
     clean = ex.compare(ctx.split, ctx.pre, ["ft"], [0, 1], ctx.backbone, ctx.settings(lr=lrs), use_cache=False).tidy()
     at_zero = tidy[tidy.noise == 0.0].drop(columns="noise").reset_index(drop=True)
@@ -87,7 +89,7 @@ def test_noise_reaches_tuning_validation_and_test(ctx, monkeypatch):
 
 
 def test_sparsity_improvement_is_relative_to_ft_of_the_same_seed(ctx):
-    tidy = studies.sparsity(ctx, [1, 2], {"ft": 1e-3, "PPR(light)": 1e-3, "PPR(full)": 1e-4})
+    tidy = studies.sparsity(ctx, [1, 2])
     assert np.isfinite(tidy.improvement).all()
     assert (tidy[tidy.method == "ft"].improvement == 0).all()
     row = tidy[(tidy.method == "PPR(light)") & (tidy.metric == "NDCG@10") & (tidy.k == 1) & (tidy.seed == 0)].iloc[0]
@@ -98,9 +100,8 @@ def test_sparsity_improvement_is_relative_to_ft_of_the_same_seed(ctx):
 
 
 def test_noise_drop_test_pairs_instances_across_rates(ctx):
-    lrs = {"ft": 1e-3, "PPR(light)": 1e-3}
-    tidy = studies.noise(ctx, [0.0, 0.5], ["ft", "PPR(light)"], lrs)
-    out = studies.noise_drop_test(ctx, lrs, "PPR(light)", "ft", 0.0, 0.5)
+    tidy = studies.noise(ctx, [0.0, 0.5], ["ft", "PPR(light)"])
+    out = studies.noise_drop_test(ctx, "PPR(light)", "ft", 0.0, 0.5)
     means = tidy[tidy.metric == "NDCG@10"].groupby(["method", "noise"]).value.mean()
     assert out["drop_a"] == pytest.approx(means["PPR(light)", 0.5] - means["PPR(light)", 0.0], abs=1e-6)
     assert out["drop_b"] == pytest.approx(means["ft", 0.5] - means["ft", 0.0], abs=1e-6)
@@ -109,8 +110,9 @@ def test_noise_drop_test_pairs_instances_across_rates(ctx):
     per = {}
     for name in ("PPR(light)", "ft"):
         for r in (0.0, 0.5):
-            runs = ex.compare(ctx.split, ctx.pre, [name], [0, 1], ctx.backbone,
-                              ctx.settings(lr=lrs, profile_noise=r)).per_instance
+            settings = ctx.settings(profile_noise=r)
+            settings = ctx.settings(lr=ex.choose_lr(ctx, [name], "few", base=settings), profile_noise=r)
+            runs = ex.compare(ctx.split, ctx.pre, [name], [0, 1], ctx.backbone, settings).per_instance
             per[name, r] = np.stack([runs[(name, s)]["NDCG@10"] for s in (0, 1)])
     gap = (per["PPR(light)", 0.5] - per["PPR(light)", 0.0]) - (per["ft", 0.5] - per["ft", 0.0])
     expected = evidence.effect_of_differences(gap, float(per["ft", 0.0].mean()))
@@ -151,9 +153,10 @@ def test_sensitivity_changes_one_parameter_at_a_time(ctx):
     with pytest.raises(ValueError, match="prompt length"):
         studies.sensitivity_settings(base, "n_prompt", 0)
     with pytest.raises(ValueError, match="unknown sensitivity parameter 'lr'"):
-        studies.sensitivity(ctx, {"lr": [1e-3]}, {"PPR(light)": 1e-3})
-    tidy = studies.sensitivity(ctx, {"n_prompt": [1, 2], "temperature": [1.0]}, {"PPR(light)": 1e-3})
-    assert set(zip(tidy.parameter, tidy.setting)) == {("n_prompt", 1), ("n_prompt", 2), ("temperature", 1.0)}
+        studies.sensitivity(ctx, {"lr": [1e-3]})
+    tidy = studies.sensitivity(ctx, {"n_prompt": [1, 2], "temperature": [1.0]})
+    pairs = set(zip(tidy.parameter, tidy.setting, strict=True))
+    assert pairs == {("n_prompt", 1), ("n_prompt", 2), ("temperature", 1.0)}
     # the default setting of two parameters is the same run (shared through the cache)
     at_default = tidy[((tidy.parameter == "n_prompt") & (tidy.setting == 1)) | (tidy.parameter == "temperature")]
     values = at_default.pivot_table(index=["seed", "metric"], columns="parameter", values="value")
@@ -176,17 +179,16 @@ def test_sensitivity_summary_numbers():
 
 
 def test_noise_drops_and_sparsity_effects_pair_the_same_runs(ctx):
-    lrs = {"ft": 1e-3, "PPR(light)": 1e-3}
-    drops = studies.noise_drops(ctx, lrs, ["ft"], 0.0, 0.5)
+    drops = studies.noise_drops(ctx, ["ft"], 0.0, 0.5)
     per_rate = []
     for rate in (0.0, 0.5):
-        r = runs.compare(ctx, ["ft"], ctx.settings(lr=lrs, profile_noise=rate), "few")
+        r = runs.compare(ctx, ["ft"], studies.validated(ctx, ["ft"], ctx.settings(profile_noise=rate)), "few")
         per_rate.append(np.stack([r.per_instance[("ft", s)]["NDCG@10"] for s in r.seeds]))
     assert drops["ft"].estimate == pytest.approx(float((per_rate[1] - per_rate[0]).mean()))
     assert drops["ft"].reference_mean == pytest.approx(float(per_rate[0].mean()))
-    effects = studies.sparsity_effects(ctx, [1, 3], lrs, methods=("PPR(light)",))
+    effects = studies.sparsity_effects(ctx, [1, 3], methods=("PPR(light)",))
     assert set(effects) == {("PPR(light)", 1), ("PPR(light)", 3)}
-    at3 = runs.compare(ctx, ["ft", "PPR(light)"], ctx.settings(lr=lrs, k_shot=3), "few")
+    at3 = runs.compare(ctx, ["ft", "PPR(light)"], studies.validated(ctx, ["ft", "PPR(light)"], ctx.settings(k_shot=3)))
     assert effects[("PPR(light)", 3)].estimate == pytest.approx(at3.effect("PPR(light)", "ft").estimate)
 
 
@@ -197,3 +199,99 @@ def test_sensitivity_conclusion_compares_the_widest_spread_with_the_seed_noise()
     loud = {**quiet, "seed_sd": 0.002}
     text = studies.sensitivity_conclusion(loud)
     assert "sensitive to it" in text and "best value here is 0.1" in text
+
+
+# --------------------------------------------------------------------------------------------
+# fair controls: every method of every study at its own learning rate, chosen on validation
+
+
+def _fake_rate(name: str, targets: str, settings) -> float:
+    """A learning rate that depends on the method, the targets and every setting but the rates:
+    a method tuned at another method's rate, or at the rate of another setting, shows."""
+    from pprlib.cache import config_key
+
+    key = config_key("fake-lr", name, targets, dataclasses.replace(settings, lr={}))
+    return 1e-4 * (1 + int(key[:8], 16) % 9973)
+
+
+def _fake_result(names, seeds) -> Comparison:
+    per = {}
+    for name in names:
+        for seed in seeds:
+            rng = np.random.default_rng(zlib.crc32(f"{name}/{seed}".encode()))
+            per[(name, seed)] = {m: rng.random(40) for m in ("NDCG@10", "HIT@10", "AUC")} | {"position": np.ones(40)}
+    return Comparison(per, {}, {})
+
+
+def _every_study(ctx):
+    """Every study of :mod:`pprlib.studies` on ``ctx``, as the chapters call them."""
+    studies.ablation(ctx)
+    studies.noise(ctx, [0.0, 0.5], ["ft", "PPR(light)", "PPR(full)", "PPR(light) w/o CL"])
+    studies.noise_drops(ctx, ["ft", "PPR(light) w/o CL"], 0.0, 0.5)
+    studies.noise_drop_test(ctx, "PPR(light)", "PPR(light) w/o CL", 0.0, 0.5)
+    studies.noise_effects(ctx, [0.0, 0.5], "PPR(light)", "PPR(light) w/o CL")
+    studies.sparsity(ctx, [1, 3])
+    studies.sparsity_effects(ctx, [1, 3])
+    studies.universality({"SASRec": ctx})
+    studies.sensitivity(ctx, {"n_prompt": [1, 2], "weight": [0.0, 0.1], "temperature": [0.5], "mask_ratio": [0.5]})
+    studies.contrastive_effects(ctx)
+
+
+STUDY_CALLS = 1 + 2 + 2 * 2 + 2 * 2 + 2 + 2 + 2 + 1 + 6 + 3
+"""How many comparisons :func:`_every_study` makes."""
+
+
+def test_every_study_tunes_every_method_at_its_own_validated_rate(ctx, monkeypatch):
+    """Every comparison a study makes tunes each method at the rate choose_lr picks for that very
+    method under that comparison's settings (noise rate, k, hyper-parameter): never at the rate of
+    its full model (the ablation's variants), of another setting, or of another method."""
+    calls, chosen = [], []
+
+    def choose_lr(ctx, names, targets="few", base=None, seed=None):
+        base = base or ctx.settings()
+        chosen.append(names)
+        return {n: _fake_rate(n, targets, base) for n in names if ex.method(n).tuned}
+
+    def compare(ctx, names, settings=None, targets="few", seeds=None, **kwargs):
+        calls.append((list(names), settings, targets))
+        return _fake_result(names, ctx.config.seeds)
+
+    monkeypatch.setattr(runs, "choose_lr", choose_lr)
+    monkeypatch.setattr(studies, "choose_lr", choose_lr)
+    monkeypatch.setattr(runs, "compare", compare)
+    monkeypatch.setattr(studies, "compare", compare)
+    _every_study(ctx)
+    assert len(calls) == STUDY_CALLS
+    tuned = 0
+    for names, settings, targets in calls:
+        assert settings is not None
+        for name in names:
+            if ex.method(name).tuned:
+                tuned += 1
+                assert settings.lr_for(name) == _fake_rate(name, targets, settings), (name, settings)
+    assert tuned >= 11 + 2 * 4 + 2 * 3  # every variant of the ablation, of the noise study, of sparsity
+    # the ablation's variants each had their own choice, not their full model's
+    assert "PPR(light) w/o CL" in next(names for names in chosen if len(names) == 11)
+
+
+def test_a_rate_chosen_in_one_study_is_free_in_another(ctx):
+    """The ablation, the noise study at rate 0 and the sensitivity study at its default setting
+    tune PPR(light) at one rate, the one the few-shot chapter chooses: the same cached runs."""
+    few = ex.choose_lr(ctx, ["PPR(light)", "PPR(light) w/o CL"], "few")
+    assert studies.rates(ctx, ["ft", "PPR(light)", "PPR(light) w/o CL"]) == {"ft": ex.choose_lr(ctx, ["ft"])["ft"], **few}
+    assert studies.rates(ctx, ["PPR(light)"], ctx.settings(profile_noise=0.0)) == {"PPR(light)": few["PPR(light)"]}
+    at_default = studies.sensitivity_settings(ctx.settings(), "weight", ctx.settings().contrastive.weight)
+    assert studies.rates(ctx, ["PPR(light)"], at_default) == {"PPR(light)": few["PPR(light)"]}
+
+
+def test_the_contrastive_designs_agree(ctx):
+    """λ = 0 trains PPR(light) as its variant without contrastive learning does: at their own
+    validated rates the two designs give one effect, and one verdict."""
+    effects = studies.contrastive_effects(ctx)
+    variant, weight = effects.values()
+    assert variant.estimate == pytest.approx(weight.estimate, abs=1e-12)
+    assert (variant.lo, variant.hi) == pytest.approx((weight.lo, weight.hi), abs=1e-12)
+    text = reproduction.agreement("cl_light", effects)
+    assert "gets one verdict" in text and "sensitivity study (PPR(light) at λ = 0.1 over λ = 0)" in text
+    at_zero = studies.noise_effects(ctx, [0.0], "PPR(light)", "PPR(light) w/o CL")[0.0]
+    assert at_zero == variant  # the noise study's rate 0 is the ablation's comparison
