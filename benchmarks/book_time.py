@@ -4,7 +4,7 @@
 
 Reads an executed build (``<build-dir>/executed``): each chapter's wall time from the runner's
 record (``manifest.json``) and the parts of it that the chapter's kernel counted
-(:mod:`pprlib.timing`, glued as ``time_parts`` by the provenance cell): pre-training, tuning
+(:mod:`pprlib.timing`, glued as ``seconds_by_part`` by the provenance cell): pre-training, tuning
 steps, validation, test evaluation, learning-rate choice, ceilings, and everything else (the
 chapter's time less those: imports, data, statistics, figures, the kernel's start). Writes one
 row per chapter to ``results/book_time.csv`` (replacing the rows of the same label) with the
@@ -46,7 +46,7 @@ def chapter_times(build_dir: Path) -> pd.DataFrame:
     rows = []
     for name, record in manifest.items():
         path = executed / name
-        parts = book.glued(path, rich=False).get("time_parts") if path.exists() else None
+        parts = book.glued(path, rich=False).get("seconds_by_part") if path.exists() else None
         seconds = (parts or {}).get("seconds", {})
         counts = (parts or {}).get("counts", {})
         row = {"chapter": Path(name).stem, "seconds": float(record["seconds"])}

@@ -46,14 +46,14 @@ def provenance(config=None, **extra) -> dict[str, str]:
 
 def provenance_table(config=None, **extra) -> pd.DataFrame:
     """:func:`provenance` as a two-column table for the end of a chapter. In a notebook it also
-    records where the chapter's time went (:func:`pprlib.timing.totals`, glued as ``time_parts``,
+    records where the chapter's time went (:func:`pprlib.timing.totals`, glued as ``seconds_by_part``,
     which the book's benchmark reads from the executed chapters)."""
-    record_time_parts()
+    record_seconds_by_part()
     return pd.DataFrame({"value": provenance(config, **extra)}).rename_axis("computed with")
 
 
-def record_time_parts() -> bool:
-    """Glue :func:`pprlib.timing.totals` as ``time_parts`` when running in a notebook kernel
+def record_seconds_by_part() -> bool:
+    """Glue :func:`pprlib.timing.totals` as ``seconds_by_part`` when running in a notebook kernel
     (False elsewhere: nothing to record into)."""
     try:
         from IPython import get_ipython
@@ -65,5 +65,5 @@ def record_time_parts() -> bool:
 
     from pprlib import timing
 
-    glue("time_parts", timing.totals(), display=False)
+    glue("seconds_by_part", timing.totals(), display=False)
     return True

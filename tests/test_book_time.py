@@ -22,7 +22,7 @@ def _executed(folder, name, parts):
     cell = nbformat.v4.new_code_cell("provenance_table(config)")
     if parts is not None:
         cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": repr(parts)},
-                                               metadata={"scrapbook": {"name": "time_parts"}})]
+                                               metadata={"scrapbook": {"name": "seconds_by_part"}})]
     nb = nbformat.v4.new_notebook(cells=[cell])
     nbformat.write(nb, str(folder / name))
 

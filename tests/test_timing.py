@@ -75,8 +75,8 @@ def test_a_pre_training_counts_as_pre_training(tmp_path, monkeypatch):
     assert t["seconds"]["tuning steps"] == 0 and t["seconds"]["validation"] == 0  # all inside the role
 
 
-def test_the_time_parts_are_recorded_only_in_a_kernel():
-    from pprlib.provenance import provenance_table, record_time_parts
+def test_the_seconds_by_part_are_recorded_only_in_a_kernel():
+    from pprlib.provenance import provenance_table, record_seconds_by_part
 
-    assert record_time_parts() is False  # no notebook kernel here
+    assert record_seconds_by_part() is False  # no notebook kernel here
     assert "torch threads" in provenance_table().index
