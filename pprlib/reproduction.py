@@ -103,7 +103,8 @@ class Judged:
         delta = pe.delta(e.reference_mean)
         relative = f" ({100 * e.relative:+.2f}%)" if pe.unit == "relative" and math.isfinite(e.relative) else ""
         ours = f"{e.text()} {self.unit}{relative}"
-        parts = [f"p {evidence.format_p(e.p, equals=True)}", f"MDE {evidence.format_mde(e.mde)}", f"{e.n_seeds} seeds x {e.n_instances} instances"]
+        parts = [f"p {evidence.format_p(e.p, equals=True)}", f"MDE {evidence.format_mde(e.mde)}",
+                 f"{_count(e.n_seeds, 'seed')} x {_count(e.n_instances, 'instance')}"]
         if e.note:
             parts.append(e.note)
         if pe.mixed:
@@ -111,9 +112,16 @@ class Judged:
         v = evidence.verdict(e.lo, e.hi, delta) if math.isfinite(delta) and delta > 0 else NOT_COMPARABLE
         if v == INCONCLUSIVE:
             grow = evidence.growth_needed(e, delta)
-            if math.isfinite(grow.scale):
+            if math.isfinite(grow.scale) and grow.scale > 1.05:
                 parts.append(f"needs a run about {grow.scale:.1f}x as large")
+            elif math.isfinite(grow.scale):  # the MDE reaches δ: this draw's estimate fell between 0 and δ
+                parts.append("the MDE already reaches the paper's effect; this estimate fell between 0 and it")
         return Outcome(ours, "; ".join(parts), v, e, delta)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 instance``, ``3 seeds``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def effects_table(rows: dict, unit: str = "NDCG@10", names=None) -> pd.DataFrame:

@@ -264,3 +264,16 @@ def test_agreement_states_one_verdict_or_says_why_the_designs_differ():
     assert "design B, opposite" in text and "more than twice the larger standard error" in text
     with pytest.raises(KeyError, match="no claim"):
         rp.agreement("no such claim", same)
+
+
+def test_an_inconclusive_run_whose_mde_reaches_the_effect_is_not_told_to_grow_by_1x():
+    from pprlib import evidence
+
+    delta = paper.EFFECTS["few_full"].delta(0.5)
+    se = delta / 3.0  # MDE about 2.8 SE < delta, yet an estimate at delta / 2 leaves 0 and delta inside
+    e = evidence.Effect(delta / 2, 0.5, se, 100.0, delta / 2 - 1.98 * se, delta / 2 + 1.98 * se, 0.3,
+                        evidence.mde(se, 100.0), 3, 1, 1e-6, 1e-6, 1e-6)
+    out = rp.Judged("ev_few_full", "few_full").judge(e)
+    assert out.verdict == rp.INCONCLUSIVE
+    assert "x as large" not in out.evidence and "MDE already reaches" in out.evidence
+    assert "3 seeds x 1 instance;" in out.evidence + ";"  # one instance, not "1 instances"
