@@ -71,7 +71,7 @@ def methods(data, seeds: list[int]) -> list[dict]:
     for kind, names in (("few", ["most popular", "pre-train", "ft", "PPR(light)", "PPR(full)"]),
                         ("zero", ["most popular", "most popular (cold)", "ft", "PPR(light)", "PPR(full)"])):
         lrs = ex.choose_lr(ctx, names, kind)
-        result = ex.compare(split, pre, names, list(seeds), backbone, ctx.settings(lr=lrs), kind)
+        result = ex.compare(ctx, names, ctx.settings(lr=lrs), kind, list(seeds))
         tidy = result.tidy()
         for metric in ("NDCG@10", "full/NDCG@10"):
             if metric not in set(tidy.metric):

@@ -7,15 +7,13 @@
 * :mod:`pprlib.context`: the book's settings (:class:`BookConfig`) and :class:`Context` (:func:`prepare`);
 * :func:`recommend` (:mod:`pprlib.explorer`).
 
-New code imports from those modules, whose run functions take a :class:`Context` whole. The
-six functions defined here keep the older call form that names the context's parts
-(``compare(ctx.split, ctx.pre, methods, seeds, ctx.backbone, settings, targets)``), which the
-chapters' result cells use.
+It defines nothing of its own: every name is the one of the module that defines it, so the run
+functions take a :class:`Context` whole (``compare(ctx, methods, settings, targets, seeds)``),
+as everywhere in the package.
 """
 
 from __future__ import annotations
 
-from pprlib import runs
 from pprlib.comparison import Comparison, collect
 from pprlib.context import (
     BACKBONES,
@@ -47,13 +45,19 @@ from pprlib.models.ppr import ContrastiveConfig
 from pprlib.runs import (
     Pretrained,
     TuneSettings,
+    build_model,
     checkpoint_path,
     choose_lr,
+    compare,
     noisy_profiles,
     pretrain,
+    run_method,
     save_pretrained,
     stored_run,
     trained_on_all,
+    tune,
+    tuned_model,
+    tuning_set,
 )
 from pprlib.runs import instances as _instances
 
@@ -66,37 +70,3 @@ __all__ = [
     "SOURCES", "split_data", "stored_run", "trained_on_all", "tune", "tune_config", "tuned_model", "TuneSettings",
     "tuning_set",
 ]
-
-
-def _context(split, pre, backbone) -> Context:
-    return Context(split, pre, backbone)
-
-
-def compare(split, pre, methods, seeds, backbone, settings, targets="few", *, use_cache=True, log=None) -> Comparison:
-    """:func:`pprlib.runs.compare` on the context made of ``split``, ``pre`` and ``backbone``."""
-    return runs.compare(_context(split, pre, backbone), methods, settings, targets, seeds, use_cache=use_cache, log=log)
-
-
-def run_method(split, pre, name, backbone, settings, targets, seed, *, use_cache=True) -> dict:
-    """:func:`pprlib.runs.run_method` on the context made of ``split``, ``pre`` and ``backbone``."""
-    return runs.run_method(_context(split, pre, backbone), name, settings, targets, seed, use_cache=use_cache)
-
-
-def tune(split, pre, name, backbone, settings, targets, seed):
-    """:func:`pprlib.runs.tune` on the context made of ``split``, ``pre`` and ``backbone``."""
-    return runs.tune(_context(split, pre, backbone), name, settings, targets, seed)
-
-
-def tuned_model(split, pre, name, backbone, settings, targets, seed, *, use_cache=True):
-    """:func:`pprlib.runs.tuned_model` on the context made of ``split``, ``pre`` and ``backbone``."""
-    return runs.tuned_model(_context(split, pre, backbone), name, settings, targets, seed, use_cache=use_cache)
-
-
-def build_model(split, pre, name, backbone, settings):
-    """:func:`pprlib.runs.build_model` on the context made of ``split``, ``pre`` and ``backbone``."""
-    return runs.build_model(_context(split, pre, backbone), name, settings)
-
-
-def tuning_set(split, settings, backbone, seed, profiles=None):
-    """:func:`pprlib.runs.tuning_set` for ``split`` and ``backbone`` (no pre-trained model needed)."""
-    return runs.tuning_set(_context(split, None, backbone), settings, seed, profiles)

@@ -367,7 +367,7 @@ def conclusion(values: dict) -> str:
     with its interval (``dose_best``: dict with ``signal``, ``level``, ``estimate``, ``lo``,
     ``hi``, ``value``) and, optionally, the sentence of :func:`limits_summary` (``limits``) and
     what removing the limits one at a time and together found (``variant``: the sentences of
-    :func:`pprlib.variant.limits_sentence` and :func:`pprlib.variant.goal_text`)."""
+    :func:`pprlib.variant.interventions_sentence` and :func:`pprlib.variant.goal_text`)."""
     def pct(x):
         return "undefined" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
 

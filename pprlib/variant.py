@@ -128,7 +128,7 @@ def view(table: pd.DataFrame) -> pd.DataFrame:
     return shown.rename(columns={"MDE": "MDE of the gain (share)"}).set_index("limit removed")
 
 
-def limits_sentence(table: pd.DataFrame, shots: str) -> str:
+def interventions_sentence(table: pd.DataFrame, shots: str) -> str:
     """What the table of limits says, in words, for ``shots`` ("zero-shot" or "few-shot"): each
     limit's recovered share with its interval, which are detectable, and what the variant and the
     profile model given the same data capture."""

@@ -26,7 +26,7 @@ def test_book_config_validation():
 
 def test_unknown_method_is_a_clear_error(ctx):
     with pytest.raises(ValueError, match=r"unknown method 'PPR\(medium\)'; choose from"):
-        ex.compare(ctx.split, ctx.pre, ["ft", "PPR(medium)"], [0], ctx.backbone, ctx.settings())
+        ex.compare(ctx, ["ft", "PPR(medium)"], ctx.settings(), seeds=[0])
 
 
 def test_choose_lr_picks_from_the_grid_by_validation(ctx):
@@ -34,15 +34,14 @@ def test_choose_lr_picks_from_the_grid_by_validation(ctx):
     assert set(lrs) == {"ft", "PPR(light)"}  # untuned methods have no learning rate
     for name, lr in lrs.items():
         assert lr in ctx.config.lr_grid
-        histories = {g: ex.run_method(ctx.split, ctx.pre, name, ctx.backbone, ctx.settings(lr={name: g}), "few", 0)[
+        histories = {g: ex.run_method(ctx, name, ctx.settings(lr={name: g}), "few", 0)[
             "history"] for g in ctx.config.lr_grid}
         scores = {g: h.loc[h.epoch > 0, "val/NDCG@10"].max() for g, h in histories.items()}
         assert scores[lr] == max(scores.values())
 
 
 def test_comparison_summary_and_paired_tests(ctx):
-    result = ex.compare(ctx.split, ctx.pre, ["most popular", "ft", "PPR(light)"], [0, 1], ctx.backbone,
-                        ctx.settings(), "all")
+    result = ex.compare(ctx, ["most popular", "ft", "PPR(light)"], ctx.settings(), "all", [0, 1])
     tidy = result.tidy()
     assert set(tidy.method) == {"most popular", "ft", "PPR(light)"} and set(tidy.seed) == {0, 1}
     assert "position" not in set(tidy.metric)
@@ -59,7 +58,7 @@ def test_comparison_summary_and_paired_tests(ctx):
 
 
 def test_recommend_for_a_new_and_a_known_user(ctx):
-    model, _ = ex.tune(ctx.split, ctx.pre, "PPR(light)", ctx.backbone, ctx.settings(), "all", seed=0)
+    model, _ = ex.tune(ctx, "PPR(light)", ctx.settings(), "all", 0)
     data = ctx.split.data
     new = ex.recommend(model, data, {"gender": "F"}, [], k=5)
     assert len(new) == 5 and new.score.is_monotonic_decreasing

@@ -14,7 +14,7 @@ def setup(medium_ctx, session_cache):
     ctx = medium_ctx
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PPR_CACHE_DIR", str(session_cache))
-        models = {name: ex.tuned_model(ctx.split, ctx.pre, name, ctx.backbone, ctx.settings(), "few", 0)
+        models = {name: ex.tuned_model(ctx, name, ctx.settings(), "few", 0)
                   for name in ("pre-train", "ft", "PPR(light)")}
     data = ctx.split.data
     user = int(ctx.split.test_users[np.argmax(data.lengths[ctx.split.test_users] >= 3)])

@@ -21,6 +21,7 @@ from pprlib.experiments import (
     METHODS,
     PAPER_LR,
     BookConfig,
+    Context,
     TuneSettings,
     _instances,
     paper_lr,
@@ -310,7 +311,7 @@ def test_simulated_cold_users_never_get_a_cut_off_click_as_negative():
     full = generate(SyntheticConfig(n_users=300, n_items=300, max_length=60, cold_share=0.05, seed=0))
     sp = split(full, ProtocolConfig(seed=0, simulate_cold_share=0.5))
     assert sp.clicked is full and sp.data.n_interactions < full.n_interactions
-    train = tuning_set(sp, TuneSettings(), BackboneConfig(), seed=0)
+    train = tuning_set(Context(sp, None, BackboneConfig()), TuneSettings(), seed=0)
     clicked = {u: set(full.sequence(u).tolist()) for u in sp.tune_users}
     cut_off = sum(len(clicked[u]) - len(set(sp.data.sequence(u).tolist())) for u in sp.tune_users)
     assert cut_off > 1000  # the old sampler would have drawn many of these
@@ -344,7 +345,7 @@ def test_k_shot_keeps_the_first_k_plus_one_clicks():
     data = generate(SyntheticConfig(n_users=400, n_items=300, max_length=40, seed=1))
     sp = split(data, ProtocolConfig(seed=0))
     for k in (1, 3):
-        train = tuning_set(sp, TuneSettings(k_shot=k), BackboneConfig(), seed=0)
+        train = tuning_set(Context(sp, None, BackboneConfig()), TuneSettings(k_shot=k), seed=0)
         expected = np.minimum(data.lengths[sp.tune_users], k + 1)
         assert sorted(train.lengths.tolist()) == sorted(expected.tolist())
         for row, length, user in zip(train.items, train.lengths.tolist(), train.user.tolist(), strict=True):
@@ -363,7 +364,7 @@ def test_a_tuning_share_tunes_on_nested_subsets_of_the_cold_users():
     assert len(quarter) == int(np.ceil(0.25 * n)) and len(half) == int(np.ceil(0.5 * n))
     assert set(quarter) <= set(half) <= set(whole) and set(whole) == set(sp.tune_users)
     assert not np.array_equal(quarter, np.sort(sp.tune_users)[: len(quarter)])  # a shuffle, not the first ids
-    train = tuning_set(sp, TuneSettings(tune_share=0.5), BackboneConfig(), seed=0)
+    train = tuning_set(Context(sp, None, BackboneConfig()), TuneSettings(tune_share=0.5), seed=0)
     assert sorted(train.user.tolist()) == sorted(half.tolist())
     with pytest.raises(ValueError, match="tune_share"):
         TuneSettings(tune_share=0.0)

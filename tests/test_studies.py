@@ -53,7 +53,7 @@ def test_noise_at_zero_equals_a_fresh_clean_run_and_noise_changes_results(ctx):
     lrs = ex.choose_lr(ctx, ["ft"], "few")  # at rate 0 the study's rate is the clean one
     tidy = studies.noise(ctx, [0.0, 0.5], ["ft"])
     # recomputed (use_cache=False), not read back from the cache entry the noise study just filled
-    clean = ex.compare(ctx.split, ctx.pre, ["ft"], [0, 1], ctx.backbone, ctx.settings(lr=lrs), use_cache=False).tidy()
+    clean = ex.compare(ctx, ["ft"], ctx.settings(lr=lrs), seeds=[0, 1], use_cache=False).tidy()
     at_zero = tidy[tidy.noise == 0.0].drop(columns="noise").reset_index(drop=True)
     at_half = tidy[tidy.noise == 0.5].drop(columns="noise").reset_index(drop=True)
     assert np.allclose(at_zero.value, clean.value)
@@ -78,7 +78,7 @@ def test_noise_reaches_tuning_validation_and_test(ctx, monkeypatch):
     monkeypatch.setattr(runs, "fit", fit)
     monkeypatch.setattr(runs, "evaluate", evaluate)
     settings = ctx.settings(lr={"ft": 1e-3}, profile_noise=0.5)
-    ex.run_method(ctx.split, ctx.pre, "ft", ctx.backbone, settings, "few", 1, use_cache=False)
+    ex.run_method(ctx, "ft", settings, "few", 1, use_cache=False)
     noisy = ex.noisy_profiles(ctx.split, 0.5, 1)
     test_users = ctx.split.test_users
     assert not np.array_equal(noisy[test_users], ctx.split.data.profiles[test_users])
@@ -112,7 +112,7 @@ def test_noise_drop_test_pairs_instances_across_rates(ctx):
         for r in (0.0, 0.5):
             settings = ctx.settings(profile_noise=r)
             settings = ctx.settings(lr=ex.choose_lr(ctx, [name], "few", base=settings), profile_noise=r)
-            runs = ex.compare(ctx.split, ctx.pre, [name], [0, 1], ctx.backbone, settings).per_instance
+            runs = ex.compare(ctx, [name], settings, seeds=[0, 1]).per_instance
             per[name, r] = np.stack([runs[(name, s)]["NDCG@10"] for s in (0, 1)])
     gap = (per["PPR(light)", 0.5] - per["PPR(light)", 0.0]) - (per["ft", 0.5] - per["ft", 0.0])
     expected = evidence.effect_of_differences(gap, float(per["ft", 0.0].mean()))

@@ -114,13 +114,13 @@ def test_user_vectors_read_the_last_state(ctx):
 
 
 def test_tuned_model_is_cached(ctx):
-    a = tuned_model(ctx.split, ctx.pre, "PPR(light)", ctx.backbone, ctx.settings(), "few", 0)
-    b = tuned_model(ctx.split, ctx.pre, "PPR(light)", ctx.backbone, ctx.settings(), "few", 0)
+    a = tuned_model(ctx, "PPR(light)", ctx.settings(), "few", 0)
+    b = tuned_model(ctx, "PPR(light)", ctx.settings(), "few", 0)
     for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(x, y), k
     assert not a.training
     with pytest.raises(ValueError, match="no model to tune"):
-        tuned_model(ctx.split, ctx.pre, "most popular", ctx.backbone, ctx.settings(), "few", 0)
+        tuned_model(ctx, "most popular", ctx.settings(), "few", 0)
 
 
 # ------------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_a_method_that_did_not_run_is_left_out_of_the_table(world):
 def test_the_sentences_report_each_limit_and_the_goal(world):
     ceilings, result, *_ = world
     table = variant.limits_table(result, ceilings)
-    text = variant.limits_sentence(table, "zero-shot")
+    text = variant.interventions_sentence(table, "zero-shot")
     assert "the loss" in text and "(detectable)" in text and "validation noise" in text
     assert "not distinguishable from zero" in text  # the validation intervention changes nothing here
     assert "(PPR(warm)) captures" in text and "profile model given the same data" in text
