@@ -60,7 +60,7 @@ def case(name: str, mode: str, seeds: list[int], device: str) -> dict:
 
     from pprlib.batched import tune_many
     from pprlib.evaluation import evaluate
-    from pprlib.runs import instances, noisy_profiles, tune
+    from pprlib.runs import cold_profiles, instances, tune
     from pprlib.train import resolve_device
 
     ctx = _context(device)
@@ -82,7 +82,7 @@ def case(name: str, mode: str, seeds: list[int], device: str) -> dict:
     for (model, history), (s, seed) in zip(tuned, runs, strict=True):
         scorer = model.to(dev).eval().full_sort_predict
         per = evaluate(scorer, ctx.split, test, full_ranking=False, device=dev,
-                       profiles=noisy_profiles(ctx.split, s.profile_noise, seed))
+                       profiles=cold_profiles(ctx.split, s.profile_noise, seed))
         ndcg.append(float(per["NDCG@10"].mean()))
         epochs.append(int(history["epoch"].max()))
     return {"wall_s": wall, "cpu_s": cpu, "lrs": [s.lr_for(name) for s, _ in runs], "seeds": [r[1] for r in runs],

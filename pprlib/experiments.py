@@ -48,8 +48,8 @@ from pprlib.runs import (
     build_model,
     checkpoint_path,
     choose_lr,
+    cold_profiles,
     compare,
-    noisy_profiles,
     pretrain,
     run_method,
     save_pretrained,
@@ -64,7 +64,7 @@ from pprlib.runs import instances as _instances
 __all__ = [
     "BACKBONES", "book_data", "BookConfig", "build_model", "chapter_params", "checkpoint_path", "choose_lr",
     "collect", "compare", "Comparison", "Context", "ContrastiveConfig", "data_folder", "DataSpec", "FOLDER_READERS",
-    "_instances", "load_data", "load_split", "method", "Method", "METHODS", "noisy_profiles", "own_data_protocol",
+    "_instances", "cold_profiles", "load_data", "load_split", "method", "Method", "METHODS", "own_data_protocol",
     "PAPER_LR", "paper_lr", "parameter_table", "prepare", "prepare_backbone", "pretrain", "pretrain_config",
     "Pretrained", "PROFILE_KEYS", "PROJECT_ROOT", "ProtocolConfig", "recommend", "run_method", "save_pretrained",
     "SOURCES", "split_data", "stored_run", "trained_on_all", "tune", "tune_config", "tuned_model", "TuneSettings",

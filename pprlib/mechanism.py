@@ -46,14 +46,14 @@ def ceiling_comparison(split: ColdStartSplit, population: str = "test", *, n_sam
     return Comparison(out, {key: pd.DataFrame() for key in out}, secs)
 
 
-def ceiling_values(ceilings: Comparison, metric: str = "NDCG@10") -> dict[str, Effect]:
+def profile_values(ceilings: Comparison, metric: str = "NDCG@10") -> dict[str, Effect]:
     """The differences of :data:`~pprlib.data.ceilings.VALUES` (value of the profile, its
     parts, the latent state beyond it) with intervals over the test instances only."""
     return {name: ceilings.effect(a, b, metric) for name, (a, b) in VALUES.items()
             if a in ceilings.methods and b in ceilings.methods}
 
 
-def ceiling_table(ceilings: Comparison) -> pd.DataFrame:
+def ceilings_table(ceilings: Comparison) -> pd.DataFrame:
     """:func:`pprlib.data.ceilings.ceiling_table` of a :func:`ceiling_comparison`: the scorers'
     means and the values of the profile with their intervals, few- and zero-shot, sampled and
     full ranking (the data chapter's table, on the same instances)."""

@@ -135,7 +135,7 @@ from the tables above (never typed as gains), the book's smallest effect of inte
 paper gives only a direction, and the paper's own threshold for the parameter share."""
 
 
-def effects_table() -> pd.DataFrame:
+def claimed_effects() -> pd.DataFrame:
     """One row per claim key: the paper's effect, where it comes from, the other datasets and
     whether the paper itself is mixed."""
     rows = {}

@@ -32,7 +32,7 @@ from pprlib import evidence, paper
 REPRODUCED, WEAKER, NOT_FOUND = evidence.REPRODUCED, evidence.WEAKER, evidence.NOT_FOUND
 OPPOSITE, INCONCLUSIVE, NOT_COMPARABLE = evidence.OPPOSITE, evidence.INCONCLUSIVE, evidence.NOT_COMPARABLE
 MIXED = evidence.MIXED
-VERDICTS = (*evidence.VERDICTS[:-1], MIXED, NOT_COMPARABLE)
+SUMMARY_VERDICTS = (*evidence.VERDICTS[:-1], MIXED, NOT_COMPARABLE)
 """Every verdict a row can get, in the order the summary counts them."""
 
 
@@ -372,7 +372,7 @@ def verdict_counts(table: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
     main claims (:data:`ACROSS_DATA`) on each dataset."""
     columns = {"all claims (generated data)": table.verdict}
     columns |= {f"main claims ({d})": across[(d, "verdict")] for d in _labels(across)}
-    return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(VERDICTS, fill_value=0)
+    return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(SUMMARY_VERDICTS, fill_value=0)
                          for name, v in columns.items()}).rename_axis("verdict")
 
 
@@ -410,7 +410,7 @@ def conclude(chapter: str, values: dict, claims: list[Claim] | None = None) -> s
         raise ValueError(f"no claim of the summary belongs to chapter {chapter!r}")
     outcomes = [(c, _outcome(c, {chapter: values})) for c in chosen]
     counts = pd.Series([o.verdict for _, o in outcomes]).value_counts()
-    tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
+    tally = ", ".join(f"{counts[v]} {v}" for v in SUMMARY_VERDICTS if v in counts)
     n = len(outcomes)
     lines = [f"On this data, {'the claim' if n == 1 else f'of the {n} claims'} this chapter tests: {tally}."]
     for claim, o in outcomes:
@@ -461,7 +461,7 @@ def agreement(paper_key: str, effects: dict[str, evidence.Effect]) -> str:
 
 def _tally(verdicts) -> str:
     counts = pd.Series(list(verdicts), dtype=object).value_counts()
-    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts) or "none"
+    return ", ".join(f"{counts[v]} {v}" for v in SUMMARY_VERDICTS if v in counts) or "none"
 
 
 def _claims_by_verdict(table: pd.DataFrame, verdict: str) -> list[str]:

@@ -224,7 +224,7 @@ def restrict(inst: Instances, targets: str, k_shot: int | None = None) -> Instan
     return inst.few_shot() if targets == "few" else inst
 
 
-def noisy_profiles(split: ColdStartSplit, rate: float, seed: int) -> np.ndarray:
+def cold_profiles(split: ColdStartSplit, rate: float, seed: int) -> np.ndarray:
     """Cold users' profiles (tuning, validation, test and held-out test users) with each field
     replaced by a random valid value with prob ``rate`` (warm users keep theirs: the noise study
     perturbs only the downstream task)."""
@@ -292,7 +292,7 @@ def tuning_job(ctx: Context, name: str, settings: TuneSettings, targets: str,
     m = method(name)
     seed_everything(seed)
     model = build_model(ctx, name, settings)
-    profiles = noisy_profiles(ctx.split, settings.profile_noise, seed)
+    profiles = cold_profiles(ctx.split, settings.profile_noise, seed)
     if not m.tuned:
         return model, None
     params = model.configure(m.mode)
@@ -371,7 +371,7 @@ def tested_run(ctx: Context, name: str, settings: TuneSettings, targets: str, se
     given (``tuned``: the model and history of :func:`tune`, e.g. from :mod:`pprlib.batched`)."""
     m = method(name)
     test = instances(ctx.split, settings.test, targets, settings.k_shot)
-    profiles = noisy_profiles(ctx.split, settings.profile_noise, seed)
+    profiles = cold_profiles(ctx.split, settings.profile_noise, seed)
     device = resolve_device(settings.train.device)
     if m.kind == "popularity":
         scorer, history = most_popular(ctx.split, m.popularity), pd.DataFrame()

@@ -81,13 +81,13 @@ def test_parameter_table_light_share_shrinks_with_the_catalogue():
 
 
 def test_noisy_profiles_touch_only_cold_users(ctx):
-    noisy = ex.noisy_profiles(ctx.split, 0.5, seed=0)
+    noisy = ex.cold_profiles(ctx.split, 0.5, seed=0)
     clean = ctx.split.data.profiles
     assert np.array_equal(noisy[ctx.split.warm_users], clean[ctx.split.warm_users])
     cold = ctx.split.test_users
     changed = (noisy[cold] != clean[cold]).mean()
     assert 0.2 < changed < 0.6
-    assert np.array_equal(ex.noisy_profiles(ctx.split, 0.0, seed=0), clean)
+    assert np.array_equal(ex.cold_profiles(ctx.split, 0.0, seed=0), clean)
 
 
 def test_all_data_baselines_are_one_run_each(ctx):

@@ -102,10 +102,10 @@ def test_a_context_evaluates_where_its_split_has_test_users(worlds):
 
 
 def test_profile_noise_reaches_the_held_out_users(worlds):
-    from pprlib.runs import noisy_profiles
+    from pprlib.runs import cold_profiles
 
     b = split(worlds[1], ProtocolConfig())
-    noisy = noisy_profiles(b, 1.0, seed=0)
+    noisy = cold_profiles(b, 1.0, seed=0)
     held = b.heldout_users
     changed = (noisy[held] != b.data.profiles[held]).any(axis=1).mean()
     assert changed > 0.5  # every field redrawn: most profiles change

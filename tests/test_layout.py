@@ -12,11 +12,8 @@ PACKAGE = Path(pprlib.__file__).parent
 
 KNOWN_TWICE = {
     # names still defined in two modules, each pair a clean-up to do (none may be added)
-    "MIXED": {"evidence", "reproduction"}, "VERDICTS": {"evidence", "reproduction"},
     "build": {"book", "tasks.cross_domain"}, "run": {"book", "tasks.cross_domain"},
-    "ceiling_table": {"mechanism", "data.ceilings"}, "ceiling_values": {"mechanism", "data.ceilings"},
-    "effects_table": {"paper", "reproduction"}, "main": {"cli", "distributed"},
-    "noisy_profiles": {"runs", "augment"},
+    "main": {"cli", "distributed"},
 }
 
 
@@ -29,7 +26,8 @@ def definitions() -> dict[str, set[str]]:
             names = []
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names = [node.name]
-            elif isinstance(node, ast.Assign):
+            elif isinstance(node, ast.Assign) and not isinstance(node.value, (ast.Name, ast.Attribute)):
+                # a constant (an alias of another module's, ``MIXED = evidence.MIXED``, defines nothing)
                 names = [t.id for t in node.targets if isinstance(t, ast.Name) and t.id.isupper()]
             for name in names:
                 if not name.startswith("_"):

@@ -40,12 +40,12 @@ def test_ceilings_are_on_the_methods_instances_in_their_order(tiny_split, ceilin
 
 def test_value_of_the_profile_is_with_minus_without(ceilings):
     few = ceilings.only("few")
-    values = mechanism.ceiling_values(few)
+    values = mechanism.profile_values(few)
     per = few.per_instance
     expected = (per[("Bayes (profile)", 0)]["NDCG@10"] - per[("Bayes (none)", 0)]["NDCG@10"]).mean()
     assert values["value of the profile"].estimate == pytest.approx(expected)
     assert values["value of the profile"].n_seeds == 1  # the interval covers instances only
-    table = mechanism.ceiling_table(ceilings)
+    table = mechanism.ceilings_table(ceilings)
     assert float(table.loc["oracle", ("few-shot", "sampled")]) == pytest.approx(per[("oracle", 0)]["NDCG@10"].mean(),
                                                                                 abs=5e-5)
     # the table's value and the comparison's effect are one computation
@@ -55,7 +55,7 @@ def test_value_of_the_profile_is_with_minus_without(ceilings):
 
 def test_zero_shot_style_part_is_exactly_zero(ceilings):
     # a first click has no previous item: knowing the style cannot change its law
-    values = mechanism.ceiling_values(ceilings.only("zero"))
+    values = mechanism.profile_values(ceilings.only("zero"))
     assert values["through the style"].estimate == 0.0
 
 
@@ -146,7 +146,7 @@ def test_without_profile_signals_the_value_of_the_profile_is_zero():
     sp = split(generate(cfg), ProtocolConfig(seed=1))
     ceil = mechanism.ceiling_comparison(sp, "test", n_samples=64)
     for kind in ("few", "zero"):
-        value = mechanism.ceiling_values(ceil.only(kind))["value of the profile"].estimate
+        value = mechanism.profile_values(ceil.only(kind))["value of the profile"].estimate
         assert value == pytest.approx(0.0, abs=1e-9)
 
 

@@ -446,7 +446,7 @@ def test_summary_is_computed_from_the_other_chapters(executed):
     expected = reproduction.evaluate_claims(reproduction.read_executed(build_dir / "executed" / "book"))
     assert g["summary_verdicts"] == expected.verdict.tolist()
     assert g["n_claims"] == len(reproduction.CLAIMS)
-    for v in reproduction.VERDICTS:  # each glued count is the count of that verdict in the table
+    for v in reproduction.SUMMARY_VERDICTS:  # each glued count is the count of that verdict in the table
         assert g[f"n_{v.replace(' ', '_')}"] == g["summary_verdicts"].count(v), v
     # every chapter of this book provides its claims' values; only chapters not in the book are missing
     in_book = {p.stem for p in book.toc_files()}

@@ -63,7 +63,7 @@ def test_noise_at_zero_equals_a_fresh_clean_run_and_noise_changes_results(ctx):
 
 def test_noise_reaches_tuning_validation_and_test(ctx, monkeypatch):
     """With noise r, the profiles that training, validation and test see are the noisy ones
-    of ``experiments.noisy_profiles`` (cold users changed, the same for a seed)."""
+    of ``experiments.cold_profiles`` (cold users changed, the same for a seed)."""
     seen = {}
     real_fit, real_evaluate = runs.fit, runs.evaluate
 
@@ -79,7 +79,7 @@ def test_noise_reaches_tuning_validation_and_test(ctx, monkeypatch):
     monkeypatch.setattr(runs, "evaluate", evaluate)
     settings = ctx.settings(lr={"ft": 1e-3}, profile_noise=0.5)
     ex.run_method(ctx, "ft", settings, "few", 1, use_cache=False)
-    noisy = ex.noisy_profiles(ctx.split, 0.5, 1)
+    noisy = ex.cold_profiles(ctx.split, 0.5, 1)
     test_users = ctx.split.test_users
     assert not np.array_equal(noisy[test_users], ctx.split.data.profiles[test_users])
     np.testing.assert_array_equal(seen["test"], noisy)
