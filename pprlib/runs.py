@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from pprlib.evaluation import evaluate, most_popular
 from pprlib.methods import Method, method
 from pprlib.models.backbones import BackboneConfig
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig, PPRModel, SequenceCLConfig
-from pprlib.train import TrainConfig, fit, precision, resolve_device, seed_everything
+from pprlib.train import TrainConfig, fit, has_diverged, precision, resolve_device, seed_everything
 
 if TYPE_CHECKING:
     from pprlib.context import Context
@@ -434,7 +435,10 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
 
     Each rate is scored by its best validation NDCG@10 *after tuning started* (epoch >= 1):
     epoch 0 is the untuned model, the same for every rate, and counting it would make every
-    rate that only loses tie with the first one. Ties go to the rate listed first in the grid."""
+    rate that only loses tie with the first one. Ties go to the rate listed first in the grid. A
+    rate whose run diverged (:func:`~pprlib.train.has_diverged`) is a failed candidate, left out
+    with a warning naming the method, the rate and the epoch; if every rate diverged, a
+    ``ValueError`` names them all."""
     base = base or ctx.settings()
     seed = ctx.config.seeds[0] if seed is None else seed
     grid_settings = {(name, lr): dataclasses.replace(base, lr={**base.lr, name: lr})
@@ -445,12 +449,23 @@ def choose_lr(ctx: Context, names: list[str], targets: str = "few", base: TuneSe
         for name in names:
             if not method(name).tuned:
                 continue
-            best = (-np.inf, None)
+            best, failed = (-np.inf, None), []
             for lr in ctx.config.lr_grid:
                 history = run_method(ctx, name, grid_settings[name, lr], targets, seed)["history"]
+                if has_diverged(history):  # a failed candidate, never chosen
+                    failed.append((lr, int(history["epoch"].max())))
+                    continue
                 score = history.loc[history["epoch"] > 0, "val/NDCG@10"].max()
                 if score > best[0]:  # strictly better: a tie keeps the earlier rate
                     best = (score, lr)
+            if failed:
+                said = ", ".join(f"{lr:g} (epoch {epoch})" for lr, epoch in failed)
+                if best[1] is None:
+                    raise ValueError(f"{name} diverged at every learning rate of the grid ({said}; {targets}-shot, "
+                                     f"seed {seed}): its loss or weights became NaN or infinite; add smaller rates "
+                                     "to lr_grid")
+                warnings.warn(f"{name} diverged at learning rate {said} ({targets}-shot, seed {seed}): that rate "
+                              f"is left out of the choice; {best[1]:g} chosen", RuntimeWarning, stacklevel=2)
             chosen[name] = best[1]
     return chosen
 

@@ -179,13 +179,30 @@ def fit(model: PPRModel, params: list[torch.nn.Parameter], train: SequenceDatase
         seq_cl: SequenceCLConfig | None = None) -> pd.DataFrame:
     """Train ``params`` of ``model``; returns the per-epoch history (loss, validation metrics).
 
-    The model ends on the epoch with the best validation ``cfg.monitor``.
+    The model ends on the epoch with the best validation ``cfg.monitor``. A run whose loss or
+    parameters stop being finite stops there (:func:`diverged`): the history's last row says
+    ``diverged``, and the model is the best one from before.
     """
     try:
         with deterministic_algorithms(cfg.deterministic):
             return _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl)
     finally:
         release_freed_memory()
+
+
+def diverged(total_loss: float, params) -> bool:
+    """Whether a run diverged in this epoch: its summed loss or one of its tuned parameters is no
+    longer finite. :func:`fit` then stops, records the epoch as ``diverged`` in the history and
+    restores the best weights it had (finite, from before); a learning-rate choice never picks
+    such a rate (:func:`pprlib.runs.choose_lr`)."""
+    if not np.isfinite(total_loss):
+        return True
+    return not all(bool(torch.isfinite(p).all()) for p in params)
+
+
+def has_diverged(history: pd.DataFrame) -> bool:
+    """Whether the run of ``history`` (of :func:`fit`) diverged."""
+    return "diverged" in history and bool(history["diverged"].fillna(False).astype(bool).any())
 
 
 def distributed_world() -> tuple[int, int]:
@@ -238,6 +255,10 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
             sums = torch.tensor([total, *parts_sum.values()], dtype=torch.float64)
             torch.distributed.all_reduce(sums)
             total, parts_sum = float(sums[0]) / world, dict(zip(parts_sum, (sums[1:] / world).tolist(), strict=True))
+        if diverged(total, params):  # every process sees the same averaged loss; its own parameters
+            history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "diverged": True,
+                            "seconds": time.perf_counter() - start})
+            break
         with timing.part("validation"):
             score = validate(model, split, val, device, val_profiles)
         row = {"epoch": epoch + 1, "loss": total / max(n, 1),
