@@ -85,3 +85,22 @@ def test_the_cache_layout_is_part_of_every_key(monkeypatch):
     before = cache.config_key("x")
     monkeypatch.setattr(cache, "LAYOUT", cache.LAYOUT + 1)
     assert cache.config_key("x") != before
+
+
+def test_a_runs_key_changes_with_the_kind_of_targets(small_ctx):
+    """Few-shot, zero-shot and joint runs of one method, seed and settings are three results."""
+    from pprlib.runs import run_key
+
+    settings = small_ctx.settings()
+    keys = {t: run_key("run", small_ctx, "PPR(light)", settings, t, 0) for t in ("few", "zero", "all")}
+    assert len(set(keys.values())) == 3
+
+
+def test_the_profile_noise_draw_changes_with_the_seed_and_only_with_it(small_ctx):
+    import numpy as np
+
+    from pprlib.runs import cold_profiles
+
+    a, b = cold_profiles(small_ctx.split, 0.5, seed=0), cold_profiles(small_ctx.split, 0.5, seed=1)
+    assert not np.array_equal(a, b)  # another seed, another draw
+    assert np.array_equal(a, cold_profiles(small_ctx.split, 0.5, seed=0))  # the same seed, the same draw
