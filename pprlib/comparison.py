@@ -2,7 +2,7 @@
 what they say (summary tables and paired effects with intervals over seeds and instances).
 
 :func:`collect` is the one loop that fills a :class:`Comparison` from any run function: the
-tuning comparisons of :func:`pprlib.runs.compare` and the cross-domain task share it.
+tuning comparisons of :func:`pprlib.comparisons.compare` and the cross-domain task share it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 * :mod:`pprlib.data.sources`: where the data comes from (:class:`DataSpec`, :func:`load_data`);
 * :mod:`pprlib.methods`: the methods as data (:class:`Method`, :data:`METHODS`, :func:`paper_lr`);
-* :mod:`pprlib.runs`: pre-training, tuning, cached runs, :func:`~pprlib.runs.compare`, :func:`choose_lr`;
+* :mod:`pprlib.runs`: pre-training, tuning, cached runs; :mod:`pprlib.comparisons`: :func:`compare`, :func:`choose_lr`;
 * :mod:`pprlib.comparison`: :class:`Comparison` of methods over seeds and their paired effects;
 * :mod:`pprlib.context`: the book's settings (:class:`BookConfig`) and :class:`Context` (:func:`prepare`);
 * :func:`recommend` (:mod:`pprlib.explorer`).
@@ -15,6 +15,7 @@ as everywhere in the package.
 from __future__ import annotations
 
 from pprlib.comparison import Comparison, collect
+from pprlib.comparisons import choose_lr, compare, trained_on_all
 from pprlib.context import (
     BACKBONES,
     PROFILE_KEYS,
@@ -47,14 +48,11 @@ from pprlib.runs import (
     TuneSettings,
     build_model,
     checkpoint_path,
-    choose_lr,
     cold_profiles,
-    compare,
     pretrain,
     run_method,
     save_pretrained,
     stored_run,
-    trained_on_all,
     tune,
     tuned_model,
     tuning_set,

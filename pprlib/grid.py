@@ -1,5 +1,6 @@
-"""Where a chapter's grid of runs (methods x seeds x learning rates) is computed, chosen by the
-environment variable ``PPR_RUNNER``:
+"""Where a chapter's grid of runs (methods x seeds x learning rates) is computed, chosen by
+:mod:`pprlib.comparisons` (its ``runner`` argument, whose default is the environment variable
+``PPR_RUNNER``):
 
 * ``sequential`` (the default): one run after the other, in this process;
 * ``batched``: the runs of each method trained together in this process (:mod:`pprlib.batched`);
@@ -20,6 +21,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from pprlib.batched import run_many, stored_result
+from pprlib.cache import cache_dir
+from pprlib.runs import run_method
+
 RUNNERS = ("sequential", "batched", "ray", "ray-batched")
 
 
@@ -31,17 +36,17 @@ def runner() -> str:
     return value
 
 
-def prefetch(ctx, runs: Sequence[tuple]) -> list[int]:
+def prefetch(ctx, runs: Sequence[tuple], mode: str | None = None) -> list[int]:
     """Compute into the cache the results of ``runs`` ((method, settings, targets, seed) each,
     the arguments of :func:`pprlib.runs.run_method` after the :class:`~pprlib.context.Context`
-    ``ctx``) that are not stored yet, with the runner of :func:`runner`; nothing with
-    ``sequential``. Returns the process id that computed each run that was missing (this
-    process, or a Ray worker)."""
-    mode = runner()
+    ``ctx``) that are not stored yet, with the runner ``mode`` (:data:`RUNNERS`; default
+    :func:`runner`, the environment's); nothing with ``sequential``. Returns the process id that
+    computed each run that was missing (this process, or a Ray worker)."""
+    mode = mode or runner()
+    if mode not in RUNNERS:
+        raise ValueError(f"runner must be one of {', '.join(RUNNERS)}; got {mode!r}")
     if mode == "sequential":
         return []
-    from pprlib.batched import run_many, stored_result
-
     missing = [r for r in runs if stored_result(ctx, *r) is None]
     if not missing:
         return []
@@ -54,9 +59,6 @@ def prefetch(ctx, runs: Sequence[tuple]) -> list[int]:
 def _compute(ctx, runs: list[tuple], cache: str, batched: bool) -> list[int]:
     """A Ray task: the runs computed and stored in ``cache``; the worker's process id per run."""
     os.environ["PPR_CACHE_DIR"] = cache
-    from pprlib.batched import run_many
-    from pprlib.runs import run_method
-
     if batched:
         run_many(ctx, runs)
     else:
@@ -71,8 +73,6 @@ def _on_ray(ctx, runs: list[tuple], batched: bool) -> list[int]:
     except ImportError:
         raise RuntimeError("PPR_RUNNER=ray needs Ray, an optional extra: pip install 'pprlib[ray]' "
                            "(or unset PPR_RUNNER to run here)") from None
-    from pprlib.batched import stored_result
-    from pprlib.cache import cache_dir
 
     cache = str(cache_dir())
     if not ray.is_initialized():

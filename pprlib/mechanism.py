@@ -155,7 +155,8 @@ def tuning_user_curve(ctx, lrs: dict, methods, shares, seeds, ceilings: Comparis
     share and method: the gain over ``reference`` with its interval (seeds and instances), its
     share of the value of the profile, and the method's distance above the profile-blind Bayes
     scorer as a share of that value (``ceilings`` on the same instances)."""
-    from pprlib.runs import compare, tuning_users
+    from pprlib.comparisons import compare
+    from pprlib.runs import tuning_users
 
     ceil = ceilings.only(targets)
     value = ceil.effect("Bayes (profile)", "Bayes (none)", metric).estimate
@@ -207,7 +208,7 @@ def lr_table(ctx, lrs: dict, methods, seeds, *, targets: str = "zero", metric: s
     ``seeds``, beside the rate chosen on validation (``lrs``): ``regret`` is how much the best
     rate of the grid on the test instances beats the chosen one (what choosing on validation
     cost; 0 when validation picked the best)."""
-    from pprlib.runs import compare
+    from pprlib.comparisons import compare
 
     rows = []
     for name in methods:
@@ -437,7 +438,7 @@ def dose_study(config, levels, lrs: dict[str, dict], methods=("ft", "PPR(light)"
     ``lrs[targets]`` (``"few"``, ``"zero"``) for ``seeds``, evaluated on its cold test and
     held-out users, beside its ceilings. The level where both signals are 0 is one world, shared
     by both sweeps. Rows of :func:`dose_frame` for every level."""
-    from pprlib.runs import compare
+    from pprlib.comparisons import compare
 
     frames, done = [], {}
     for (signal, level), ctx in dose_contexts(config, levels).items():

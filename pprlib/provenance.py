@@ -39,6 +39,9 @@ def provenance(config=None, **extra) -> dict[str, str]:
         out["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
         out["deterministic CUDA kernels"] = str(config.deterministic)
     out["torch threads"] = str(torch.get_num_threads())
+    from pprlib.grid import runner
+
+    out["runner (PPR_RUNNER)"] = runner()
     out.update({k: str(v) for k, v in extra.items()})
     out.update(versions())
     return out

@@ -9,7 +9,7 @@
 They run every comparison through :func:`fair_compare`: each tuned method at its own learning
 rate, chosen on validation under the study's own settings (:func:`validated`), never at the rate
 chosen for another method or another setting. Runs and rate choices are cached by their
-configuration (:func:`pprlib.runs.compare`, :func:`pprlib.runs.choose_lr`), so a rate chosen in
+configuration (:func:`pprlib.comparisons.compare`, :func:`pprlib.comparisons.choose_lr`), so a rate chosen in
 one chapter is free in another; what a method is (its mode, the part of PPR it removes, its glue
 key) is read from its :class:`~pprlib.methods.Method` fields, never from its name.
 """
@@ -23,9 +23,10 @@ import pandas as pd
 
 from pprlib import evidence, paper, reproduction
 from pprlib.comparison import Comparison
+from pprlib.comparisons import choose_lr, compare
 from pprlib.context import Context
 from pprlib.methods import METHODS, VARIANTS, find, method
-from pprlib.runs import TuneSettings, choose_lr, compare
+from pprlib.runs import TuneSettings
 
 ABLATION_MODES = ("light", "full")
 
@@ -33,7 +34,7 @@ ABLATION_MODES = ("light", "full")
 def validated(ctx: Context, methods, settings: TuneSettings | None = None, targets: str = "few") -> TuneSettings:
     """``settings`` (default: the context's) with every tuned method of ``methods`` at its own
     learning rate, chosen on validation under these very settings (noise rate, history length,
-    hyper-parameters: :func:`pprlib.runs.choose_lr` with ``base=settings``); the rates
+    hyper-parameters: :func:`pprlib.comparisons.choose_lr` with ``base=settings``); the rates
     ``settings`` held are dropped, so no method is tuned at a rate chosen for another method or
     for another setting. The one place where the studies set learning rates."""
     settings = settings or ctx.settings()
@@ -41,7 +42,7 @@ def validated(ctx: Context, methods, settings: TuneSettings | None = None, targe
 
 
 def fair_compare(ctx: Context, methods, settings: TuneSettings | None = None, targets: str = "few") -> Comparison:
-    """:func:`pprlib.runs.compare` of ``methods`` under ``settings``, each tuned method at its own
+    """:func:`pprlib.comparisons.compare` of ``methods`` under ``settings``, each tuned method at its own
     validated learning rate (:func:`validated`): how every study compares methods."""
     return compare(ctx, list(methods), validated(ctx, methods, settings, targets), targets)
 

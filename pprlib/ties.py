@@ -58,7 +58,7 @@ def tie_order_comparison(contexts: dict, lrs: dict[str, dict], base: dict[str, C
     Returns a frame, one row per (order, targets, method), with ft's NDCG@10, the effect over
     ft with its 95 % interval over seeds and instances, MDE, p, the paper's effect in our units
     and the verdict against it; and the effects by (order, targets, method)."""
-    from pprlib.runs import compare
+    from pprlib.comparisons import compare
 
     base = base or {}
     rows, effects = [], {}

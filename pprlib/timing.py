@@ -5,7 +5,7 @@ evaluation, the learning-rate choice and the generator's ceilings. Each second i
 in the innermost part that is running, unless an enclosing part is a *role*
 (:data:`ROLES`: pre-training, learning-rate choice, ceilings), which takes the seconds of
 everything inside it: the tuning steps of a pre-training count as pre-training, the runs that
-:func:`~pprlib.runs.choose_lr` trains as the learning-rate choice. :func:`totals` is what the
+:func:`~pprlib.comparisons.choose_lr` trains as the learning-rate choice. :func:`totals` is what the
 chapters record at their end (:func:`pprlib.provenance.provenance_table`); the book's benchmark
 (``benchmarks/book_time.py``) reads them per chapter. A cached result costs nothing here: the
 seconds are those this process spent.

@@ -194,7 +194,7 @@ def diverged(total_loss: float, params) -> bool:
     """Whether a run diverged in this epoch: its summed loss or one of its tuned parameters is no
     longer finite. :func:`fit` then stops, records the epoch as ``diverged`` in the history and
     restores the best weights it had (finite, from before); a learning-rate choice never picks
-    such a rate (:func:`pprlib.runs.choose_lr`)."""
+    such a rate (:func:`pprlib.comparisons.choose_lr`)."""
     if not np.isfinite(total_loss):
         return True
     return not all(bool(torch.isfinite(p).all()) for p in params)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pprlib import evidence, runs
+from pprlib import comparisons, evidence
 from pprlib import experiments as ex
 from pprlib.experiments import Comparison
 
@@ -78,7 +78,7 @@ def fake_context(monkeypatch, curves: dict[float, list[float]], grid=(1e-4, 1e-3
         curve = curves[lr]
         return {"history": pd.DataFrame({"epoch": range(len(curve)), "val/NDCG@10": curve})}
 
-    monkeypatch.setattr(runs, "run_method", run_method)
+    monkeypatch.setattr(comparisons, "run_method", run_method)
     config = ex.BookConfig(lr_grid=grid, seeds=(3, 4))
     ctx = types.SimpleNamespace(config=config, split="the split", pre="the pre-trained model", backbone="the backbone",
                                 settings=lambda **kw: ex.TuneSettings(**kw))

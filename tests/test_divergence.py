@@ -49,7 +49,7 @@ def test_a_diverging_run_stops_says_so_and_keeps_its_best_finite_weights(small_c
 
 
 def test_the_learning_rate_choice_skips_a_diverged_rate_and_names_it(small_ctx, monkeypatch, tmp_path):
-    from pprlib.runs import choose_lr
+    from pprlib.comparisons import choose_lr
 
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
     _poisoned(monkeypatch, 1e-2)
@@ -58,7 +58,7 @@ def test_the_learning_rate_choice_skips_a_diverged_rate_and_names_it(small_ctx, 
 
 
 def test_every_rate_diverging_is_an_error_naming_the_method_and_the_rates(small_ctx, monkeypatch, tmp_path):
-    from pprlib.runs import choose_lr
+    from pprlib.comparisons import choose_lr
 
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
     _poisoned(monkeypatch, 1e-2)

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pprlib import comparison, methods, runs, studies
+from pprlib import comparison, comparisons, methods, runs, studies
 from pprlib.methods import METHODS, VARIANTS, Method
 
 
@@ -76,12 +76,12 @@ def test_compare_takes_the_context_and_fills_the_shared_loop(small_ctx, monkeypa
         seen.append((list(names), list(seeds)))
         return real(run, names, seeds, **kwargs)
 
-    monkeypatch.setattr(runs, "collect", spy)
-    result = runs.compare(small_ctx, ["most popular"], targets="few")
+    monkeypatch.setattr(comparisons, "collect", spy)
+    result = comparisons.compare(small_ctx, ["most popular"], targets="few")
     assert seen == [(["most popular"], list(small_ctx.config.seeds))]
     assert result.methods == ["most popular"] and result.seeds == list(small_ctx.config.seeds)
     other = dataclasses.replace(small_ctx, config=dataclasses.replace(small_ctx.config, seeds=(5,)))
-    assert runs.compare(other, ["most popular"]).seeds == [5]
+    assert comparisons.compare(other, ["most popular"]).seeds == [5]
 
 
 def test_every_chapter_reads_its_settings_with_from_params():

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
+from pprlib import comparisons, grid
 from pprlib import experiments as ex
-from pprlib import grid, runs
 
 FEW_SHOT = ["most popular", "pre-train", "profile model", "ft", "PPR(light)", "PPR(full)"]
 TINY = Path(__file__).resolve().parent.parent / "book" / "profiles" / "tiny.yaml"
@@ -37,8 +37,8 @@ def in_process(tiny_ctx, tmp_path_factory):
 
 def _few_shot_grid(ctx):
     """The few-shot chapter's runs: rates chosen on validation, then every method and seed."""
-    lrs = runs.choose_lr(ctx, FEW_SHOT, "few")
-    result = runs.compare(ctx, FEW_SHOT, ctx.settings(lr=lrs), "few")
+    lrs = comparisons.choose_lr(ctx, FEW_SHOT, "few")
+    result = comparisons.compare(ctx, FEW_SHOT, ctx.settings(lr=lrs), "few")
     return lrs, result
 
 

@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from pprlib import evidence, reproduction, runs, studies
+from pprlib import comparisons, evidence, reproduction, runs, studies
 from pprlib import experiments as ex
 from pprlib.comparison import Comparison
 from pprlib.data.synthetic import SyntheticConfig
@@ -182,13 +182,13 @@ def test_noise_drops_and_sparsity_effects_pair_the_same_runs(ctx):
     drops = studies.noise_drops(ctx, ["ft"], 0.0, 0.5)
     per_rate = []
     for rate in (0.0, 0.5):
-        r = runs.compare(ctx, ["ft"], studies.validated(ctx, ["ft"], ctx.settings(profile_noise=rate)), "few")
+        r = comparisons.compare(ctx, ["ft"], studies.validated(ctx, ["ft"], ctx.settings(profile_noise=rate)), "few")
         per_rate.append(np.stack([r.per_instance[("ft", s)]["NDCG@10"] for s in r.seeds]))
     assert drops["ft"].estimate == pytest.approx(float((per_rate[1] - per_rate[0]).mean()))
     assert drops["ft"].reference_mean == pytest.approx(float(per_rate[0].mean()))
     effects = studies.sparsity_effects(ctx, [1, 3], methods=("PPR(light)",))
     assert set(effects) == {("PPR(light)", 1), ("PPR(light)", 3)}
-    at3 = runs.compare(ctx, ["ft", "PPR(light)"], studies.validated(ctx, ["ft", "PPR(light)"], ctx.settings(k_shot=3)))
+    at3 = comparisons.compare(ctx, ["ft", "PPR(light)"], studies.validated(ctx, ["ft", "PPR(light)"], ctx.settings(k_shot=3)))
     assert effects[("PPR(light)", 3)].estimate == pytest.approx(at3.effect("PPR(light)", "ft").estimate)
 
 
@@ -256,9 +256,9 @@ def test_every_study_tunes_every_method_at_its_own_validated_rate(ctx, monkeypat
         calls.append((list(names), settings, targets))
         return _fake_result(names, ctx.config.seeds)
 
-    monkeypatch.setattr(runs, "choose_lr", choose_lr)
+    monkeypatch.setattr(comparisons, "choose_lr", choose_lr)
     monkeypatch.setattr(studies, "choose_lr", choose_lr)
-    monkeypatch.setattr(runs, "compare", compare)
+    monkeypatch.setattr(comparisons, "compare", compare)
     monkeypatch.setattr(studies, "compare", compare)
     _every_study(ctx)
     assert len(calls) == STUDY_CALLS

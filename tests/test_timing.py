@@ -49,7 +49,8 @@ def test_unknown_parts_are_refused_and_counts_add_up():
 
 
 def test_a_tuning_run_and_the_learning_rate_choice_are_counted(small_ctx):
-    from pprlib.runs import choose_lr, run_method
+    from pprlib.comparisons import choose_lr
+    from pprlib.runs import run_method
 
     settings = small_ctx.settings(lr={"ft": 3e-3})
     run_method(small_ctx, "ft", settings, "few", 0, use_cache=False)
@@ -79,4 +80,5 @@ def test_the_seconds_by_part_are_recorded_only_in_a_kernel():
     from pprlib.provenance import provenance_table, record_seconds_by_part
 
     assert record_seconds_by_part() is False  # no notebook kernel here
-    assert "torch threads" in provenance_table().index
+    table = provenance_table()
+    assert "torch threads" in table.index and table.loc["runner (PPR_RUNNER)", "value"] == "sequential"
