@@ -167,9 +167,13 @@ def goal_text(table: pd.DataFrame, shots: str, measure: str = "captured", goal: 
     shown = MEASURES[measure][1]
     v = rows.loc[VARIANT]
     what = "captures" if measure == "captured" else "gains over ft"
-    return (f"In {shots} PPR(warm) {what} {v[shown]} of the value of the profile: "
+    text = (f"In {shots} PPR(warm) {what} {v[shown]} of the value of the profile: "
             + ("it meets" if _meets(v, measure, target, floor) else "it misses")
             + f" the goal of at least {100 * target:.0f} % with the interval's lower end above {100 * floor:.0f} %.")
+    if measure == "over ft" and v["over ft lo"] > 1:
+        text += (" That gain exceeds the value of the profile, so not all of it comes from the profile: the softmax "
+                 "loss also makes better use of the clicks.")
+    return text
 
 
 # ------------------------------------------------------------------------------------------
@@ -244,7 +248,15 @@ def finding(zero: pd.DataFrame, few: pd.DataFrame) -> str:
             f"the warm users' profiles in tuning, a larger validation set), captures {cell(zero, VARIANT, captured)}, "
             f"and the profile model given the same data {cell(zero, 'profile model (warm)', captured)}. In few-shot "
             f"(full ranking) PPR(warm) gains {cell(few, VARIANT, over)} of the value over ft (PPR(light): "
-            f"{cell(few, REFERENCE, over)}). PPR(warm) " + " and ".join(goals) + ".")
+            f"{cell(few, REFERENCE, over)}){_beyond_value(few)}. PPR(warm) " + " and ".join(goals) + ".")
+
+
+def _beyond_value(table: pd.DataFrame) -> str:
+    """A clause where PPR(warm)'s gain over ft is surely larger than the value of the profile."""
+    rows = table.set_index("method")
+    if VARIANT in rows.index and rows.loc[VARIANT, "over ft lo"] > 1:
+        return ", more than the profile is worth: part of it is a better use of the clicks"
+    return ""
 
 
 def _meets(row, measure: str = "captured", target: float | None = None, floor: float | None = None) -> bool:

@@ -92,6 +92,10 @@ def test_the_sentences_report_each_limit_and_the_goal(world):
     over = variant.goal_text(table, "few-shot", "over ft")
     assert "gains over ft +" in over and "meets the goal of at least 50 %" in over
     assert "meets" in variant.goal_text(table, "few-shot", "over ft", goal=(1.0, 0.8))  # not the captured 0.7
+    # a gain over ft surely above the value (+1.2 of it here) cannot all be the profile's: said
+    assert "not all of it comes from the profile" in over
+    assert "not all of it" not in variant.goal_text(table.assign(**{"over ft lo": 0.9}), "few-shot", "over ft")
+    assert "more than the profile is worth" in variant.finding(table, table)
     assert "misses" in variant.goal_text(table, "few-shot", "over ft", goal=(1.5, 0.0))
 
 
