@@ -104,8 +104,8 @@ def _equal(a: dict, b: dict) -> bool:
 
 def test_run_method_is_deterministic_for_a_seed(tiny):
     sp, pre = tiny
-    runs = [experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", seed, use_cache=False)
-            for seed in (0, 0, 1)]
+    ctx = experiments.Context(sp, pre, BACKBONE)
+    runs = [experiments.run_method(ctx, "PPR(light)", SETTINGS, "few", seed, use_cache=False) for seed in (0, 0, 1)]
     assert "NDCG@10" in runs[0]["metrics"] and "full/NDCG@10" in runs[0]["metrics"]
     assert len(runs[0]["metrics"]["NDCG@10"]) == len(sp.instances("test").few_shot())
     assert _equal(runs[0]["metrics"], runs[1]["metrics"])
@@ -115,21 +115,22 @@ def test_run_method_is_deterministic_for_a_seed(tiny):
 
 def test_run_method_cache_returns_the_stored_result(tiny, monkeypatch, tmp_path):
     sp, pre = tiny
-    first = experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 0)
+    ctx = experiments.Context(sp, pre, BACKBONE)
+    first = experiments.run_method(ctx, "PPR(light)", SETTINGS, "few", 0)
     assert any((tmp_path / "cache" / "runs").iterdir())
 
     def boom(*args, **kwargs):
         raise AssertionError("tune called although the run is cached")
 
     monkeypatch.setattr(runs, "tune", boom)
-    second = experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 0)
+    second = experiments.run_method(ctx, "PPR(light)", SETTINGS, "few", 0)
     assert _equal(first["metrics"], second["metrics"])
     assert second["seconds"] == first["seconds"]
     # a setting that changes the result is a different key: it recomputes (and hits the patch)
     with pytest.raises(AssertionError, match="tune called"):
-        experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "few", 1)
+        experiments.run_method(ctx, "PPR(light)", SETTINGS, "few", 1)
     with pytest.raises(AssertionError, match="tune called"):
-        experiments.run_method(sp, pre, "PPR(light)", BACKBONE, SETTINGS, "zero", 0)
+        experiments.run_method(ctx, "PPR(light)", SETTINGS, "zero", 0)
 
 
 def test_pretraining_twice_gives_identical_weights_and_history(tiny):
