@@ -22,15 +22,47 @@ from pprlib.evidence import Effect, effect_of_differences, format_mde, interval_
 
 REFERENCE = "PPR(light)"
 
+WIDER_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+"""The learning rates of the optimization intervention (finer and larger than the book's grid)."""
+
+OPTIMIZATION = {"rate grid": "PPR(light), wider rate grid", "budget": "PPR(light), twice the budget"}
+"""The optimization interventions: PPR(light) with its rate chosen from :data:`WIDER_GRID`, and
+with twice the epochs and patience; their rows of a comparison carry these names
+(:func:`optimization_runs`)."""
+
 INTERVENTIONS: dict[str, str] = {
     "none (the paper's PPR(light))": "PPR(light)",
+    "optimization: the rate grid (five rates, 1e-4 to 1e-2)": OPTIMIZATION["rate grid"],
+    "optimization: the budget (twice the epochs and patience)": OPTIMIZATION["budget"],
     "validation noise: a tenth of the warm users added to validation": "PPR(light) + warm validation",
     "the loss: one sampled negative per target (softmax instead)": "PPR(light) + softmax",
     "the data: the cold users' profiles only (warm users' added)": "PPR(light) + warm users",
     "all three: PPR(warm)": "PPR(warm)",
 }
-"""Each candidate limit and the method that removes it (PPR(light) with one field changed; the
-last row removes all three)."""
+"""Each candidate limit and what removes it: PPR(light) with one field of its method changed (or,
+for the optimization rows, one tuning setting: :func:`optimization_runs`); the last row removes
+validation noise, the loss and the data together."""
+
+
+def optimization_runs(ctx, targets: str, lr: float, seeds, base=None) -> Comparison:
+    """PPR(light) with the optimization limits removed one at a time, as rows named by
+    :data:`OPTIMIZATION`: its rate chosen on validation from :data:`WIDER_GRID` (the runs at the
+    book's rates are shared), and at the rate ``lr`` chosen from the book's grid with twice the
+    epochs and patience (``base``: the settings both start from, default the context's)."""
+    import dataclasses
+
+    from pprlib.comparisons import choose_lr, compare
+
+    base = base or ctx.settings()
+    wide_ctx = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, lr_grid=WIDER_GRID))
+    wide_lr = choose_lr(wide_ctx, [REFERENCE], targets, base=base)
+    wide = compare(ctx, [REFERENCE], dataclasses.replace(base, lr=wide_lr), targets, list(seeds)).only(targets)
+    train = dataclasses.replace(base.train, max_epochs=2 * base.train.max_epochs, patience=2 * base.train.patience)
+    longer = compare(ctx, [REFERENCE], dataclasses.replace(base, lr={REFERENCE: lr}, train=train), targets,
+                     list(seeds)).only(targets)
+    per = {(OPTIMIZATION["rate grid"], s): v for (m, s), v in wide.per_instance.items()}
+    per.update({(OPTIMIZATION["budget"], s): v for (m, s), v in longer.per_instance.items()})
+    return Comparison(per, {}, {})
 
 BASELINES = ("ft", "profile model", "profile model (warm)")
 """The simplest strong baselines shown beside the interventions: fine-tuning, the profile model
@@ -140,7 +172,8 @@ def interventions_sentence(table: pd.DataFrame, shots: str) -> str:
         r = rows.loc[name]
         found = r["recovered lo"] > 0
         lost = r["recovered hi"] < 0
-        parts.append(f"{limit.split(':')[0]} {r['recovered over PPR(light)']} "
+        short = limit.split(" (")[0] if limit.startswith("optimization") else limit.split(":")[0]
+        parts.append(f"{short} {r['recovered over PPR(light)']} "
                      + ("(detectable)" if found else "(a loss)" if lost else "(not distinguishable from zero)"))
     text = f"In {shots}, removing one limit at a time recovers, as shares of the value of the profile: " \
            + "; ".join(parts) + "."

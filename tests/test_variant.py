@@ -32,7 +32,8 @@ def _result(rng, none, shares: dict[str, float], seeds=(0, 1, 2)):
 def world():
     rng = np.random.default_rng(0)
     ceilings, none, profile = _ceilings(rng)
-    shares = {"PPR(light)": 0.1, "PPR(light) + warm validation": 0.1, "PPR(light) + softmax": 0.4,
+    shares = {"PPR(light)": 0.1, variant.OPTIMIZATION["rate grid"]: 0.12, variant.OPTIMIZATION["budget"]: 0.1,
+              "PPR(light) + warm validation": 0.1, "PPR(light) + softmax": 0.4,
               "PPR(light) + warm users": 0.3, "PPR(warm)": 0.7, "ft": -0.5, "profile model": 0.2,
               "profile model (warm)": 0.65}
     return ceilings, _result(rng, none, shares), none, profile, shares
@@ -83,6 +84,7 @@ def test_the_sentences_report_each_limit_and_the_goal(world):
     table = variant.limits_table(result, ceilings)
     text = variant.interventions_sentence(table, "zero-shot")
     assert "the loss" in text and "(detectable)" in text and "validation noise" in text
+    assert "optimization: the rate grid " in text and "optimization: the budget " in text
     assert "not distinguishable from zero" in text  # the validation intervention changes nothing here
     assert "(PPR(warm)) captures" in text and "profile model given the same data" in text
     assert "meets" in variant.goal_text(table, "zero-shot")
@@ -138,3 +140,14 @@ def test_the_finding_reports_both_kinds_and_the_goal(world):
     assert "meets its zero-shot goal" in text and "meets its few-shot goal" in text
     poor = table.assign(share=0.3, **{"over ft": 0.3})
     assert "misses its zero-shot goal" in variant.finding(poor, poor) and "misses its few-shot" in variant.finding(poor, poor)
+
+
+def test_the_optimization_interventions_run_ppr_light_under_a_wider_grid_and_a_longer_budget(small_ctx):
+    from pprlib.comparisons import compare
+
+    result = variant.optimization_runs(small_ctx, "zero", 1e-4, [0])
+    assert set(result.methods) == set(variant.OPTIMIZATION.values()) and result.seeds == [0]
+    plain = compare(small_ctx, ["PPR(light)"], small_ctx.settings(lr={"PPR(light)": 1e-4}), "zero", [0]).only("zero")
+    longer = result.per_instance[(variant.OPTIMIZATION["budget"], 0)]["NDCG@10"]
+    assert len(longer) == len(plain.per_instance[("PPR(light)", 0)]["NDCG@10"])
+    assert not np.array_equal(longer, plain.per_instance[("PPR(light)", 0)]["NDCG@10"])  # another budget, another run
