@@ -372,7 +372,7 @@ def conclusion(values: dict) -> str:
     def pct(x):
         return "undefined" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
 
-    limits = " ".join(f" {values[k]}" for k in ("limits", "variant") if values.get(k))
+    limits = "".join(f" {values[k]}" for k in ("limits", "variant") if values.get(k))
     shares = [values[f"share_{v}_{k}"] for v in ("light", "full") for k in ("few", "zero")]
     top = max((x for x in shares if x is not None and math.isfinite(x)), default=math.nan)
     captured = ("at most " + pct(top)) if math.isfinite(top) else "an undefined share"
