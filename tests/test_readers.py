@@ -536,3 +536,32 @@ def test_fetch_failure_names_the_environment_variable(tmp_path, monkeypatch):
                         lambda cmd, **k: subprocess.CompletedProcess(cmd, 1, stdout="", stderr="ERROR: offline\n"))
     with pytest.raises(DatasetUnavailableError, match="set the environment variable PPR_MOVIELENS"):
         read_movielens_100k(cache_dir=tmp_path / "cache")
+
+
+def test_an_encoding_error_names_the_byte_line_and_column_of_the_whole_file(tmp_path):
+    """pandas decodes in chunks of a few hundred kilobytes, so its position is within a chunk: the
+    error must give the position in the file, as a user counts it (from 1)."""
+    from pprlib.data.readers import _read_table
+    from pprlib.data.schema import DataValidationError
+
+    rows = "".join(f"u{i},item{i},{i}\n" for i in range(30_000)).encode()
+    head = b"user,item,timestamp\n" + rows + b"u9,caf"
+    path = tmp_path / "late.csv"
+    path.write_bytes(head + b"\xe9,5\n")
+    with pytest.raises(DataValidationError) as err:
+        _read_table("late.csv", path, sep=",")
+    assert f"late.csv, line 30002: not utf-8 text (invalid continuation byte at byte {len(head) + 1} of the file, " \
+           "column 7 of the line" in str(err.value)
+
+
+def test_rows_after_a_quoted_field_with_a_line_break_keep_their_true_line_numbers(tmp_path):
+    from pprlib.data.readers import _read_table
+
+    path = tmp_path / "users.csv"
+    path.write_text('user,bio,age\nu1,"two\nlines",3\nu2,x,4\n\nu3,"a, b",5\n')
+    frame = _read_table("users.csv", path, sep=",")
+    assert frame["_row"].tolist() == [2, 4, 6]  # u1 spans lines 2-3, line 5 is blank
+    assert frame["bio"].tolist() == ["two\nlines", "x", "a, b"]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("user,age\nu1,3\nu2,4\n")  # no quotes: every record is one line
+    assert _read_table("plain.csv", plain, sep=",")["_row"].tolist() == [2, 3]

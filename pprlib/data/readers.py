@@ -13,6 +13,7 @@ A quoted field that spans several lines makes the numbers of the rows after it t
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -150,8 +151,8 @@ def _read_table(
     except pd.errors.ParserError as exc:
         message = " ".join(str(exc).split())  # pandas puts the line number in its message
         raise DataValidationError(f"{source}: malformed CSV: {message}") from None
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(f"{source}: not {encoding} text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError as exc:  # pandas decodes in chunks: its position is within a chunk
+        raise DataValidationError(_decode_error(source, data, encoding, exc)) from None
 
     if columns is None:
         frame.columns = [str(c).strip() for c in frame.columns]  # Ali: "new_user_class_level "
@@ -165,6 +166,9 @@ def _read_table(
         frame.columns = list(columns)
 
     frame[ROW] = np.arange(len(frame), dtype=np.int64) + (2 if columns is None else 1)
+    starts = _record_lines(data, sep, encoding)  # a quoted field may span lines: count them
+    if starts is not None and len(starts) == len(frame) + (columns is None):
+        frame[ROW] = np.asarray(starts[1:] if columns is None else starts, dtype=np.int64)
     values = frame.drop(columns=ROW)
     blank = (values.isna() | values.apply(lambda c: c.str.strip() == "")).all(axis=1).to_numpy()
     frame = frame[~blank].reset_index(drop=True)
@@ -175,6 +179,40 @@ def _read_table(
             DataWarning, stacklevel=3)
         frame = frame.iloc[1:].reset_index(drop=True)
     return frame
+
+
+def _raw(data: Path | bytes) -> bytes:
+    return data.read_bytes() if isinstance(data, Path) else bytes(data)
+
+
+def _decode_error(source: str, data: Path | bytes, encoding: str, exc: UnicodeDecodeError) -> str:
+    """Where a file stops being ``encoding`` text, as a user counts it: the byte (from 1), the
+    line and the column (from 1), found by decoding the whole file (``exc`` as a fallback)."""
+    raw = _raw(data)
+    try:
+        raw.decode(encoding)
+        start, reason = exc.start, exc.reason
+    except UnicodeDecodeError as whole:
+        start, reason = whole.start, whole.reason
+    line = raw.count(b"\n", 0, start) + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    return (f"{source}, line {line}: not {encoding} text ({reason} at byte {start + 1} of the file, "
+            f"column {column} of the line, counting from 1)")
+
+
+def _record_lines(data: Path | bytes, sep: str, encoding: str) -> list[int] | None:
+    """The line (from 1) on which each record of a delimited file starts, blank lines and the
+    header included, where a quoted field may hold line breaks; None where no field is quoted
+    (every record is one line) or the separator is not one character."""
+    raw = _raw(data)
+    if len(sep) != 1 or b'"' not in raw:
+        return None
+    reader = csv.reader(io.StringIO(raw.decode(encoding), newline=""), delimiter=sep)
+    starts, line = [], 1
+    for _ in reader:
+        starts.append(line)
+        line = reader.line_num + 1
+    return starts
 
 
 def _looks_like_header(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
