@@ -26,6 +26,25 @@ def versions(libraries=LIBRARIES) -> dict[str, str]:
     return out
 
 
+def seed_lists(config) -> dict[str, str]:
+    """The tuning seeds a chapter may run, by what runs them: the studies' ``seeds`` and, where
+    they differ, the seeds of the few-shot and zero-shot main comparisons (a chapter that runs a
+    main comparison uses those)."""
+    def text(seeds):
+        seeds = list(seeds)
+        consecutive = len(seeds) > 3 and seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+        return f"{seeds[0]} to {seeds[-1]} ({len(seeds)} seeds)" if consecutive else ", ".join(map(str, seeds))
+
+    out = {"tuning seeds (studies)": text(config.seeds)}
+    main = getattr(config, "main_seed_list", None)
+    zero = getattr(config, "zero_shot_seed_list", None)
+    if main is not None and list(main) != list(config.seeds):
+        out["tuning seeds (few-shot main comparisons)"] = text(main)
+    if zero is not None and list(zero) != list(config.seeds):
+        out["tuning seeds (zero-shot main comparisons)"] = text(zero)
+    return out
+
+
 def provenance(config=None, **extra) -> dict[str, str]:
     """Seeds, device and thread count of a run (``config``: a BookConfig), library versions,
     and anything passed in ``extra``."""
@@ -34,7 +53,8 @@ def provenance(config=None, **extra) -> dict[str, str]:
     out: dict[str, str] = {}
     if config is not None:
         out["data / split / pre-training seed"] = str(config.seed)
-        out["tuning seeds"] = ", ".join(str(s) for s in config.seeds)
+        for label, seeds in seed_lists(config).items():
+            out[label] = seeds
         device = resolve_device(config.device)
         out["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
         out["deterministic CUDA kernels"] = str(config.deterministic)

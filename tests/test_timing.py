@@ -82,3 +82,16 @@ def test_the_seconds_by_part_are_recorded_only_in_a_kernel():
     assert record_seconds_by_part() is False  # no notebook kernel here
     table = provenance_table()
     assert "torch threads" in table.index and table.loc["runner (PPR_RUNNER)", "value"] == "sequential"
+
+
+def test_the_provenance_lists_every_seed_list_a_chapter_may_run():
+    from pprlib.context import BookConfig
+    from pprlib.provenance import provenance
+
+    out = provenance(BookConfig(seeds=(0, 1, 2), main_seeds=tuple(range(6)), zero_shot_seeds=tuple(range(12)),
+                                progress=False))
+    assert out["tuning seeds (studies)"] == "0, 1, 2"
+    assert out["tuning seeds (few-shot main comparisons)"] == "0 to 5 (6 seeds)"
+    assert out["tuning seeds (zero-shot main comparisons)"] == "0 to 11 (12 seeds)"
+    same = provenance(BookConfig(seeds=(0, 1), main_seeds=(), zero_shot_seeds=(), progress=False))
+    assert same["tuning seeds (studies)"] == "0, 1" and not any("main comparisons" in k for k in same)
