@@ -225,3 +225,19 @@ def paper_scale_table(path):
         rows.append({"case": r.case, "seconds": r.seconds, "seconds per epoch": r.seconds_per_epoch,
                      "peak GPU memory (MiB)": r.peak_mib, "notes": what})
     return pd.DataFrame(rows).set_index("case")
+
+
+def book_time(table, label: str | None = None):
+    """One measurement of ``benchmarks/results/book_time.csv`` (``label``, default the latest):
+    ``(per chapter: the seconds of each part of pprlib.timing and everything else, the label with
+    its machine, each part's share of all chapter time)``."""
+    from pprlib.timing import PARTS
+
+    label = label if label is not None else table.label.iloc[-1]
+    rows = table[table.label == label]
+    if not len(rows):
+        raise ValueError(f"no measurement labelled {label!r}; measured: {sorted(set(table.label))}")
+    parts = [*PARTS, "everything else"]
+    frame = rows.set_index("chapter")[["seconds", *parts]]
+    share = frame[parts].sum() / frame.seconds.sum()
+    return frame, f"{label} ({rows.machine.iloc[0]})", share.sort_values(ascending=False)

@@ -12,12 +12,14 @@ over PPR(light)), each with its interval over seeds and instances.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 
 from pprlib.comparison import Comparison
+from pprlib.comparisons import choose_lr, compare
 from pprlib.evidence import Effect, effect_of_differences, format_mde, interval_text
 
 REFERENCE = "PPR(light)"
@@ -49,10 +51,6 @@ def optimization_runs(ctx, targets: str, lr: float, seeds, base=None) -> Compari
     :data:`OPTIMIZATION`: its rate chosen on validation from :data:`WIDER_GRID` (the runs at the
     book's rates are shared), and at the rate ``lr`` chosen from the book's grid with twice the
     epochs and patience (``base``: the settings both start from, default the context's)."""
-    import dataclasses
-
-    from pprlib.comparisons import choose_lr, compare
-
     base = base or ctx.settings()
     wide_ctx = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, lr_grid=WIDER_GRID))
     wide_lr = choose_lr(wide_ctx, [REFERENCE], targets, base=base)

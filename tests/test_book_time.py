@@ -42,3 +42,21 @@ def test_the_table_splits_each_chapter_into_its_parts_and_the_rest(tmp_path):
     assert table.loc["few_shot", "runs"] == 12 and table.loc["few_shot", "optimizer steps"] == 900
     assert table.loc["intro", "everything else"] == 2.0 and table.loc["intro", "runs"] == 0
     assert list(table.index) == ["few_shot", "intro"]  # the longest first
+
+
+def test_the_performance_chapter_reads_the_latest_measurement_and_its_shares():
+    import pandas as pd
+
+    from pprlib import bench
+
+    rows = []
+    for label, scale in (("old", 1.0), ("new", 2.0)):
+        for chapter, steps in (("a", 30.0), ("b", 10.0)):
+            rows.append({"label": label, "chapter": chapter, "seconds": scale * (steps + 10.0), "machine": "cpu",
+                         **{p: 0.0 for p in timing.PARTS}, "tuning steps": scale * steps, "everything else": scale * 10.0})
+    latest, label, share = bench.book_time(pd.DataFrame(rows))
+    assert label == "new (cpu)" and latest.loc["a", "seconds"] == 80.0
+    assert share["tuning steps"] == pytest.approx(80 / 120) and share.index[0] == "tuning steps"
+    assert bench.book_time(pd.DataFrame(rows), "old")[0].loc["b", "seconds"] == 20.0
+    with pytest.raises(ValueError, match="no measurement labelled"):
+        bench.book_time(pd.DataFrame(rows), "none")
