@@ -50,7 +50,7 @@ def synthetic() -> list[dict]:
 
 def movielens(max_epochs: int = 200) -> list[dict]:
     from pprlib.data.protocol import ProtocolConfig, leave_one_out
-    from pprlib.data.readers import read_movielens_100k
+    from pprlib.data.readers.movielens import read_movielens_100k
     from pprlib.models import PPRConfig, PPRModel
     from pprlib.models.backbones import BackboneConfig
     from pprlib.runs import pretrain

@@ -21,7 +21,7 @@ def ours(max_epochs: int = 200) -> dict:
     import torch
 
     from pprlib.data.protocol import ProtocolConfig, leave_one_out
-    from pprlib.data.readers import read_movielens_100k
+    from pprlib.data.readers.movielens import read_movielens_100k
     from pprlib.evaluation import evaluate
     from pprlib.models import PPRConfig, PPRModel
     from pprlib.models.backbones import BackboneConfig

@@ -87,7 +87,7 @@ def methods(data, seeds: list[int]) -> list[dict]:
 
 
 def main() -> None:
-    from pprlib.data.readers import read_grouplens, read_movielens_100k
+    from pprlib.data.readers.movielens import read_grouplens, read_movielens_100k
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", help="a GroupLens folder (ML-1M) instead of ML-100K from the wheel")

@@ -13,7 +13,7 @@ def _errors():
     name the file or setting and say what to do): printed as one line, without a traceback."""
     from pprlib.book import BookError
     from pprlib.cache import CacheError
-    from pprlib.data.readers import DatasetUnavailableError
+    from pprlib.data.readers.movielens import DatasetUnavailableError
 
     return (BookError, CacheError, DatasetUnavailableError, ValueError, OSError)
 

@@ -12,7 +12,8 @@ import pytest
 from conftest import ML1M_LENGTHS
 from pprlib import book
 from pprlib import experiments as ex
-from pprlib.data.readers import MOVIELENS_1M_ENV, MOVIELENS_ENV, read_csv_pair, read_grouplens, read_movielens_100k
+from pprlib.data.readers.csv_pair import read_csv_pair
+from pprlib.data.readers.movielens import MOVIELENS_1M_ENV, MOVIELENS_ENV, read_grouplens, read_movielens_100k
 from pprlib.data.schema import TIES, DataValidationError
 
 # user 1: movie 5 at t=50, then 30, 10, 20 (in this file order) all at t=100; user 2: 7, 3 tie

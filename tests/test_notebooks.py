@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pprlib import book, evidence, paper, reproduction
-from pprlib.data.readers import MOVIELENS_ENV
+from pprlib.data.readers.movielens import MOVIELENS_ENV
 from pprlib.methods import key as method_key
 
 pytestmark = pytest.mark.notebooks

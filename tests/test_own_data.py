@@ -12,7 +12,8 @@ import pytest
 from pprlib import book
 from pprlib import experiments as ex
 from pprlib.data import DataWarning
-from pprlib.data.readers import read_ali_display_ad, read_cikm2019, read_csv_pair
+from pprlib.data.readers.csv_pair import read_csv_pair
+from pprlib.data.readers.ecommerce import read_ali_display_ad, read_cikm2019
 from pprlib.data.synthetic import SyntheticConfig, generate
 from pprlib.data.writers import labelled, write_ali_display_ad, write_cikm2019, write_csv_pair
 

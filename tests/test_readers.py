@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 
 from pprlib.data import readers
-from pprlib.data.readers import (
+from pprlib.data.readers import csv_pair, ecommerce, movielens
+from pprlib.data.readers.csv_pair import read_csv_pair
+from pprlib.data.readers.ecommerce import ALI_PROFILE_FIELDS, read_ali_display_ad, read_cikm2019
+from pprlib.data.readers.movielens import (
+    MOVIELENS_ENV,
     DatasetUnavailableError,
     fetch_movielens_100k,
-    read_ali_display_ad,
-    read_cikm2019,
-    read_csv_pair,
     read_grouplens,
     read_movielens_100k,
 )
+from pprlib.data.readers.tables import _read_table
 from pprlib.data.schema import MISSING, DataValidationError
 from pprlib.data.writers import write_grouplens
 
@@ -372,7 +374,7 @@ def test_wheel_errors_name_the_member(tmp_path):
 
 
 def test_fetch_uses_cached_wheel_without_pip(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
+    monkeypatch.setattr(movielens.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
     wheel = fake_wheel(tmp_path / "recbole-1.2.1-py3-none-any.whl")
     assert fetch_movielens_100k(tmp_path) == wheel
     assert read_movielens_100k(cache_dir=tmp_path).n_interactions == len(ML100K_DATA)
@@ -386,7 +388,7 @@ def test_fetch_runs_pip_download(tmp_path, monkeypatch):
         fake_wheel(tmp_path / "recbole-1.2.1-py3-none-any.whl")
         return subprocess.CompletedProcess(cmd, 0, stdout="Saved\n", stderr="")
 
-    monkeypatch.setattr(readers.subprocess, "run", fake_run)
+    monkeypatch.setattr(movielens.subprocess, "run", fake_run)
     assert fetch_movielens_100k(tmp_path).name == "recbole-1.2.1-py3-none-any.whl"
     (cmd, kwargs), = calls
     assert cmd[1:] == ["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "recbole==1.2.1",
@@ -401,7 +403,7 @@ def test_fetch_failure_says_what_to_do(tmp_path, monkeypatch):
             stderr="WARNING: Retrying ...\nERROR: No matching distribution found for recbole==1.2.1\n",
         )
 
-    monkeypatch.setattr(readers.subprocess, "run", failing_run)
+    monkeypatch.setattr(movielens.subprocess, "run", failing_run)
     with pytest.raises(DatasetUnavailableError) as info:
         read_movielens_100k(cache_dir=tmp_path / "cache")
     message = str(info.value)
@@ -415,14 +417,14 @@ def test_fetch_timeout(tmp_path, monkeypatch):
     def slow_run(cmd, **kwargs):
         raise subprocess.TimeoutExpired(cmd, 300, output=b"Collecting recbole==1.2.1\n")
 
-    monkeypatch.setattr(readers.subprocess, "run", slow_run)
+    monkeypatch.setattr(movielens.subprocess, "run", slow_run)
     with pytest.raises(DatasetUnavailableError, match=r"(?s)did not finish within 300 s.*Collecting recbole"):
         fetch_movielens_100k(tmp_path)
 
 
 def test_default_cache_honours_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
-    assert readers._default_cache() == tmp_path / "downloads"
+    assert movielens._default_cache() == tmp_path / "downloads"
 
 
 # ------------------------------------------------------------------------------------------
@@ -494,7 +496,7 @@ def ali_folder(folder):
 def test_ali_display_ad(tmp_path):
     data = read_ali_display_ad(ali_folder(tmp_path / "ali"))
     assert (data.name, data.n_users, data.n_items, data.n_interactions) == ("ali_display_ad", 3, 5, 5)
-    assert data.profile_fields == list(readers.ALI_PROFILE_FIELDS)
+    assert data.profile_fields == list(ALI_PROFILE_FIELDS)
     assert "new_user_class_level" in data.profile_fields  # the header's trailing space is gone
     assert labels(data, "1") == ["503", "501", "502"]  # only clicks; 500 was shown, not clicked
     u1 = list(data.user_ids).index("1")
@@ -517,22 +519,22 @@ def test_ali_bad_clk(tmp_path):
 
 
 def test_local_copy_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
+    monkeypatch.setattr(movielens.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
     wheel = fake_wheel(tmp_path / "recbole-1.2.1-py3-none-any.whl")
-    monkeypatch.setenv(readers.MOVIELENS_ENV, str(wheel))
+    monkeypatch.setenv(MOVIELENS_ENV, str(wheel))
     from_wheel = read_movielens_100k(cache_dir=tmp_path / "empty")
-    monkeypatch.setenv(readers.MOVIELENS_ENV, str(ml100k_folder(tmp_path / "ml-100k")))
+    monkeypatch.setenv(MOVIELENS_ENV, str(ml100k_folder(tmp_path / "ml-100k")))
     from_folder = read_movielens_100k(cache_dir=tmp_path / "empty")
     assert from_wheel.n_interactions == from_folder.n_interactions == len(ML100K_DATA)
     np.testing.assert_array_equal(from_wheel.profiles, from_folder.profiles)
-    monkeypatch.setenv(readers.MOVIELENS_ENV, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(MOVIELENS_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="PPR_MOVIELENS=.*nowhere: no such file or folder"):
         read_movielens_100k(cache_dir=tmp_path / "empty")
 
 
 def test_fetch_failure_names_the_environment_variable(tmp_path, monkeypatch):
-    monkeypatch.delenv(readers.MOVIELENS_ENV, raising=False)
-    monkeypatch.setattr(readers.subprocess, "run",
+    monkeypatch.delenv(MOVIELENS_ENV, raising=False)
+    monkeypatch.setattr(movielens.subprocess, "run",
                         lambda cmd, **k: subprocess.CompletedProcess(cmd, 1, stdout="", stderr="ERROR: offline\n"))
     with pytest.raises(DatasetUnavailableError, match="set the environment variable PPR_MOVIELENS"):
         read_movielens_100k(cache_dir=tmp_path / "cache")
@@ -541,7 +543,6 @@ def test_fetch_failure_names_the_environment_variable(tmp_path, monkeypatch):
 def test_an_encoding_error_names_the_byte_line_and_column_of_the_whole_file(tmp_path):
     """pandas decodes in chunks of a few hundred kilobytes, so its position is within a chunk: the
     error must give the position in the file, as a user counts it (from 1)."""
-    from pprlib.data.readers import _read_table
     from pprlib.data.schema import DataValidationError
 
     rows = "".join(f"u{i},item{i},{i}\n" for i in range(30_000)).encode()
@@ -555,8 +556,6 @@ def test_an_encoding_error_names_the_byte_line_and_column_of_the_whole_file(tmp_
 
 
 def test_rows_after_a_quoted_field_with_a_line_break_keep_their_true_line_numbers(tmp_path):
-    from pprlib.data.readers import _read_table
-
     path = tmp_path / "users.csv"
     path.write_text('user,bio,age\nu1,"two\nlines",3\nu2,x,4\n\nu3,"a, b",5\n')
     frame = _read_table("users.csv", path, sep=",")
@@ -565,3 +564,14 @@ def test_rows_after_a_quoted_field_with_a_line_break_keep_their_true_line_number
     plain = tmp_path / "plain.csv"
     plain.write_text("user,age\nu1,3\nu2,4\n")  # no quotes: every record is one line
     assert _read_table("plain.csv", plain, sep=",")["_row"].tolist() == [2, 3]
+
+
+def test_the_readers_package_re_exports_each_reader_from_its_format_family():
+    """``pprlib.data.readers`` (the documented path, used by the notebooks) hands out the family
+    modules' own objects: nothing is defined twice."""
+    homes = (csv_pair, ecommerce, movielens)
+    for name in readers.__all__:
+        found = [m for m in homes if name in m.__all__]
+        assert len(found) == 1, name
+        assert getattr(readers, name) is getattr(found[0], name), name
+    assert set(readers.__all__) == {name for m in homes for name in m.__all__}

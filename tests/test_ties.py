@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pprlib import reproduction
-from pprlib.data.readers import dataset_label, read_grouplens
+from pprlib.data.readers.movielens import dataset_label, read_grouplens
 from pprlib.data.sources import DataSpec, load_data
 from pprlib.data.writers import write_grouplens
 from pprlib.ties import tie_order_conclusion, tie_statistics

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pprlib.cache import cache_dir, cached, config_key
-from pprlib.data import readers
+from pprlib.data.readers import csv_pair, ecommerce, movielens
 from pprlib.data.protocol import MIN_COLD_USERS, ColdStartSplit, ProtocolConfig
 from pprlib.data.protocol import split as make_split
 from pprlib.data.schema import TIES, DataWarning, InteractionData
@@ -28,14 +28,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _read_csv_folder(folder: Path, **order) -> InteractionData:
-    return readers.read_csv_pair(folder / "interactions.csv", folder / "users.csv", name=folder.name, **order)
+    return csv_pair.read_csv_pair(folder / "interactions.csv", folder / "users.csv", name=folder.name, **order)
 
 
-FOLDER_READERS = {"csv": _read_csv_folder, "cikm2019": readers.read_cikm2019,
-                  "ali-display-ad": readers.read_ali_display_ad, "grouplens": readers.read_grouplens}
+FOLDER_READERS = {"csv": _read_csv_folder, "cikm2019": ecommerce.read_cikm2019,
+                  "ali-display-ad": ecommerce.read_ali_display_ad,
+                  "grouplens": movielens.read_grouplens}
 """Sources read from a folder, written ``"<kind>:<folder>"``: ``csv`` reads ``interactions.csv``
-and ``users.csv`` (:func:`~pprlib.data.readers.read_csv_pair` with its default columns),
-``grouplens`` a GroupLens MovieLens folder (ML-100K or ML-1M, :func:`~pprlib.data.readers.read_grouplens`),
+and ``users.csv`` (:func:`~pprlib.data.readers.csv_pair.read_csv_pair` with its default columns),
+``grouplens`` a GroupLens MovieLens folder (ML-100K or ML-1M, :func:`~pprlib.data.readers.movielens.read_grouplens`),
 the others the raw files of CIKM Cup 2019 and Ali_Display_Ad_Click. The folder may name
 environment variables (``grouplens:${PPR_MOVIELENS_1M}``)."""
 
@@ -114,7 +115,7 @@ class DataSpec:
         if self.kind == "synthetic":
             return []
         if self.kind == "movielens-100k":
-            local = os.environ.get(readers.MOVIELENS_ENV, "").strip()
+            local = os.environ.get(movielens.MOVIELENS_ENV, "").strip()
             if not local:
                 return []
             base, names = Path(local).expanduser(), ("u.data", "u.user")
@@ -131,7 +132,7 @@ def load_data(spec: DataSpec) -> InteractionData:
         return generate(spec.synthetic)
     order = {"ties": spec.ties, "ties_seed": spec.ties_seed} if spec.ties != "file" else {}
     if spec.kind == "movielens-100k":
-        return readers.read_movielens_100k(**order)
+        return movielens.read_movielens_100k(**order)
     return FOLDER_READERS[spec.kind](spec.folder, **order)
 
 

@@ -112,9 +112,9 @@ def reading_error(read: Callable[[], object], root: Path | None = None) -> str |
 
 def csv_pair_error(folder: Path, clicks: pd.DataFrame, users: pd.DataFrame, root: Path | None = None,
                    sep: str = ",") -> str | None:
-    """:func:`write_csv_pair`, then what :func:`~pprlib.data.readers.read_csv_pair` says about
+    """:func:`write_csv_pair`, then what :func:`~pprlib.data.readers.csv_pair.read_csv_pair` says about
     the files (:func:`reading_error`)."""
-    from pprlib.data.readers import read_csv_pair
+    from pprlib.data.readers.csv_pair import read_csv_pair
 
     return reading_error(lambda: read_csv_pair(*write_csv_pair(folder, clicks, users, sep)), root)
 

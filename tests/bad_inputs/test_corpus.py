@@ -14,7 +14,7 @@ import pytest
 from pprlib import book
 from pprlib.cli import main
 from pprlib.data import DataValidationError, DataWarning
-from pprlib.data.readers import read_csv_pair
+from pprlib.data.readers.csv_pair import read_csv_pair
 from pprlib.models.ppr import ContrastiveConfig, PPRConfig
 from pprlib.train import TrainConfig, resolve_device
 

@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pprlib.data.readers import read_csv_pair
+from pprlib.data.readers.csv_pair import read_csv_pair
 from pprlib.data.schema import MISSING
 
 ids = st.one_of(st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True),

@@ -20,7 +20,9 @@ from pprlib.cache import CacheError, cache_dir, cached
 from pprlib.cli import main
 from pprlib.data import DataValidationError, DataWarning
 from pprlib.data.protocol import ProtocolConfig, split
-from pprlib.data.readers import read_cikm2019, read_csv_pair, read_grouplens, read_movielens_100k
+from pprlib.data.readers.csv_pair import read_csv_pair
+from pprlib.data.readers.ecommerce import read_cikm2019
+from pprlib.data.readers.movielens import read_grouplens, read_movielens_100k
 from pprlib.data.schema import MISSING, InteractionData
 from pprlib.experiments import BookConfig, recommend
 
