@@ -16,9 +16,9 @@ loss at once. Per run, as when it runs alone:
 * its validation, early stopping and restore of the best weights: a run that stops leaves the
   stack and keeps its best weights while the others continue.
 
-The batched loss is the model's loss written over padded batches with masks (runs' batches
-differ in size and width; padding never reaches a real position: histories are right-padded
-and attention is causal), so results equal the runs done one by one up to float rounding
+The batched loss is the model's own loss (:meth:`~pprlib.models.ppr.PPRModel.ppr_loss`, written
+once) over padded batches with masks (runs' batches differ in size and width; padding never
+reaches a real position: histories are right-padded and attention is causal), so results equal the runs done one by one up to float rounding
 (``tests/test_batched.py`` compares them). Attention runs with the math kernel inside the
 batch (the fused CPU kernels have no batching rule). Runs that cannot be batched (GRU4Rec,
 dropout, the softmax loss, CL4SRec's sequence loss, data parallelism) are fitted one by one.
@@ -34,7 +34,6 @@ import copy
 import dataclasses
 import functools
 import itertools
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,13 +46,14 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from pprlib import timing
 from pprlib.data.batching import SequenceDataset, loader
 from pprlib.data.protocol import ColdStartSplit, Instances
 from pprlib.methods import method
-from pprlib.models.ppr import ContrastiveConfig, PPRModel, SequenceCLConfig, trim_to_targets
-from pprlib.models.prompt import PromptGenerator
+from pprlib.models.ppr import ContrastiveConfig, PPRModel, SequenceCLConfig
 from pprlib.runs import TuneSettings, run_key, run_method, stored_run, tested_run, tuning_job
 from pprlib.train import (
+    Epochs,
     TrainConfig,
     _autocast,
     deterministic_algorithms,
@@ -143,44 +143,20 @@ def fit_many(runs: Sequence[FitRun], max_group: int | None = None, shared_order:
 
 
 class _Run:
-    """The state of one run of a batch: its loader, generator, optimizer and early stopping."""
+    """One run of a batch: its loader, generator and optimizer, and its epoch bookkeeping
+    (:class:`pprlib.train.Epochs`, as :func:`pprlib.train.fit` keeps it)."""
 
     def __init__(self, run: FitRun, device: torch.device, order_seed: int):
-        self.run, self.cfg = run, run.cfg
+        self.run = run
         self.optimizer = make_optimizer(run.params, run.cfg)
         self.generator = torch.Generator().manual_seed(run.cfg.seed)
         self.batches = loader(run.train, run.cfg.batch_size, shuffle=True, seed=order_seed,
                               pin_memory=device.type == "cuda")
-        self.history: list[dict] = []
-        self.best, self.best_state, self.bad, self.epoch = -np.inf, None, 0, 0
-        self.active = True
+        self.epochs = Epochs(run.model, run.params, run.cfg)
 
     def validate(self, device: torch.device) -> dict[str, float]:
-        return validate(self.run.model, self.run.split, self.run.val, device, self.run.val_profiles)
-
-    def start(self, score: dict) -> None:
-        self.history.append({"epoch": 0, "loss": np.nan, **{f"val/{k}": v for k, v in score.items()}, "seconds": 0.0})
-        self.best, self.best_state = score[self.cfg.monitor], copy.deepcopy(self.run.model.state_dict())
-
-    def end_epoch(self, score: dict, total: float, parts_sum: dict, n: int, seconds: float) -> None:
-        """The epoch's history row and the early-stopping decision of :func:`pprlib.train.fit`."""
-        self.epoch += 1
-        self.history.append({"epoch": self.epoch, "loss": total / max(n, 1),
-                             **{f"loss/{k}": v / max(n, 1) for k, v in parts_sum.items()},
-                             **{f"val/{k}": v for k, v in score.items()}, "seconds": seconds})
-        if score[self.cfg.monitor] > self.best + max(self.cfg.min_delta, 1e-6):
-            self.best, self.best_state, self.bad = score[self.cfg.monitor], copy.deepcopy(self.run.model.state_dict()), 0
-        else:
-            self.bad += 1
-            if self.bad >= self.cfg.patience:
-                self.active = False
-        if self.epoch >= self.cfg.max_epochs:
-            self.active = False
-
-    def finish(self) -> pd.DataFrame:
-        self.run.model.load_state_dict(self.best_state)
-        self.run.model.eval()
-        return pd.DataFrame(self.history)
+        with timing.part("validation"):
+            return validate(self.run.model, self.run.split, self.run.val, device, self.run.val_profiles)
 
 
 def _fit_group(runs: list[FitRun], shared_order: bool = False) -> list[pd.DataFrame]:
@@ -191,37 +167,39 @@ def _fit_group(runs: list[FitRun], shared_order: bool = False) -> list[pd.DataFr
         for run in runs:
             run.model.to(device)
             states.append(_Run(run, device, runs[0].cfg.seed if shared_order else run.cfg.seed))
-        loss_fn = _StackedLoss(copy.deepcopy(runs[0].model), runs[0].cl, cfg.targets)
-        start = time.perf_counter()
+        loss_fn = _Loss(copy.deepcopy(runs[0].model), runs[0].cl)
         for state in states:
-            state.start(state.validate(device))
-        while any(s.active for s in states):
-            active = [s for s in states if s.active]
+            state.epochs.start(state.validate(device))
+        while any(s.epochs.active for s in states):
+            active = [s for s in states if s.epochs.active]
             for s in active:
                 s.run.model.train()
             sums = [(0.0, {}, 0) for _ in active]
             iterators = [iter(s.batches) for s in active]
-            for batches in itertools.zip_longest(*iterators):
-                stepping = [(j, s, b) for j, (s, b) in enumerate(zip(active, batches, strict=True)) if b is not None]
-                totals, parts = _step(loss_fn, [(s, b) for _, s, b in stepping], device, cfg.amp)
-                for (j, _, _), total, part in zip(stepping, totals, parts, strict=True):
-                    t, p, n = sums[j]
-                    for k, v in part.items():
-                        p[k] = p.get(k, 0.0) + v
-                    sums[j] = (t + total, p, n + 1)
+            with timing.part("tuning steps"):
+                for batches in itertools.zip_longest(*iterators):
+                    stepping = [(j, s, b) for j, (s, b) in enumerate(zip(active, batches, strict=True)) if b is not None]
+                    totals, parts = _step(loss_fn, [(s, b) for _, s, b in stepping], device, cfg.amp)
+                    for (j, _, _), total, part in zip(stepping, totals, parts, strict=True):
+                        t, p, n = sums[j]
+                        for k, v in part.items():
+                            p[k] = p.get(k, 0.0) + v
+                        sums[j] = (t + total, p, n + 1)
+            timing.count("optimizer steps", sum(n for _, _, n in sums))  # each run's, as when run alone
             for s, (total, parts_sum, n) in zip(active, sums, strict=True):
-                s.end_epoch(s.validate(device), total, parts_sum, n, time.perf_counter() - start)
-        return [s.finish() for s in states]
+                if not s.epochs.diverged(total, n):
+                    s.epochs.end(s.validate(device), total, parts_sum, n)
+        return [s.epochs.finish() for s in states]
 
 
-def _step(loss_fn: _StackedLoss, batch_runs: list[tuple[_Run, dict]], device: torch.device,
+def _step(loss_fn: _Loss, batch_runs: list[tuple[_Run, dict]], device: torch.device,
           amp: bool) -> tuple[list[float], list[dict]]:
     """One optimizer step of every run in ``batch_runs`` (each with its own next batch)."""
     model = loss_fn.model
     inputs = []
     for state, batch in batch_runs:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        inputs.append(loss_fn.inputs(batch, state.generator))
+        inputs.append(model.loss_inputs(batch, state.run.cfg.targets, loss_fn.cl, state.generator))
     stacked = _stack_inputs(inputs)
     params = {}
     for name, _ in model.named_parameters():
@@ -240,15 +218,23 @@ def _step(loss_fn: _StackedLoss, batch_runs: list[tuple[_Run, dict]], device: to
     parts = []
     for i, x in enumerate(inputs):
         part = {"rec": recs[i]}
-        if bool(x["cl_on"]):
+        if bool(x.get("cl_on", False)):
             part["cl"] = cls[i]
         parts.append(part)
     return totals, parts
 
 
+PADDING_MASKS = {"t_valid": "t_rows", "valid": "rows", "b_valid": "b_index"}
+"""The masks :meth:`~pprlib.models.ppr.PPRModel.ppr_loss` reads in a padded stack, and the
+list each one marks: its target positions, its anchors, its behaviour-based views."""
+
+
 def _stack_inputs(inputs: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Each key's tensors padded to their largest shape (zeros / False) and stacked on a new
-    leading run dimension."""
+    leading run dimension, with the masks of :data:`PADDING_MASKS` (True where a run's own
+    entries are, False on its padding)."""
+    inputs = [{**x, **{m: torch.ones_like(x[k], dtype=torch.bool) for m, k in PADDING_MASKS.items() if k in x}}
+              for x in inputs]
     out = {}
     for key in inputs[0]:
         tensors = [x[key] for x in inputs]
@@ -261,87 +247,16 @@ def _stack_inputs(inputs: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tens
     return out
 
 
-class _StackedLoss(nn.Module):
-    """:meth:`PPRModel.calculate_loss` (BPR, optional PPR contrastive loss) of one run over a
-    padded batch, written with masks instead of data-dependent shapes so that ``vmap`` can
-    batch it over runs: the training loss, its BPR part and its contrastive part."""
+class _Loss(nn.Module):
+    """:meth:`PPRModel.ppr_loss <pprlib.models.ppr.PPRModel.ppr_loss>` (BPR, optional
+    contrastive loss) as a module's forward, for ``functional_call`` over the stacked runs."""
 
-    def __init__(self, model: PPRModel, cl: ContrastiveConfig | None, targets: str):
+    def __init__(self, model: PPRModel, cl: ContrastiveConfig | None):
         super().__init__()
-        self.model, self.targets = model, targets
-        self.cl = cl if cl is not None and cl.active and model.prompt is not None else None
-        # the prompt-based view exists for a personalized prompt only (PPRModel.contrastive_plan)
-        self.prompt_view = (self.cl is not None and self.cl.prompt_view and model.profile_emb is not None
-                            and isinstance(model.prompt, PromptGenerator))
-        self.width = model.profile_emb.width if model.profile_emb is not None else 0
-
-    def inputs(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """The tensors of one run's step, with its random draws made from its ``generator``."""
-        mask = self.model.target_mask(batch, self.targets)
-        batch = trim_to_targets(batch, mask)  # as calculate_loss: no column after the last target
-        mask = mask[:, : batch["items"].shape[1]]
-        x = {"items": batch["items"], "negatives": batch["negatives"], "profile": batch["profile"], "mask": mask}
-        cl_on = self.cl is not None and bool(mask.any())
-        x["cl_on"] = torch.tensor(cl_on, device=mask.device)
-        if self.cl is None:
-            return x
-        empty = mask.new_zeros(0, dtype=torch.long)
-        plan = self.model.contrastive_plan(batch, mask, self.cl, generator) if cl_on else None  # no target: no draw
-        rows = plan.rows if plan else empty
-        x.update(rows=rows, cols=plan.cols if plan else empty, groups=plan.groups if plan else empty,
-                 valid=torch.ones_like(rows, dtype=torch.bool))
-        profile = plan.profile if plan else None
-        x["profile_mask"] = profile if profile is not None else mask.new_zeros(len(mask), self.width)
-        if plan and plan.behaviour is not None:
-            history, lengths, has_input = plan.behaviour
-            index = has_input.nonzero(as_tuple=True)[0]
-        else:  # padding only: never an anchor
-            history, lengths, index = empty[:, None], empty, empty
-        x.update(b_history=history, b_lengths=lengths, b_index=index, b_valid=torch.ones_like(index, dtype=torch.bool))
-        return x
+        self.model, self.cl = model, cl
 
     def forward(self, x: dict[str, torch.Tensor]):
-        m = self.model
-        items, mask = x["items"], x["mask"]
-        x_u = m.profile_vector(x["profile"])
-        u_s = m.sequence_states(items, x_u)
-        u = u_s + m.profile_model(x_u)[:, None, :] if m.profile_model is not None else u_s
-        pos = (u * m.item_emb(items)).sum(-1)
-        neg = (u * m.item_emb(x["negatives"])).sum(-1)
-        weight = mask.to(pos.dtype)
-        rec = -(F.logsigmoid(pos - neg) * weight).sum() / weight.sum().clamp(min=1)
-        if self.cl is None:
-            return rec, rec, rec.new_zeros(())
-        cl = self.cl
-        anchor = u_s[x["rows"], x["cols"]]
-        total = anchor.new_zeros((), dtype=torch.float32)
-        if self.prompt_view:
-            view = m.sequence_states(items, x_u.masked_fill(x["profile_mask"], 0.0))[x["rows"], x["cols"]]
-            total = total + _masked_info_nce(anchor, view, cl.temperature, x["groups"], x["valid"])
-        if x["b_index"].shape[0] > 0:
-            x_view = x_u[x["rows"][x["b_index"]]] if x_u is not None else None
-            view = m.user_state(x["b_history"], x["b_lengths"], x_view)
-            index = x["b_index"]
-            total = total + _masked_info_nce(anchor[index], view, cl.temperature, x["groups"][index], x["b_valid"])
-        total = torch.where(x["cl_on"], total, torch.zeros_like(total))
-        return rec + cl.weight * total, rec, total
-
-
-def _masked_info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float, groups: torch.Tensor,
-                     valid: torch.Tensor) -> torch.Tensor:
-    """:func:`pprlib.losses.info_nce` over the ``valid`` rows only (padding is neither an anchor
-    nor a negative); 0 when no row is valid."""
-    a = F.normalize(anchor.float(), dim=-1)
-    p = F.normalize(positive.float(), dim=-1)
-    logits = a @ p.T / temperature
-    n = len(a)
-    eye = torch.eye(n, dtype=torch.bool, device=a.device)
-    drop = ((groups[:, None] == groups[None, :]) & ~eye) | ~valid[None, :]
-    logits = logits.masked_fill(drop, float("-inf"))
-    logits = torch.where(valid[:, None], logits, torch.zeros_like(logits))  # padded rows: finite, unused
-    per = F.cross_entropy(logits, torch.arange(n, device=a.device), reduction="none")
-    w = valid.to(per.dtype)
-    return (per * w).sum() / w.sum().clamp(min=1)
+        return self.model.ppr_loss(x, self.cl)
 
 
 def tune_many(ctx: Context, name: str, runs: Sequence[tuple], targets: str, *, max_group: int | None = None,

@@ -7,31 +7,49 @@ import torch
 import torch.nn.functional as F
 
 
-def bpr(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+def bpr(pos: torch.Tensor, neg: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Bayesian personalized ranking: mean of ``-log sigmoid(pos - neg)`` (0 for no pairs, e.g.
-    a batch of one-click windows without few-shot targets, instead of the NaN of an empty mean)."""
-    return -F.logsigmoid(pos - neg).sum() / max(pos.numel(), 1)
+    a batch of one-click windows without few-shot targets, instead of the NaN of an empty mean).
+
+    ``weight`` (bool or 0/1, the shape of ``pos``): the pairs that count; the others are padding
+    (runs trained together, :mod:`pprlib.batched`). Without it every pair counts."""
+    terms = F.logsigmoid(pos - neg)
+    if weight is None:
+        return -terms.sum() / max(pos.numel(), 1)
+    weight = weight.to(terms.dtype)
+    return -(terms * weight).sum() / weight.sum().clamp(min=1)
 
 
 def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float = 1.0,
-             groups: torch.Tensor | None = None) -> torch.Tensor:
+             groups: torch.Tensor | None = None, valid: torch.Tensor | None = None) -> torch.Tensor:
     """In-batch InfoNCE with cosine similarity: row ``i`` of ``anchor`` should match row ``i`` of
     ``positive`` against the other rows of ``positive``.
 
     ``groups`` (N,) marks rows that belong to the same user: such pairs are removed from the
     denominator (other instances of the same user are not negatives), the positive pair kept.
+
+    ``valid`` (N,) bool: the rows that exist; the others are padding (runs trained together,
+    :mod:`pprlib.batched`), neither an anchor nor a negative, and the loss is 0 when no row is
+    valid. Without it every row is valid (and an empty batch is an error of the caller).
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     a = F.normalize(anchor.float(), dim=-1)
     p = F.normalize(positive.float(), dim=-1)
     logits = a @ p.T / temperature
+    n = len(a)
+    drop = None
     if groups is not None:
-        same = groups[:, None] == groups[None, :]
-        same.fill_diagonal_(False)
-        logits = logits.masked_fill(same, float("-inf"))
-    target = torch.arange(len(a), device=a.device)
-    return F.cross_entropy(logits, target)
+        drop = (groups[:, None] == groups[None, :]) & ~torch.eye(n, dtype=torch.bool, device=a.device)
+    target = torch.arange(n, device=a.device)
+    if valid is None:
+        return F.cross_entropy(logits if drop is None else logits.masked_fill(drop, float("-inf")), target)
+    drop = ~valid[None, :] if drop is None else drop | ~valid[None, :]
+    logits = logits.masked_fill(drop, float("-inf"))
+    logits = torch.where(valid[:, None], logits, torch.zeros_like(logits))  # padded rows: finite, unused
+    per = F.cross_entropy(logits, target, reduction="none")
+    w = valid.to(per.dtype)
+    return (per * w).sum() / w.sum().clamp(min=1)
 
 
 def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float = 1.0,

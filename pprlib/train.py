@@ -212,6 +212,60 @@ def distributed_world() -> tuple[int, int]:
     return 0, 1
 
 
+class Epochs:
+    """One run's epoch bookkeeping, the same for :func:`fit` and for runs trained together
+    (:mod:`pprlib.batched`): the history (one row per epoch: loss, its parts, validation
+    metrics, seconds), the best validation ``cfg.monitor`` and its weights, patience, the epoch
+    budget, divergence, and the best weights restored at the end."""
+
+    def __init__(self, model: PPRModel, params: list[torch.nn.Parameter], cfg: TrainConfig):
+        self.model, self.params, self.cfg = model, params, cfg
+        self.history: list[dict] = []
+        self.best, self.best_state, self.bad, self.epoch = -np.inf, None, 0, 0
+        self.active = True
+        self.started = time.perf_counter()
+
+    def start(self, score: dict[str, float]) -> None:
+        """Epoch 0: the validation score of the weights tuning starts from."""
+        self.history.append({"epoch": 0, "loss": np.nan, **{f"val/{k}": v for k, v in score.items()}, "seconds": 0.0})
+        self.best, self.best_state = score[self.cfg.monitor], copy.deepcopy(self.model.state_dict())
+
+    def diverged(self, total: float, n: int) -> bool:
+        """Whether the epoch just trained diverged (:func:`diverged`); if so it is recorded as
+        ``diverged`` (no validation) and the run stops."""
+        if not diverged(total, self.params):
+            return False
+        self.epoch += 1
+        self.history.append({"epoch": self.epoch, "loss": total / max(n, 1), "diverged": True,
+                             "seconds": time.perf_counter() - self.started})
+        self.active = False
+        return True
+
+    def end(self, score: dict[str, float], total: float, parts_sum: dict[str, float], n: int) -> dict:
+        """The history row of an epoch of ``n`` steps whose losses summed to ``total`` (and
+        ``parts_sum``), and the early-stopping decision (``active``)."""
+        self.epoch += 1
+        n = max(n, 1)
+        row = {"epoch": self.epoch, "loss": total / n, **{f"loss/{k}": v / n for k, v in parts_sum.items()},
+               **{f"val/{k}": v for k, v in score.items()}, "seconds": time.perf_counter() - self.started}
+        self.history.append(row)
+        if score[self.cfg.monitor] > self.best + max(self.cfg.min_delta, 1e-6):
+            self.best, self.best_state, self.bad = score[self.cfg.monitor], copy.deepcopy(self.model.state_dict()), 0
+        else:
+            self.bad += 1
+            if self.bad >= self.cfg.patience:
+                self.active = False
+        if self.epoch >= self.cfg.max_epochs:
+            self.active = False
+        return row
+
+    def finish(self) -> pd.DataFrame:
+        """The model on its best epoch, in eval mode; the history."""
+        self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return pd.DataFrame(self.history)
+
+
 def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) -> pd.DataFrame:
     device = resolve_device(cfg.device)
     model.to(device)
@@ -226,16 +280,12 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
                                       find_unused_parameters=True)
     batches = loader(train, cfg.batch_size, shuffle=True, seed=cfg.seed, pin_memory=device.type == "cuda",
                      rank=rank, world=world)
-    history = []
-    best, best_state, bad = -np.inf, None, 0
-    start = time.perf_counter()
+    epochs = Epochs(model, params, cfg)
     quiet = not cfg.progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")  # the book runner sets it
     bar = tqdm(range(cfg.max_epochs), desc=desc, disable=quiet, leave=False)
     with timing.part("validation"):
-        score = validate(model, split, val, device, val_profiles)
-    history.append({"epoch": 0, "loss": np.nan, **{f"val/{k}": v for k, v in score.items()}, "seconds": 0.0})
-    best, best_state = score[cfg.monitor], copy.deepcopy(model.state_dict())
-    for epoch in bar:
+        epochs.start(validate(model, split, val, device, val_profiles))
+    for _ in bar:
         model.train()
         total, parts_sum, n = 0.0, {}, 0
         with timing.part("tuning steps"):
@@ -255,23 +305,12 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
             sums = torch.tensor([total, *parts_sum.values()], dtype=torch.float64)
             torch.distributed.all_reduce(sums)
             total, parts_sum = float(sums[0]) / world, dict(zip(parts_sum, (sums[1:] / world).tolist(), strict=True))
-        if diverged(total, params):  # every process sees the same averaged loss; its own parameters
-            history.append({"epoch": epoch + 1, "loss": total / max(n, 1), "diverged": True,
-                            "seconds": time.perf_counter() - start})
+        if epochs.diverged(total, n):  # every process sees the same averaged loss; its own parameters
             break
         with timing.part("validation"):
             score = validate(model, split, val, device, val_profiles)
-        row = {"epoch": epoch + 1, "loss": total / max(n, 1),
-               **{f"loss/{k}": v / max(n, 1) for k, v in parts_sum.items()},
-               **{f"val/{k}": v for k, v in score.items()}, "seconds": time.perf_counter() - start}
-        history.append(row)
+        row = epochs.end(score, total, parts_sum, n)
         bar.set_postfix(loss=f"{row['loss']:.4f}", **{cfg.monitor: f"{score[cfg.monitor]:.4f}"})
-        if score[cfg.monitor] > best + max(cfg.min_delta, 1e-6):
-            best, best_state, bad = score[cfg.monitor], copy.deepcopy(model.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
-    return pd.DataFrame(history)
+        if not epochs.active:
+            break
+    return epochs.finish()

@@ -65,3 +65,25 @@ def test_runs_that_cannot_be_batched_say_why(small_ctx):
     _, job = rs.tuning_job(ctx, "ft", ctx.settings(), "few", 0)
     assert batchable(FitRun(**job)) is None
     assert "loss 'ce'" in batchable(FitRun(**{**job, "cfg": dataclasses.replace(job["cfg"], loss="ce")}))
+
+
+def test_a_run_that_diverges_in_a_batch_stops_as_alone_while_the_others_go_on(small_ctx, monkeypatch):
+    """The batched loop keeps each run's epochs as :func:`pprlib.train.fit` does (one
+    bookkeeping, :class:`pprlib.train.Epochs`): a run whose weights become NaN stops, its
+    history says ``diverged``, it keeps its best finite weights; the run beside it is unaffected."""
+    import pprlib.batched as batched
+    from test_divergence import _poisoned  # (the tests folder is on the path)
+
+    from pprlib import train
+
+    _poisoned(monkeypatch, 3e-2)
+    monkeypatch.setattr(batched, "make_optimizer", train.make_optimizer)  # the poisoned one
+    ctx = small_ctx
+    runs = _runs(ctx, "PPR(light)")  # rates 1e-2, 1e-3 and the poisoned 3e-2
+    healthy = rs.tune(ctx, "PPR(light)", runs[0][0], "few", runs[0][1])
+    together = tune_many(ctx, "PPR(light)", runs, "few")
+    model, history = together[2]
+    assert train.has_diverged(history) and history["epoch"].iloc[-1] == 1
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    numeric = [c for c in healthy[1].columns if c != "seconds"]
+    np.testing.assert_allclose(together[0][1][numeric].to_numpy(), healthy[1][numeric].to_numpy(), atol=METRICS_ATOL)

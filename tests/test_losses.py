@@ -195,3 +195,22 @@ def test_nt_xent_temperature_default_and_range():
     assert nt_xent(a, b, 0.5).item() != pytest.approx(nt_xent(a, b, 1.0).item())
     with pytest.raises(ValueError, match="temperature"):
         nt_xent(a, b, 0.0)
+
+
+def test_padding_rows_change_neither_info_nce_nor_bpr():
+    """The masked forms (runs trained together pad their batches, pprlib.batched) equal the
+    plain losses on the rows that exist, and give 0 when no row exists."""
+    from pprlib.losses import bpr
+
+    g = torch.Generator().manual_seed(3)
+    a, p = torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g)
+    groups = torch.tensor([0, 0, 1, 2, 2, 3])
+    pad_a, pad_p = torch.cat([a, torch.randn(3, 8, generator=g)]), torch.cat([p, torch.randn(3, 8, generator=g)])
+    valid = torch.arange(9) < 6
+    padded_groups = torch.cat([groups, torch.zeros(3, dtype=torch.long)])  # padding shares a real row's group
+    torch.testing.assert_close(info_nce(pad_a, pad_p, 0.5, padded_groups, valid), info_nce(a, p, 0.5, groups))
+    assert info_nce(a, p, 0.5, groups, torch.ones(6, dtype=torch.bool)) == pytest.approx(info_nce(a, p, 0.5, groups).item())
+    assert float(info_nce(pad_a, pad_p, 0.5, padded_groups, torch.zeros(9, dtype=torch.bool))) == 0.0
+    pos, neg = torch.randn(9, generator=g), torch.randn(9, generator=g)
+    torch.testing.assert_close(bpr(pos, neg, valid), bpr(pos[:6], neg[:6]))
+    assert float(bpr(pos, neg, torch.zeros(9, dtype=torch.bool))) == 0.0

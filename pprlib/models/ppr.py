@@ -264,34 +264,98 @@ class PPRModel(nn.Module):
                        generator: torch.Generator | None = None, loss: str = "bpr",
                        seq_cl: SequenceCLConfig | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Recommendation loss over the target positions of a sequence batch (+ lambda * InfoNCE
-        when ``cl``): ``bpr`` with the batch's sampled negatives (the paper's), or ``ce``, the
-        softmax cross-entropy over every item (faster to converge, as in RecBole)."""
-        mask = self.target_mask(batch, targets)
-        tail = trim_to_targets(batch, mask)  # e.g. zero-shot targets: the prompt alone
-        items, mask = tail["items"], mask[:, : tail["items"].shape[1]]
-        x_u = self.profile_vector(batch["profile"])
-        u_s = self.sequence_states(items, x_u)
-        u = u_s + self.profile_model(x_u)[:, None, :] if self.profile_model is not None else u_s
-        u_sel = u[mask]
-        if loss == "bpr":
-            pos = (u_sel * self.item_emb(items[mask])).sum(-1)
-            neg = (u_sel * self.item_emb(tail["negatives"][mask])).sum(-1)
-            rec = losses.bpr(pos, neg)
-        elif loss == "ce":
-            rec = losses.softmax_cross_entropy(u_sel, self.item_emb.weight[1 : self.n_items + 1], items[mask] - 1)
-        else:
-            raise ValueError(f"loss must be 'bpr' or 'ce', got {loss!r}")
-        loss = rec
+        when ``cl``; + CL4SRec's sequence loss when ``seq_cl``): :meth:`ppr_loss` of
+        :meth:`loss_inputs`. Returns the loss and its parts as floats."""
+        x = self.loss_inputs(batch, targets, cl, generator)
+        total, rec, l_cl = self.ppr_loss(x, cl, loss)
         parts = {"rec": float(rec.detach())}
-        if cl is not None and cl.active and self.prompt is not None and mask.any():
-            l_cl = self._contrastive(tail, x_u, u_s, mask, cl, generator)
-            loss = loss + cl.weight * l_cl
+        if bool(x.get("cl_on", False)):
             parts["cl"] = float(l_cl.detach())
         if seq_cl is not None and seq_cl.weight > 0:
             l_seq = self._sequence_contrastive(batch, seq_cl, generator)
-            loss = loss + seq_cl.weight * l_seq
+            total = total + seq_cl.weight * l_seq
             parts["seq_cl"] = float(l_seq.detach())
-        return loss, parts
+        return total, parts
+
+    def _active(self, cl: ContrastiveConfig | None) -> ContrastiveConfig | None:
+        """``cl`` when it adds a contrastive loss to this model (a prompt to contrast), else None."""
+        return cl if cl is not None and cl.active and self.prompt is not None else None
+
+    def loss_inputs(self, batch: dict, targets: str = "few", cl: ContrastiveConfig | None = None,
+                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """What :meth:`ppr_loss` reads of one sequence batch, as tensors only: the batch cut
+        after its last target column (:func:`trim_to_targets`), the target positions
+        (``t_rows``, ``t_cols``) and, with an active ``cl``, every draw of the contrastive loss
+        (:meth:`contrastive_plan`, from ``generator``; none when the batch has no target):
+        anchors and their users, the masked profile elements, the behaviour-based views.
+        Runs trained together (:mod:`pprlib.batched`) pad and stack these tensors."""
+        mask = self.target_mask(batch, targets)
+        tail = trim_to_targets(batch, mask)  # e.g. zero-shot targets: the prompt alone
+        mask = mask[:, : tail["items"].shape[1]]
+        t_rows, t_cols = mask.nonzero(as_tuple=True)  # the order of u[mask]
+        x = {"items": tail["items"], "profile": batch["profile"], "t_rows": t_rows, "t_cols": t_cols}
+        if "negatives" in tail:
+            x["negatives"] = tail["negatives"]
+        cl = self._active(cl)
+        if cl is None:
+            return x
+        cl_on = bool(len(t_rows))
+        x["cl_on"] = torch.tensor(cl_on, device=mask.device)
+        empty = mask.new_zeros(0, dtype=torch.long)
+        plan = self.contrastive_plan(tail, mask, cl, generator) if cl_on else None  # no target: no draw
+        x.update(rows=plan.rows if plan else empty, cols=plan.cols if plan else empty,
+                 groups=plan.groups if plan else empty)
+        if cl.prompt_view and self.profile_emb is not None and isinstance(self.prompt, PromptGenerator):
+            x["profile_mask"] = plan.profile if plan else mask.new_zeros(len(mask), self.profile_emb.width)
+        if plan and plan.behaviour is not None:
+            history, lengths, has_input = plan.behaviour
+            index = has_input.nonzero(as_tuple=True)[0]
+        else:
+            history, lengths, index = empty[:, None], empty, empty
+        x.update(b_history=history, b_lengths=lengths, b_index=index)
+        return x
+
+    def ppr_loss(self, x: dict[str, torch.Tensor], cl: ContrastiveConfig | None = None,
+                 loss: str = "bpr") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """L = L_rec + lambda * L_CL over the tensors of :meth:`loss_inputs`: (L, L_rec, L_CL).
+
+        L_rec is ``bpr`` with the batch's sampled negatives (the paper's) or ``ce``, the softmax
+        cross-entropy over every item (as in RecBole). L_CL is InfoNCE between each anchor's u_s
+        and its prompt-based view (x_u partly masked) and its behaviour-based view (clicks partly
+        masked). Written once for one run and for runs trained together: there ``x`` is one run's
+        share of a padded stack (``vmap``), and its ``t_valid``, ``valid`` and ``b_valid`` masks
+        say which target positions, anchors and behaviour views are padding."""
+        if loss not in ("bpr", "ce"):
+            raise ValueError(f"loss must be 'bpr' or 'ce', got {loss!r}")
+        items = x["items"]
+        x_u = self.profile_vector(x["profile"])
+        u_s = self.sequence_states(items, x_u)
+        u = u_s + self.profile_model(x_u)[:, None, :] if self.profile_model is not None else u_s
+        rows, cols = x["t_rows"], x["t_cols"]
+        u_sel = u[rows, cols]
+        if loss == "bpr":
+            pos = (u_sel * self.item_emb(items[rows, cols])).sum(-1)
+            neg = (u_sel * self.item_emb(x["negatives"][rows, cols])).sum(-1)
+            rec = losses.bpr(pos, neg, x.get("t_valid"))
+        else:
+            rec = losses.softmax_cross_entropy(u_sel, self.item_emb.weight[1 : self.n_items + 1], items[rows, cols] - 1)
+        cl = self._active(cl)
+        padded = "t_valid" in x
+        if cl is None or not (padded or bool(x["cl_on"])):
+            return rec, rec, rec.new_zeros(())
+        anchor = u_s[x["rows"], x["cols"]]
+        total = anchor.new_zeros(())
+        if "profile_mask" in x:
+            view = self.sequence_states(items, x_u.masked_fill(x["profile_mask"], 0.0))[x["rows"], x["cols"]]
+            total = total + losses.info_nce(anchor, view, cl.temperature, x["groups"], x.get("valid"))
+        index = x["b_index"]
+        if index.shape[0] > 0:
+            x_view = x_u[x["rows"][index]] if x_u is not None else None
+            view = self.user_state(x["b_history"], x["b_lengths"], x_view)
+            total = total + losses.info_nce(anchor[index], view, cl.temperature, x["groups"][index], x.get("b_valid"))
+        if padded:  # a run of the stack without targets in this step adds no contrastive loss
+            total = torch.where(x["cl_on"], total, torch.zeros_like(total))
+        return rec + cl.weight * total, rec, total
 
     def _sequence_contrastive(self, batch, cfg: SequenceCLConfig, generator) -> torch.Tensor:
         """CL4SRec: NT-Xent (2N - 2 negatives per view) between the representations of two
@@ -330,20 +394,6 @@ class PPRModel(nn.Module):
             history, lengths = augment.behaviour_views(items, rows, cols, cl.item_ratio, self.mask_token, generator)
             behaviour = (history, lengths, cols > 0)
         return ContrastivePlan(rows, cols, groups, profile, behaviour)
-
-    def _contrastive(self, batch, x_u, u_s, mask, cl: ContrastiveConfig, generator) -> torch.Tensor:
-        plan = self.contrastive_plan(batch, mask, cl, generator)
-        anchor = u_s[plan.rows, plan.cols]
-        total = anchor.new_zeros(())
-        if plan.profile is not None:
-            view = self.sequence_states(batch["items"], x_u.masked_fill(plan.profile, 0.0))[plan.rows, plan.cols]
-            total = total + losses.info_nce(anchor, view, cl.temperature, plan.groups)
-        if plan.behaviour is not None:
-            history, lengths, has_input = plan.behaviour
-            x_view = x_u[plan.rows[has_input]] if x_u is not None else None
-            view = self.user_state(history, lengths, x_view)
-            total = total + losses.info_nce(anchor[has_input], view, cl.temperature, plan.groups[has_input])
-        return total
 
     def behaviour_view(self, items: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                        x_u: torch.Tensor | None, ratio: float, generator: torch.Generator | None = None
