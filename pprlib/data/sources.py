@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pprlib.cache import cache_dir, cached, config_key
-from pprlib.data.readers import csv_pair, ecommerce, movielens
 from pprlib.data.protocol import MIN_COLD_USERS, ColdStartSplit, ProtocolConfig
 from pprlib.data.protocol import split as make_split
+from pprlib.data.readers import csv_pair, ecommerce, movielens
 from pprlib.data.schema import TIES, DataWarning, InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 
