@@ -29,7 +29,7 @@ METRICS = ("NDCG@10", "HIT@10", "full/NDCG@10", "full/HIT@10")
 
 def run(samples: list[int], seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     from pprlib import evidence
-    from pprlib.data.ceilings import VALUES, evaluate_ceilings
+    from pprlib.ceilings import VALUES, evaluate_ceilings
     from pprlib.evaluation import evaluate, most_popular
     from pprlib.experiments import BookConfig, book_data
 
@@ -77,7 +77,7 @@ def run(samples: list[int], seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFram
 def dose(samples: int) -> pd.DataFrame:
     """The ceilings as ``profile_style_signal`` and, separately, ``profile_signal`` go from 0 to 1
     (the other knobs at their defaults; each level is a world of its own, sequences included)."""
-    from pprlib.data.ceilings import evaluate_ceilings
+    from pprlib.ceilings import evaluate_ceilings
     from pprlib.data.protocol import ProtocolConfig, split
     from pprlib.data.synthetic import SyntheticConfig, generate
 

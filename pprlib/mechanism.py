@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pprlib.ceilings import VALUES, cached_ceilings, ceiling_table
 from pprlib.comparison import Comparison
-from pprlib.data import ceilings as ceiling_module
-from pprlib.data.ceilings import VALUES, cached_ceilings, world_of
+from pprlib.data.ceilings import world_of
 from pprlib.data.protocol import ColdStartSplit, Instances
 from pprlib.data.synthetic import SyntheticConfig
 from pprlib.evidence import Effect
@@ -35,7 +35,7 @@ def ceiling_comparison(split: ColdStartSplit, population: str = "test", *, n_sam
     the importance sampler), labelled like the methods' results: ``.only("few")`` then holds the
     same instances, in the same order, as a method's few-shot run on ``population``.
     ``scorers`` computes only those scorers. Read through
-    :func:`~pprlib.data.ceilings.cached_ceilings`: the data chapter's identical call is free."""
+    :func:`~pprlib.ceilings.cached_ceilings`: the data chapter's identical call is free."""
     inst = split.instances(population)
     per, info = cached_ceilings(split, population, n_samples=n_samples, seed=seed, names=scorers)
     held = np.isin(inst.users, split.heldout_users).astype(np.float32)
@@ -47,20 +47,20 @@ def ceiling_comparison(split: ColdStartSplit, population: str = "test", *, n_sam
 
 
 def profile_values(ceilings: Comparison, metric: str = "NDCG@10") -> dict[str, Effect]:
-    """The differences of :data:`~pprlib.data.ceilings.VALUES` (value of the profile, its
+    """The differences of :data:`~pprlib.ceilings.VALUES` (value of the profile, its
     parts, the latent state beyond it) with intervals over the test instances only."""
     return {name: ceilings.effect(a, b, metric) for name, (a, b) in VALUES.items()
             if a in ceilings.methods and b in ceilings.methods}
 
 
 def ceilings_table(ceilings: Comparison) -> pd.DataFrame:
-    """:func:`pprlib.data.ceilings.ceiling_table` of a :func:`ceiling_comparison`: the scorers'
+    """:func:`pprlib.ceilings.ceiling_table` of a :func:`ceiling_comparison`: the scorers'
     means and the values of the profile with their intervals, few- and zero-shot, sampled and
     full ranking (the data chapter's table, on the same instances)."""
     seed = next(iter(ceilings.per_instance))[1]
     per = {name: metrics for (name, s), metrics in ceilings.per_instance.items() if s == seed}
     positions = next(iter(per.values()))["position"]
-    return ceiling_module.ceiling_table(per, positions)
+    return ceiling_table(per, positions)
 
 
 # ------------------------------------------------------------------------------------------

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from pprlib.ceilings import evaluate_ceilings
 from pprlib.data.ceilings import (
     BayesScorer,
     Particles,
     World,
     ceiling_scorers,
-    evaluate_ceilings,
     oracle_scorer,
     world_of,
 )
@@ -233,7 +233,7 @@ def test_first_click_posterior_is_kept_per_observed_profile(small_split, prior):
 
 
 def test_cached_ceilings_compute_once_per_key(small_split, tmp_path, monkeypatch):
-    import pprlib.data.ceilings as ceilings
+    import pprlib.ceilings as ceilings
 
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
     calls = []
@@ -271,7 +271,7 @@ def test_cached_ceilings_compute_once_per_key(small_split, tmp_path, monkeypatch
 
 
 def test_cached_ceilings_refuse_real_data_before_computing(small_split, tmp_path, monkeypatch):
-    import pprlib.data.ceilings as ceilings
+    import pprlib.ceilings as ceilings
 
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
     real = copy.copy(small_split)
@@ -283,7 +283,7 @@ def test_cached_ceilings_refuse_real_data_before_computing(small_split, tmp_path
 
 
 def test_ceiling_values_are_paired_differences_with_intervals(small_split):
-    from pprlib.data.ceilings import VALUES, ceiling_values
+    from pprlib.ceilings import VALUES, ceiling_values
 
     test = small_split.instances("test")
     per, _ = evaluate_ceilings(small_split, test, n_samples=64)

@@ -103,3 +103,14 @@ def test_the_run_layer_does_not_call_up_into_the_comparisons():
     for low in ("pprlib.runs", "pprlib.batched", "pprlib.grid", "pprlib.train", "pprlib.evaluation"):
         assert "pprlib.comparisons" not in graph[low], low
     assert "pprlib.grid" not in graph["pprlib.runs"]  # the runner is chosen above the runs
+
+
+def test_the_data_layer_imports_nothing_above_it():
+    """``pprlib.data`` builds on itself and on the cache (a leaf: it imports nothing of ``pprlib``);
+    no import of the data layer, at the top or inside a function, reaches up to the runs, the
+    evaluation or the analysis (the ceilings' evaluation, caching and tables are in ``pprlib.ceilings``)."""
+    graph = import_graph()
+    assert not graph["pprlib.cache"]
+    data = {m for m in graph if m == "pprlib.data" or m.startswith("pprlib.data.")}
+    for module in sorted(data):
+        assert graph[module] <= data | {"pprlib.cache"}, (module, graph[module] - data)
