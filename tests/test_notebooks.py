@@ -457,12 +457,12 @@ def test_summary_is_computed_from_the_other_chapters(executed):
 
 
 def test_intro_opens_with_the_findings_computed_from_the_chapters(executed):
-    from pprlib import reproduction
+    from pprlib import reproduction, summary
 
     build_dir, paths = executed
     g = book.glued(paths["intro"], rich=False)
     glued = reproduction.read_executed(build_dir / "executed" / "book")
-    expected = reproduction.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
+    expected = summary.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
     assert [g[f"finding_{i}"] for i in range(1, 6)] == expected
     assert "MovieLens-100K" in g["finding_5"]  # the fixture's MovieLens chapter ran
     mechanism = book.glued(paths["mechanism"], rich=False)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pprlib import paper
+from pprlib import paper, summary
 from pprlib import reproduction as rp
 
 
@@ -92,9 +92,9 @@ def test_summary_view_splits_the_table_into_short_columns_without_nan():
     glued = {"few_shot": {"ev_few_light": _effect(0.01, 0.004, 0.016, p=0.01),
                           "ev_few_full": _effect(0.01, 0.004, 0.016, p=1.92e-05)}}
     table = rp.evaluate_claims(glued, claims)
-    main, details = rp.summary_view(table)
-    assert list(main.columns) == list(rp.SUMMARY_COLUMNS.values())
-    assert list(details.columns) == list(rp.DETAIL_COLUMNS.values()) and details.chapter.tolist()[0] == "few_shot"
+    main, details = summary.summary_view(table)
+    assert list(main.columns) == list(summary.SUMMARY_COLUMNS.values())
+    assert list(details.columns) == list(summary.DETAIL_COLUMNS.values()) and details.chapter.tolist()[0] == "few_shot"
     # the main table's effect is the interval alone; the unit and the relative change are in the details
     assert main["our effect [95% interval]"].tolist() == ["+0.0100 [+0.0040, +0.0160]"] * 2 + ["—"]
     assert details["ours (unit, relative)"].iloc[0] == "+0.0100 [+0.0040, +0.0160] NDCG@10 (+2.00%)"
@@ -105,7 +105,7 @@ def test_summary_view_splits_the_table_into_short_columns_without_nan():
     for frame in (main, details):  # every cell is text, none of them NaN
         assert not frame.isna().any().any() and "nan" not in frame.to_string().lower()
     across = rp.across_data({"few_shot": glued["few_shot"]})
-    per_dataset = rp.across_view(across)
+    per_dataset = summary.across_view(across)
     assert list(per_dataset) == list(rp.DATASETS)
     synthetic = per_dataset["synthetic"]
     assert synthetic.loc["Few-shot: PPR(full) beats ft", "verdict"] == across.loc[2, ("synthetic", "verdict")]
@@ -201,12 +201,12 @@ def test_verdict_counts_and_findings_are_computed_from_the_tables():
              "ablation": {"ev_cl_light": _effect(-0.003, -0.005, -0.001)},
              "movielens": {"ev_ml_few_tuning": _effect(0.02, 0.01, 0.03)}}
     table, across = rp.evaluate_claims(glued), rp.across_data(glued)
-    counts = rp.verdict_counts(table, across)
+    counts = summary.verdict_counts(table, across)
     assert counts.loc[rp.REPRODUCED, "all claims (generated data)"] == 1
     assert counts.loc[rp.OPPOSITE, "all claims (generated data)"] == 1
     assert counts["all claims (generated data)"].sum() == len(rp.CLAIMS)
     assert counts.loc[rp.REPRODUCED, "main claims (MovieLens-100K)"] == 1
-    five = rp.findings(table, across)
+    five = summary.findings(table, across)
     assert len(five) == 5
     assert "1 reproduced" in five[0] and "1 opposite" in five[0]
     assert "PPR(light) beats ft: reproduced (+0.0030 [+0.0010, +0.0050]" in five[1]

@@ -1,0 +1,122 @@
+"""What the summary page and the introduction show of the claims' verdicts.
+
+The tables of :func:`pprlib.reproduction.evaluate_claims` and
+:func:`pprlib.reproduction.across_data` as the page shows them (text cells with short labels, one
+table per dataset), how many claims got each verdict, and the book's findings in five sentences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from pprlib import evidence
+from pprlib.reproduction import (
+    DATASETS,
+    INCONCLUSIVE,
+    MIXED,
+    NOT_COMPARABLE,
+    NOT_FOUND,
+    OPPOSITE,
+    REPRODUCED,
+    SUMMARY_VERDICTS,
+    WEAKER,
+    scored,
+)
+
+SUMMARY_COLUMNS = {"claim": "claim", "interval": "our effect [95% interval]", "δ": "paper's δ", "MDE": "MDE",
+                   "p (Holm)": "p (Holm)", "verdict": "verdict"}
+"""The summary page's main table: column of :func:`~pprlib.reproduction.evaluate_claims`
+(``interval``: our effect and its interval as numbers, without unit; ``δ``: the paper's effect
+in our units) -> its short label on the page."""
+
+DETAIL_COLUMNS = {"chapter": "chapter", "claim": "claim", "paper": "the paper reports", "ours": "ours (unit, relative)",
+                  "δ (paper, our units)": "paper's δ (source)", "p": "p", "evidence": "evidence"}
+"""The summary page's second table: where each δ comes from, and the evidence in full."""
+
+
+def summary_view(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two tables the summary page shows for :func:`~pprlib.reproduction.evaluate_claims`'
+    ``table``, as text with short labels: the main one (claim, our effect with its interval, the
+    paper's δ in our units, MDE, Holm-adjusted p, verdict) and the details (chapter, the paper's
+    numbers, our effect with its unit and relative change, where δ comes from, the unadjusted p
+    and the evidence). Missing numbers show "—"."""
+    shown = table.copy()
+    shown["interval"] = [evidence.interval_text(e, lo, hi) if math.isfinite(e) else ours
+                         for e, lo, hi, ours in zip(shown.effect.astype(float), shown.lo.astype(float),
+                                                    shown.hi.astype(float), shown.ours, strict=True)]
+    shown["δ"] = [f"{d:+.4f}" if isinstance(d, float) and math.isfinite(d) else "—" for d in shown.delta]
+    shown["MDE"] = shown.MDE.map(evidence.format_mde)
+    shown["p"] = shown.p.map(evidence.format_p)
+    shown["p (Holm)"] = shown["p (Holm)"].map(evidence.format_p)
+    main = shown[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
+    details = shown[list(DETAIL_COLUMNS)].rename(columns=DETAIL_COLUMNS)
+    return main, details
+
+
+def across_view(across: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """:func:`~pprlib.reproduction.across_data` as one table per dataset (claim, our effect, δ,
+    MDE, verdict), so that each fits the page's column; the paper's numbers are in the summary's details."""
+    claims = across[("", "claim")]
+    return {d: across[d].set_axis(claims, axis=0).rename(columns={"ours": "our effect [95% interval]",
+                                                                   "δ": "paper's δ"}).rename_axis("claim")
+            for d in DATASETS}
+
+
+def _labels(across: pd.DataFrame) -> list[str]:
+    """The dataset labels of an :func:`~pprlib.reproduction.across_data` table, in its column order."""
+    return [d for d in dict.fromkeys(across.columns.get_level_values(0)) if d]
+
+
+def verdict_counts(table: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
+    """How many claims got each verdict: every scored claim on the generated data, and the
+    main claims (:data:`~pprlib.reproduction.ACROSS_DATA`) on each dataset."""
+    columns = {"all claims (generated data)": table.verdict}
+    columns |= {f"main claims ({d})": across[(d, "verdict")] for d in _labels(across)}
+    return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(SUMMARY_VERDICTS, fill_value=0)
+                         for name, v in columns.items()}).rename_axis("verdict")
+
+
+
+def _tally(verdicts) -> str:
+    counts = pd.Series(list(verdicts), dtype=object).value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in SUMMARY_VERDICTS if v in counts) or "none"
+
+
+def _claims_by_verdict(table: pd.DataFrame, verdict: str) -> list[str]:
+    return table.loc[table.verdict == verdict, "claim"].tolist()
+
+
+def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[str]:
+    """The book's findings in five sentences, computed from the summary's tables
+    (:func:`~pprlib.reproduction.evaluate_claims` and :func:`~pprlib.reproduction.across_data`):
+    the verdict counts, the few- and zero-shot claims, what the studies found, and the main claims on real data."""
+    scored_rows = table[table.verdict.map(scored)]
+    main = table.set_index("claim")
+
+    def main_claims(prefix: str) -> str:
+        rows = main[main.index.str.startswith(prefix)]
+        return "; ".join(f"{claim.removeprefix(prefix).strip()}: {row.verdict} ({row.ours})"
+                         for claim, row in rows.iterrows()) or "not run"
+
+    sentences = [
+        f"Of the paper's {len(table)} claims that this book tests, {len(scored_rows)} are scored on the generated "
+        f"data: {_tally(scored_rows.verdict)}"
+        + (f"; on {(table.verdict == MIXED).sum()} more the paper itself is mixed." if (table.verdict == MIXED).any()
+           else "."),
+        f"Few-shot, against fine-tuning: {main_claims('Few-shot:')}.",
+        f"Zero-shot, against fine-tuning: {main_claims('Zero-shot:')}.",
+    ]
+    studies = table[~table.claim.str.startswith(("Few-shot:", "Zero-shot:"))]
+    parts = [f"{v}: {'; '.join(_claims_by_verdict(studies, v))}" for v in (REPRODUCED, WEAKER, OPPOSITE, NOT_FOUND)
+             if _claims_by_verdict(studies, v)]
+    sentences.append("In the paper's other studies, " + (" — ".join(parts) if parts else "no claim is decided")
+                     + f" (and {(studies.verdict == INCONCLUSIVE).sum()} inconclusive).")
+    label = _labels(across)[-1] if across is not None else DATASETS[1]
+    real = across[(label, "verdict")] if across is not None else pd.Series(dtype=object)
+    if len(real) and (real != NOT_COMPARABLE).any():
+        sentences.append(f"On real data ({label}), the {len(real)} main claims are {_tally(real)}.")
+    else:
+        sentences.append("The main claims were not run on real data in this build.")
+    return sentences
