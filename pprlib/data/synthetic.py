@@ -149,7 +149,7 @@ class SyntheticConfig:
         return PROFILE_SCHEMAS[self.profile]
 
 
-def knob_table(cfg: "SyntheticConfig"):
+def knob_table(cfg: SyntheticConfig):
     """The generator's knobs, their values in ``cfg`` and what each does."""
     import pandas as pd
 
@@ -339,7 +339,7 @@ def generate(cfg: SyntheticConfig | None = None) -> InteractionData:
     if blocks:
         parts = [(true_codes, theta, profile_style, style, lengths, seqs, observed, timestamps), *blocks]
         (true_codes, theta, profile_style, style, lengths, seqs, observed,
-         timestamps) = (np.concatenate(column) for column in zip(*parts))
+         timestamps) = (np.concatenate(column) for column in zip(*parts, strict=True))
     n_all = len(lengths)
 
     mask = np.arange(cfg.max_length)[None, :] < lengths[:, None]

@@ -10,8 +10,8 @@ files back gives the written dataset exactly.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
