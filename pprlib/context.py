@@ -202,6 +202,32 @@ class Context:
         return split_fingerprint(self.split)
 
 
+def check_together(config: BookConfig) -> None:
+    """Settings of a profile that constrain one another, checked together in the profile's own
+    terms before any work (:func:`pprlib.profiles.profile_problem`, and :func:`book_data` for a
+    chapter): a :class:`~pprlib.params.SettingError` naming the setting and what it needs, not an
+    error of the generator or the split in the first chapter that names settings the profile
+    does not have.
+
+    Generated data (``dataset: synthetic``): :func:`book_data` makes the generator's histories up
+    to ``SyntheticConfig.max_length`` clicks long, puts items into ``SyntheticConfig.n_groups``
+    groups and ranks every evaluated click against ``ProtocolConfig.n_negatives`` items its user
+    never clicked, so ``n_items`` must exceed the longest history (which also leaves room for the
+    negatives and the groups). Between that and ``max_length + n_negatives`` items a user with a
+    long history may still leave too few unclicked items; that depends on the clicks drawn, and
+    the split says so naming the user (it is not refused here, where only a sure failure is)."""
+    if config.dataset != "synthetic":
+        return
+    longest, groups, negatives = SyntheticConfig.max_length, SyntheticConfig.n_groups, ProtocolConfig.n_negatives
+    needed = max(longest + 1, negatives + 1, groups)
+    if config.n_items < needed:
+        raise SettingError("BookConfig", "n_items", (
+            f"must be at least {needed} for generated data (dataset: synthetic), got {config.n_items}: the "
+            f"generator's histories hold up to {longest} clicks and must leave items unclicked, since every evaluated "
+            f"click is ranked against {negatives} items its user never clicked; raise n_items to {needed} or more "
+            f"({longest + negatives} leaves room for {negatives} negatives beside the longest history)"))
+
+
 def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
               protocol: ProtocolConfig | None = None, ties: str = "file") -> tuple[DataSpec, ColdStartSplit]:
     """The data and its protocol split for the book's settings (the split is cached on disk).
@@ -212,6 +238,8 @@ def book_data(config: BookConfig, synthetic: SyntheticConfig | None = None,
     ``"random"`` order is seeded with ``config.seed``).
     """
     if config.dataset == "synthetic":
+        if synthetic is None:
+            check_together(config)
         syn = synthetic or SyntheticConfig(n_users=config.n_users, n_items=config.n_items, seed=config.seed,
                                            heldout_users=config.heldout_users, zero_shot_users=config.zero_shot_users)
         spec, protocol = DataSpec("synthetic", syn, ties), protocol or ProtocolConfig(seed=config.seed)

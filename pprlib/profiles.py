@@ -155,15 +155,19 @@ def load_profile(profile: str | Path, *, apart: bool = False) -> dict:
 
 def profile_problem(path: Path, params: dict, lines: dict[str, int]) -> str | None:
     """What is wrong with the settings ``params`` read from ``path`` (``None`` when nothing):
-    a setting :class:`~pprlib.context.BookConfig` refuses, sizes beyond this machine's memory
-    (:func:`~pprlib.resources.check_memory`), or a device this machine lacks."""
-    from pprlib.context import BookConfig
+    a setting :class:`~pprlib.context.BookConfig` refuses, settings that do not fit together
+    (:func:`~pprlib.context.check_together`: a catalogue too small for the generated histories),
+    sizes beyond this machine's memory (:func:`~pprlib.resources.check_memory`), or a device this
+    machine lacks."""
+    from pprlib.context import BookConfig, check_together
     from pprlib.params import SettingError
     from pprlib.resources import check_memory
     from pprlib.train import resolve_device
 
     try:
-        check_memory(BookConfig.from_params(params))
+        config = BookConfig.from_params(params)
+        check_together(config)
+        check_memory(config)
     except SettingError as exc:
         line = lines.get(exc.key)
         where = f"{path}, line {line}" if line else str(path)
