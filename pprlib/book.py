@@ -37,6 +37,7 @@ from pprlib.profiles import (  # noqa: F401 (the profile side of the runner, re-
     profile_problem,
     read_profile_file,
 )
+from pprlib.resources import time_needed
 
 EXECUTED_DIR = "executed_dir"
 """The parameter through which the runner tells a chapter where the executed chapters are."""
@@ -145,8 +146,9 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     A failing chapter stops the run: running chapters finish, nothing new starts. A chapter
     that gathers the others' results (see :attr:`Chapter.gathers`) starts after all of them.
     Before the first chapter, :func:`check_paths` checks every path the run writes and reads
-    (``html``: the build folder's other folders too, for the HTML build that follows).
-    """
+    (``html``: the build folder's other folders too, for the HTML build that follows), and the
+    time the chapters to execute take is estimated and logged
+    (:func:`~pprlib.resources.time_needed`)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -159,7 +161,8 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     todo, done, order = [], {}, []
     chapters = plan(profile, build_dir)
     only = check_only(only, [ch.source.stem for ch in chapters])
-    check_paths(build_dir, load_profile(profile, apart=True).get("dataset", "synthetic"), html=html)
+    params = load_profile(profile, apart=True)
+    check_paths(build_dir, params.get("dataset", "synthetic"), html=html)
     manifest = _read_manifest(manifest_path, log)
     for ch in chapters:
         name = ch.source.relative_to(ROOT).as_posix()
@@ -171,6 +174,8 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
             done[name] = ch.executed
         else:
             todo.append((name, ch))
+    if todo:  # stated, never refused: see pprlib.resources.time_needed
+        log(f"[book] {time_needed(params, [ch.source.stem for _, ch in todo], jobs)[1]}")
 
     def run_one(name: str, ch: Chapter) -> Path:
         log(f"[book] {name}: started")

@@ -9,15 +9,22 @@ that is the generator's dense click matrix (one row of ``max_length`` slots per 
 and a boolean mask: :data:`BYTES_PER_SLOT`) and the item embeddings with their gradients and
 Adam's two moments. Real data (``dataset`` other than ``synthetic``) is sized by its files, not
 by these settings, and is not estimated here.
+
+The time a run takes is only stated, never refused (:func:`time_needed`): the seconds of a
+measured ``make book`` (``benchmarks/results/book_time.csv``), chapter by chapter, scaled by the
+profile's users, epochs and seeds. This module imports neither torch nor pandas at the top, so
+that the book runner, which never imports torch, can print it.
 """
 
 from __future__ import annotations
 
+import csv
 import os
+import re
+import statistics
+from collections.abc import Mapping
 from pathlib import Path
 
-from pprlib.data.synthetic import SyntheticConfig
-from pprlib.models.backbones import BackboneConfig
 from pprlib.params import SettingError
 
 BYTES_PER_SLOT = 8 + 1
@@ -62,6 +69,9 @@ def memory_needed(config) -> tuple[int, str, str]:
     """A lower bound of the bytes one chapter of a run with the settings ``config`` (a
     :class:`~pprlib.context.BookConfig`) holds at once, the setting that weighs most in it, and
     what it counts (for messages). Real data: ``(0, "", "")``."""
+    from pprlib.data.synthetic import SyntheticConfig
+    from pprlib.models.backbones import BackboneConfig
+
     if config.dataset != "synthetic":
         return 0, "", ""
     slots, d = SyntheticConfig.max_length, BackboneConfig.d
@@ -97,3 +107,116 @@ def check_memory(config, available: int | None = None) -> None:
     raise SettingError("BookConfig", key, f"makes a run need at least {needed / 2**30:,.1f} GiB of memory, more than "
                                           f"the {available / 2**30:,.1f} GiB available on this machine: {what}; "
                                           f"lower {key}")
+
+
+MEASURED_TIME = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "book_time.csv"
+"""The measured seconds of each chapter of a ``make book`` and of its parts (``benchmarks/book_time.py``)."""
+
+MEASURED_PROFILE = Path(__file__).resolve().parent.parent / "book" / "profiles" / "default.yaml"
+"""The profile the measurement ran (the ``default`` profile)."""
+
+SCALED_BY = {
+    "pre-training": ("trained users", "pretrain_epochs"),
+    "tuning steps": ("trained users", "tune_epochs", "seeds"),
+    "validation": ("trained users", "tune_epochs", "seeds"),
+    "learning-rate choice": ("trained users", "tune_epochs", "seeds"),
+    "test evaluation": ("tested users", "seeds"),
+    "ceilings": ("dose_users", "dose_levels"),
+    "everything else": (),
+}
+"""What each measured part of a chapter's time (:data:`pprlib.timing.PARTS` and the rest: kernel
+start, imports, tables, figures) is taken to grow with, in proportion: the users a run trains on
+(``n_users``), the users it tests (``n_users + heldout_users + zero_shot_users``), the epochs, the
+seeds of the three seed lists together, the dose study's users and levels. The grids of single
+chapters (noise rates, shots, backbones, ...) and early stopping are not counted."""
+
+
+def _amounts(params: Mapping) -> dict[str, float]:
+    """What :data:`SCALED_BY` scales by, for the profile settings ``params``."""
+    seeds = list(params.get("seeds") or [0])
+    main = list(params.get("main_seeds") or seeds)
+    zero = list(params.get("zero_shot_seeds") or main)
+    users = params.get("n_users", 0)
+    return {"trained users": users, "tested users": users + params.get("heldout_users", 0)
+            + params.get("zero_shot_users", 0), "seeds": len(seeds) + len(main) + len(zero),
+            "pretrain_epochs": params.get("pretrain_epochs", 1), "tune_epochs": params.get("tune_epochs", 1),
+            "dose_users": params.get("dose_users", 1), "dose_levels": len(params.get("dose_levels") or [0])}
+
+
+def _measurement(path: Path) -> tuple[dict[str, dict[str, float]], str, str, int]:
+    """The latest measurement of ``path`` (a ``book_time.csv``): per chapter its seconds by part
+    (:data:`SCALED_BY`'s), its label, its machine and the machine's cores (1 if unsaid)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise ValueError(f"{path}: no measurement")
+    label = rows[-1]["label"]
+    rows = [r for r in rows if r["label"] == label]
+    machine = rows[0].get("machine", "")
+    cores = re.search(r"(\d+) cores?", machine)
+    parts = {r["chapter"]: {part: float(r[part]) for part in SCALED_BY} for r in rows}
+    return parts, label, machine, int(cores.group(1)) if cores else 1
+
+
+def _relative(path: Path) -> str:
+    root = MEASURED_PROFILE.parent.parent.parent
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def time_needed(params: Mapping, chapters: list[str], jobs: int = 1, *, measured: Path = MEASURED_TIME,
+                reference: Mapping | None = None) -> tuple[float | None, str]:
+    """Roughly the seconds that executing ``chapters`` (notebook names, such as ``few_shot``) with
+    the profile settings ``params`` takes from an empty cache with ``jobs`` chapters at once on a
+    machine like the measured one, and the sentence the runner prints; ``(None, why)`` where there
+    is no estimate (real data, which is sized by its files; no measurement at hand).
+
+    Each measured chapter's parts are multiplied as :data:`SCALED_BY` says by the ratio of the
+    profile's amounts to those of the measured profile (``reference``, default
+    :data:`MEASURED_PROFILE`'s settings, which also stand for the settings ``params`` leaves
+    out: they are :class:`~pprlib.context.BookConfig`'s defaults); a chapter not measured counts as the median measured
+    one, scaled the same way. The chapters' sum is divided by the chapters run at once (``jobs``,
+    at most the measured machine's cores: the measured seconds are of two chapters sharing two
+    cores), and is never less than the longest chapter. A guide, not a promise: a faster or busier
+    machine, cached results, early stopping and the chapters' own grids all change it."""
+    if params.get("dataset", "synthetic") != "synthetic":
+        return None, (f"no time estimate: the measured run is of generated data, and dataset "
+                      f"{params['dataset']!r} is sized by its files")
+    try:
+        parts, label, machine, cores = _measurement(measured)
+        if reference is None:  # the book's own file, plain YAML (pprlib.profiles imports this module)
+            import yaml
+
+            reference = yaml.safe_load(MEASURED_PROFILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        return None, f"no time estimate: no measurement to scale ({exc})"
+    mine, theirs = _amounts({**reference, **params}), _amounts(reference)  # unset: the defaults, as measured
+    ratio = {name: mine[name] / theirs[name] if theirs[name] else 1.0 for name in mine}
+    median = {part: statistics.median(p[part] for p in parts.values()) for part in SCALED_BY}
+
+    def seconds(chapter: str) -> float:
+        measured_parts = parts.get(chapter, median)
+        total = 0.0
+        for part, by in SCALED_BY.items():
+            factor = 1.0
+            for name in by:
+                factor *= ratio[name]
+            total += measured_parts[part] * factor
+        return total
+
+    each = [seconds(c) for c in chapters]
+    if not each:
+        return 0.0, "nothing to execute"
+    at_once = max(1, min(jobs, cores))
+    total = max(sum(each) / at_once, max(each))
+    if total < 60:
+        shown = "under 1 min"
+    elif total < 7200:
+        shown = f"about {total / 60:,.0f} min"
+    else:
+        shown = f"about {total / 3600:,.1f} h"
+    unmeasured = sum(c not in parts for c in chapters)
+    extra = f"; {unmeasured} chapter(s) not measured count as the median one" if unmeasured else ""
+    return total, (f"estimated {shown} for {len(chapters)} chapter(s) at --jobs {jobs} on a machine like "
+                   f"{machine or 'the one measured'}: the measured seconds per chapter ({label}, "
+                   f"{_relative(measured)}) scaled by users, epochs and seeds{extra}; from an empty "
+                   "cache, a guide, not a promise")
