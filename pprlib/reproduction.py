@@ -81,14 +81,47 @@ def _fmt_delta(delta: float, pe: paper.PaperEffect) -> str:
     return f"{delta:+.2f} ({pe.dataset} {pe.value:+.2f} points)"
 
 
+FIELDS = {
+    "ev": "the effect (a dict of :class:`pprlib.evidence.Effect`), read by the summary",
+    "effect": "the effect and its 95 % interval as text",
+    "diff": "the estimate",
+    "p": "the p-value",
+    "ptext": "the p-value as text (p = 0.012, p < 0.001)",
+    "mde": "the minimum detectable effect",
+    "delta": "the paper's effect in our units (δ; NaN where not comparable); claims only",
+    "verdict": "the verdict, as the summary gives it; claims only",
+}
+"""What a chapter glues for an effect (:func:`pprlib.claims.glue_effect`), by field."""
+
+DATASET_PREFIXES = {"": "the generated data", "ml_": "MovieLens"}
+"""The prefix a glue key takes on each dataset the book runs (:func:`glue_key`)."""
+
+
+def glue_key(field: str, name: str, dataset: str = "") -> str:
+    """The glue key of ``field`` (:data:`FIELDS`) of the effect ``name`` (a claim's key in
+    :data:`pprlib.paper.EFFECTS`, or a comparison the paper makes no claim about) on ``dataset``
+    (:data:`DATASET_PREFIXES`): ``glue_key("verdict", "few_light", "ml_") == "verdict_ml_few_light"``.
+    Chapters glue under these keys and :class:`Judged` reads the ``ev`` one back."""
+    if field not in FIELDS:
+        raise KeyError(f"unknown field {field!r}; expected one of {tuple(FIELDS)}")
+    if dataset not in DATASET_PREFIXES:
+        raise KeyError(f"unknown dataset prefix {dataset!r}; expected one of {tuple(DATASET_PREFIXES)}")
+    return f"{field}_{dataset}{name}"
+
+
 @dataclass(frozen=True)
 class Judged:
-    """The check of a claim that A beats B: the glued effect ``effect_key`` against the paper's
-    effect :data:`pprlib.paper.EFFECTS` ``[paper_key]`` converted to our units."""
+    """The check of a claim that A beats B: the effect a chapter glued for the claim
+    (:func:`glue_key` ``("ev", paper_key, dataset)``) against the paper's effect
+    :data:`pprlib.paper.EFFECTS` ``[paper_key]`` converted to our units."""
 
-    effect_key: str
     paper_key: str
     unit: str = "NDCG@10"
+    dataset: str = ""
+
+    @property
+    def effect_key(self) -> str:
+        return glue_key("ev", self.paper_key, self.dataset)
 
     @property
     def paper_effect(self) -> paper.PaperEffect:
@@ -138,7 +171,7 @@ def effects_table(rows: dict, unit: str = "NDCG@10", names=None) -> pd.DataFrame
         row = {f"Δ{unit} [95% interval]": e.text(), "p": evidence.format_p(e.p), "MDE": evidence.format_mde(e.mde),
                "δ (paper, our units)": "—", "verdict": "—"}
         if key is not None:
-            o = Judged("", key, unit).judge(e)
+            o = Judged(key, unit).judge(e)
             row |= {"δ (paper, our units)": f"{o.delta:+.4f}" if math.isfinite(o.delta) else "—", "verdict": o.verdict}
         table[label] = row
     frame = pd.DataFrame(table).T
@@ -185,43 +218,43 @@ FIGURE = f"better (figure; no numbers given): the book's smallest effect, {100 *
 
 CLAIMS: list[Claim] = [
     Claim("few_shot", "Tuning on the cold users improves on the pre-trained model (ft > pre-train)",
-          _paper_relative(paper.FEW_SHOT, "ft", "pre-train"), Judged("ev_few_tuning", "few_tuning")),
+          _paper_relative(paper.FEW_SHOT, "ft", "pre-train"), Judged("few_tuning")),
     Claim("few_shot", "Few-shot: PPR(light) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(light)", "ft"),
-          Judged("ev_few_light", "few_light")),
+          Judged("few_light")),
     Claim("few_shot", "Few-shot: PPR(full) beats ft", _paper_relative(paper.FEW_SHOT, "PPR(full)", "ft"),
-          Judged("ev_few_full", "few_full")),
+          Judged("few_full")),
     Claim("zero_shot", "Zero-shot: PPR(light) beats ft (the profile model)",
-          _paper_relative(paper.ZERO_SHOT, "PPR(light)", "ft"), Judged("ev_zero_light", "zero_light")),
+          _paper_relative(paper.ZERO_SHOT, "PPR(light)", "ft"), Judged("zero_light")),
     Claim("zero_shot", "Zero-shot: PPR(full) beats ft (the profile model)",
-          _paper_relative(paper.ZERO_SHOT, "PPR(full)", "ft"), Judged("ev_zero_full", "zero_full")),
+          _paper_relative(paper.ZERO_SHOT, "PPR(full)", "ft"), Judged("zero_full")),
     Claim("prompts", "PPR(light) tunes under 1% of ft's parameters",
           f"CIKM {paper.TUNED_SHARE_LIGHT['CIKM']}%, AliEC {paper.TUNED_SHARE_LIGHT['AliEC']}%", _share_check),
-    Claim("ablation", "Contrastive learning helps PPR(light)", FIGURE, Judged("ev_cl_light", "cl_light")),
-    Claim("ablation", "Contrastive learning helps PPR(full)", FIGURE, Judged("ev_cl_full", "cl_full")),
+    Claim("ablation", "Contrastive learning helps PPR(light)", FIGURE, Judged("cl_light")),
+    Claim("ablation", "Contrastive learning helps PPR(full)", FIGURE, Judged("cl_full")),
     Claim("ablation", "The prompt-based (profile masking) view helps PPR(light)", FIGURE,
-          Judged("ev_promptaug_light", "promptaug_light")),
+          Judged("promptaug_light")),
     Claim("ablation", "The behaviour-based (item masking) view helps PPR(light)", FIGURE,
-          Judged("ev_behaviouraug_light", "behaviouraug_light")),
+          Judged("behaviouraug_light")),
     Claim("ablation", "A personalized prompt beats one shared prompt (PPR(light))", FIGURE,
-          Judged("ev_personal_light", "personal_light")),
+          Judged("personal_light")),
     Claim("ablation", "A personalized prompt beats one shared prompt (PPR(full))", FIGURE,
-          Judged("ev_personal_full", "personal_full")),
+          Judged("personal_full")),
     Claim("noise", "Contrastive learning makes PPR(light) more robust to profile noise",
-          "smaller drop with CL (figure, AliEC)", Judged("ev_noise_robust", "noise_robust", unit="NDCG@10 less lost")),
+          "smaller drop with CL (figure, AliEC)", Judged("noise_robust", unit="NDCG@10 less lost")),
     Claim("sparsity", "PPR(light)'s gain over ft grows as histories get shorter", _sparsity_paper(0),
-          Judged("ev_sparsity_light", "sparsity_light", unit="points (shortest minus longest k)")),
+          Judged("sparsity_light", unit="points (shortest minus longest k)")),
     Claim("sparsity", "PPR(full)'s gain over ft grows as histories get shorter", _sparsity_paper(1),
-          Judged("ev_sparsity_full", "sparsity_full", unit="points (shortest minus longest k)")),
+          Judged("sparsity_full", unit="points (shortest minus longest k)")),
     Claim("universality", "With CL4SRec pre-training, PPR(light) beats ft", "better (Table 6, CIKM)",
-          Judged("ev_univ_cl4srec_light", "univ_cl4srec_light")),
+          Judged("univ_cl4srec_light")),
     Claim("universality", "With CL4SRec pre-training, PPR(full) beats ft", "better (Table 6, CIKM)",
-          Judged("ev_univ_cl4srec_full", "univ_cl4srec_full")),
+          Judged("univ_cl4srec_full")),
     Claim("cross_domain", "Cross-domain: the source model tuned on the target (ft) beats a target-only SASRec",
-          _cross_domain_ft_paper(), Judged("ev_cross_ft", "cross_ft")),
+          _cross_domain_ft_paper(), Judged("cross_ft")),
     Claim("cross_domain", "Cross-domain: the source-domain representation as prompt beats ft",
-          _cross_domain_paper(), Judged("ev_cross_full", "cross_full")),
+          _cross_domain_paper(), Judged("cross_full")),
     Claim("profile_prediction", "Profile prediction: PPR(light) beats ft (F1)", _profile_paper(),
-          Judged("ev_profile_f1", "profile_f1", unit="F1")),
+          Judged("profile_f1", unit="F1")),
 ]
 
 
@@ -268,14 +301,12 @@ def _paper_effect(claim: Claim) -> paper.PaperEffect | None:
     return claim.check.paper_effect if isinstance(claim.check, Judged) else None
 
 
-ACROSS_DATA = [  # (claim, paper's key, (chapter, effect) on the synthetic data, (chapter, effect) on MovieLens)
-    ("ft beats the pre-trained model (few-shot)", "few_tuning",
-     ("few_shot", "ev_few_tuning"), ("movielens", "ev_ml_few_tuning")),
-    ("Few-shot: PPR(light) beats ft", "few_light", ("few_shot", "ev_few_light"), ("movielens", "ev_ml_few_light")),
-    ("Few-shot: PPR(full) beats ft", "few_full", ("few_shot", "ev_few_full"), ("movielens", "ev_ml_few_full")),
-    ("Zero-shot: PPR(light) beats ft", "zero_light", ("zero_shot", "ev_zero_light"),
-     ("movielens", "ev_ml_zero_light")),
-    ("Zero-shot: PPR(full) beats ft", "zero_full", ("zero_shot", "ev_zero_full"), ("movielens", "ev_ml_zero_full")),
+ACROSS_DATA = [  # (claim, paper's key, (chapter, dataset prefix) on the synthetic data, the same on MovieLens)
+    ("ft beats the pre-trained model (few-shot)", "few_tuning", ("few_shot", ""), ("movielens", "ml_")),
+    ("Few-shot: PPR(light) beats ft", "few_light", ("few_shot", ""), ("movielens", "ml_")),
+    ("Few-shot: PPR(full) beats ft", "few_full", ("few_shot", ""), ("movielens", "ml_")),
+    ("Zero-shot: PPR(light) beats ft", "zero_light", ("zero_shot", ""), ("movielens", "ml_")),
+    ("Zero-shot: PPR(full) beats ft", "zero_full", ("zero_shot", ""), ("movielens", "ml_")),
 ]
 """The main claims on the two datasets of the book: the generator's and MovieLens-100K (the
 paper's effect from its CIKM numbers on both)."""
@@ -293,7 +324,7 @@ def _across_paper(key: str) -> str:
 
 def movielens_claims() -> list[Claim]:
     """The :data:`ACROSS_DATA` claims as judged on MovieLens (the MovieLens chapter's conclusion)."""
-    return [Claim(ml[0], claim, _across_paper(key), Judged(ml[1], key)) for claim, key, _, ml in ACROSS_DATA]
+    return [Claim(ml[0], claim, _across_paper(key), Judged(key, dataset=ml[1])) for claim, key, _, ml in ACROSS_DATA]
 
 
 DATASETS = ("synthetic", "MovieLens-100K")
@@ -312,8 +343,8 @@ def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for claim, key, *sides in ACROSS_DATA:
         row = {("", "claim"): claim, ("", "paper"): _across_paper(key)}
-        for label, (chapter, effect_key) in zip(datasets(glued_by_chapter), sides, strict=True):
-            o = _outcome(Claim(chapter, claim, "", Judged(effect_key, key)), glued_by_chapter)
+        for label, (chapter, dataset) in zip(datasets(glued_by_chapter), sides, strict=True):
+            o = _outcome(Claim(chapter, claim, "", Judged(key, dataset=dataset)), glued_by_chapter)
             e = o.effect
             row |= {(label, "ours"): o.ours if e else "—",
                     (label, "δ"): f"{o.delta:+.4f}" if e and math.isfinite(o.delta) else "—",

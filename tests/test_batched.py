@@ -71,9 +71,9 @@ def test_a_run_that_diverges_in_a_batch_stops_as_alone_while_the_others_go_on(sm
     """The batched loop keeps each run's epochs as :func:`pprlib.train.fit` does (one
     bookkeeping, :class:`pprlib.train.Epochs`): a run whose weights become NaN stops, its
     history says ``diverged``, it keeps its best finite weights; the run beside it is unaffected."""
-    import pprlib.batched as batched
     from test_divergence import _poisoned  # (the tests folder is on the path)
 
+    import pprlib.batched as batched
     from pprlib import train
 
     _poisoned(monkeypatch, 3e-2)

@@ -355,9 +355,9 @@ def test_profile_f1_effect_pairs_seeds():
     probs.update({("PPR(light)", 0): np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.2]),
                   ("PPR(light)", 1): np.array([0.9, 0.8, 0.1, 0.2, 0.7, 0.2])})
     e = pp.f1_effect({"labels": SimpleNamespace(y={"test": y}), "probs": probs}, "PPR(light)", "ft")
-    assert e.n_seeds == 2 and e.reference_mean == pytest.approx(0.4)  # ft: TP 1, FP 1, FN 2
+    assert e.n_seeds == 2 and e.n_instances == 6  # the interval covers seeds and test users
+    assert e.reference_mean == pytest.approx(0.4)  # ft: TP 1, FP 1, FN 2
     assert e.estimate == pytest.approx(((0.8 - 0.4) + (1.0 - 0.4)) / 2)
-    assert "test users not resampled" in e.note
 
 
 # reference computations on small hand-built arrays ----------------------------------------

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from pprlib import book, evidence, paper, reproduction
+from pprlib import book, claims, evidence, paper, reproduction
 from pprlib.data.readers.movielens import MOVIELENS_ENV
 from pprlib.methods import key as method_key
 
@@ -193,16 +193,16 @@ def test_few_shot_chapter_tables_and_tests(executed):
         assert f">{method}<" in g["few_table"]
     means = table_means(g["few_table"])
     for key, method in (("light", "PPR(light)"), ("full", "PPR(full)")):
-        assert _unit(g[f"few_p_{key}"])
-        assert g[f"few_ptext_{key}"] == evidence.format_p(g[f"few_p_{key}"], equals=True)  # the prose's p format
-        # the glued difference is the difference of the table's means, the verdict the rule's
-        assert g[f"few_diff_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
+        assert _unit(g[f"p_few_{key}"])
+        assert g[f"ptext_few_{key}"] == evidence.format_p(g[f"p_few_{key}"], equals=True)  # the prose's p format
+        # the glued difference is the difference of the table's means, the verdict the summary's
+        assert g[f"diff_few_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
     for key in ("light", "full", "tuning"):
         e = g[f"ev_few_{key}"]
-        assert g[f"few_verdict_{key}"] == evidence.verdict(e["lo"], e["hi"], g[f"few_delta_{key}"])
-        assert g[f"few_delta_{key}"] == pytest.approx(paper.EFFECTS[f"few_{key}"].delta(e["reference_mean"]))
-        assert g[f"few_mde_{key}"] == e["mde"] and e["n_seeds"] == g["n_main_seeds"]
-    assert g["few_diff_tuning"] == pytest.approx(means["ft"] - means["pre-train"], abs=ROUNDED)
+        assert g[f"verdict_few_{key}"] == reproduction.claim_for(f"few_{key}").check.judge(evidence.Effect.from_dict(e)).verdict
+        assert g[f"delta_few_{key}"] == pytest.approx(paper.EFFECTS[f"few_{key}"].delta(e["reference_mean"]))
+        assert g[f"mde_few_{key}"] == e["mde"] and e["n_seeds"] == g["n_main_seeds"]
+    assert g["diff_few_tuning"] == pytest.approx(means["ft"] - means["pre-train"], abs=ROUNDED)
     # the held-out population is evaluated and labelled: more instances than the paper's users give
     assert g["n_heldout_users"] > 0 and g["n_test_instances"] > g["n_paper_instances"]
     assert g["few_conclusion"] == reproduction.conclude("few_shot", {k: g[k] for k in g if k.startswith("ev_few_")})
@@ -220,9 +220,9 @@ def test_zero_shot_chapter_tables_and_tests(executed):
         assert f">{method}<" in g["zero_table"]
     means = table_means(g["zero_table"])
     for key, method in (("light", "PPR(light)"), ("full", "PPR(full)")):
-        assert g[f"zero_diff_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
+        assert g[f"diff_zero_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
         e = g[f"ev_zero_{key}"]
-        assert g[f"zero_verdict_{key}"] == evidence.verdict(e["lo"], e["hi"], g[f"zero_delta_{key}"])
+        assert g[f"verdict_zero_{key}"] == reproduction.claim_for(f"zero_{key}").check.judge(evidence.Effect.from_dict(e)).verdict
     assert g["zero_conclusion"] == reproduction.conclude("zero_shot", {k: g[k] for k in g if k.startswith("ev_zero_")})
     assert g["n_zero_test"] == g["n_zero_paper"] + g["n_heldout_users"] + g["n_zero_only_users"] > g["n_zero_paper"]
     assert g["n_zero_only_users"] == book.load_profile("tiny")["zero_shot_users"] > 0
@@ -248,7 +248,7 @@ def test_ablation_chapter_has_every_variant_on_two_datasets(executed):
     for part, variant in variants.items():
         for mode in ("light", "full"):
             full = means[f"PPR({mode})", "full model"]
-            assert g[f"gain_{part}_{mode}"] == pytest.approx(full - means[f"PPR({mode})", variant], abs=ROUNDED)
+            assert g[f"diff_{part}_{mode}"] == pytest.approx(full - means[f"PPR({mode})", variant], abs=ROUNDED)
             e = evidence.Effect.from_dict(g[f"ev_{part}_{mode}"])
             assert g[f"effect_{part}_{mode}"] == e.text()
             if f"{part}_{mode}" in paper.EFFECTS:
@@ -267,8 +267,8 @@ def test_noise_chapter_has_every_rate(executed):
     assert float(rows[-1][0][0]) == g["noise_hi"] == max(g["noise_rates"])
     for key in ("ft", "light", "full", "light_nocl"):
         assert g[f"noise_drop_{key}"] == pytest.approx(high[key] - low[key], abs=ROUNDED)
-    assert g["noise_robust_diff"] == pytest.approx(g["noise_drop_light"] - g["noise_drop_light_nocl"], abs=1e-4)
-    assert g["noise_robust_effect"] == evidence.Effect.from_dict(g["ev_noise_robust"]).text()
+    assert g["diff_noise_robust"] == pytest.approx(g["noise_drop_light"] - g["noise_drop_light_nocl"], abs=1e-4)
+    assert g["effect_noise_robust"] == evidence.Effect.from_dict(g["ev_noise_robust"]).text()
 
 
 def test_sparsity_chapter_improvements_are_finite(executed):
@@ -278,7 +278,7 @@ def test_sparsity_chapter_improvements_are_finite(executed):
     assert g["sparsity_ks"] == book.load_profile("tiny")["k_shots"]
     assert "HIT@10" in g["sparsity_table"]
     for key in ("light", "full"):
-        assert g[f"sparsity_trend_{key}"] == pytest.approx(g[f"sparsity_low_{key}"] - g[f"sparsity_high_{key}"], abs=1e-6)
+        assert g[f"diff_sparsity_{key}"] == pytest.approx(g[f"sparsity_low_{key}"] - g[f"sparsity_high_{key}"], abs=1e-6)
 
 
 def test_universality_chapter_has_every_backbone(executed):
@@ -291,15 +291,15 @@ def test_universality_chapter_has_every_backbone(executed):
     means = table_means(g["universality_table"])
     for name in backbones:
         for key, method in (("light", "PPR(light)"), ("full", "PPR(full)")):
-            diff = g[f"univ_diff_{name.lower()}_{key}"]
+            diff = g[f"diff_univ_{name.lower()}_{key}"]
             assert diff == pytest.approx(means[name, method] - means[name, "ft"], abs=ROUNDED)
-            assert _unit(g[f"univ_p_{name.lower()}_{key}"])
+            assert _unit(g[f"p_univ_{name.lower()}_{key}"])
     assert all(v in g["universality_tests"] for v in ("PPR(light)", "PPR(full)", "95% interval", "verdict"))
     for key in ("light", "full"):
         e = evidence.Effect.from_dict(g[f"ev_univ_cl4srec_{key}"])
         delta = paper.EFFECTS[f"univ_cl4srec_{key}"].delta(e.reference_mean)
-        assert g[f"univ_verdict_cl4srec_{key}"] == evidence.verdict(e.lo, e.hi, delta)
-        assert g[f"univ_effect_cl4srec_{key}"] == e.text()
+        assert g[f"verdict_univ_cl4srec_{key}"] == evidence.verdict(e.lo, e.hi, delta)
+        assert g[f"effect_univ_cl4srec_{key}"] == e.text()
 
 
 def test_sensitivity_chapter_has_every_setting(executed):
@@ -322,10 +322,10 @@ def test_the_chapters_that_test_contrastive_learning_give_one_verdict(executed):
     assert len({g[ch]["cl_agreement"] for ch in g}) == 1
     assert all(g[ch]["cl_agreement"] in g[ch][f"{ch}_conclusion"] for ch in g)
     ablation = evidence.Effect.from_dict(g["ablation"]["ev_cl_light"])
-    assert evidence.Effect.from_dict(g["noise"]["ev_noise_cl_light"]) == ablation  # the same runs
-    assert g["noise"]["noise_cl_verdict"] == g["ablation"]["verdict_cl_light"]
-    weight = evidence.Effect.from_dict(g["sensitivity"]["ev_sensitivity_cl_light"])
-    agree = g["sensitivity"]["sensitivity_cl_verdict"] == g["ablation"]["verdict_cl_light"]
+    assert evidence.Effect.from_dict(g["noise"]["ev_cl_light"]) == ablation  # the same runs
+    assert g["noise"]["verdict_cl_light"] == g["ablation"]["verdict_cl_light"]
+    weight = evidence.Effect.from_dict(g["sensitivity"]["ev_cl_light"])
+    agree = g["sensitivity"]["verdict_cl_light"] == g["ablation"]["verdict_cl_light"]
     assert agree == ("gets one verdict" in g["ablation"]["cl_agreement"])
     assert weight.text() in g["ablation"]["cl_agreement"] and ablation.text() in g["ablation"]["cl_agreement"]
 
@@ -377,14 +377,15 @@ def test_cross_domain_chapter_has_the_papers_table(executed):
     # a share of the source world's users, the held-out ones included (users of the same world)
     assert g["cross_n_target_users"] == round(0.6 * (tiny["n_users"] + tiny["heldout_users"]))
     assert g["cross_n_test_few"] > 0 and g["cross_n_test_zero"] > 0
-    for key, paper_key in (("ft", "cross_ft"), ("few_full", "cross_full")):
+    for paper_key in ("cross_ft", "cross_full"):
         e = evidence.Effect.from_dict(g[f"ev_{paper_key}"])
-        assert g[f"cross_verdict_{key}"] == evidence.verdict(e.lo, e.hi, paper.EFFECTS[paper_key].delta(e.reference_mean))
-        assert g[f"cross_effect_{key}"] == e.text()
-    assert g["cross_verdict_zero_full"] == g["cross_verdict_zero_pop"] == "—"  # no claim of the paper to judge
+        assert g[f"verdict_{paper_key}"] == evidence.verdict(e.lo, e.hi, paper.EFFECTS[paper_key].delta(e.reference_mean))
+        assert g[f"effect_{paper_key}"] == e.text()
+    for name in ("cross_zero_full", "cross_zero_pop"):  # no claim of the paper to judge: an effect, no verdict
+        assert f"effect_{name}" in g and f"verdict_{name}" not in g
     assert "ft vs most popular, zero-shot" in g["cross_tests"] and "95% interval" in g["cross_tests"]
     means = table_means(g["cross_table"])
-    assert g["cross_diff_full"] == pytest.approx(means["PPR(full)"] - means["ft"], abs=ROUNDED)
+    assert g["diff_cross_full"] == pytest.approx(means["PPR(full)"] - means["ft"], abs=ROUNDED)
     assert "paper NDCG@10" in g["cross_side_by_side"] and "0.3109" in g["cross_side_by_side"]
 
 
@@ -397,7 +398,9 @@ def test_profile_prediction_chapter_reports_every_metric(executed):
     for metric in ("ACC", "precision", "recall", "F1", "AUC"):
         assert f">{metric}<" in g["pp_table"]
     assert 0 < g["pp_positive_share"] <= 0.5  # the positive class is the rarer one
-    assert _unit(g["profile_f1_p"]) and -1 <= g["profile_f1_diff"] <= 1
+    assert _unit(g["p_profile_f1"]) and -1 <= g["diff_profile_f1"] <= 1
+    e = g["ev_profile_f1"]  # the one F1 effect: its interval covers seeds and test users
+    assert e["n_instances"] == g["pp_n_test"] and e["estimate"] == g["diff_profile_f1"]
     for key in ("pp_auc_ft", "pp_auc_light", "pp_auc_pretrain", "pp_auc_others"):
         assert 0 <= g[key] <= 1
 
@@ -413,9 +416,9 @@ def test_movielens_chapter_runs_on_a_local_copy(executed):
             effect = g[f"ev_ml_{kind}_{key}"]  # the paired effect over seeds and instances, judged against the paper
             assert effect["estimate"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
             assert effect["lo"] <= effect["estimate"] <= effect["hi"] and effect["mde"] > 0
-            assert g[f"ml_{kind}_{key}_text"].startswith(f"{effect['estimate']:+.4f} [")
-            judged = reproduction.Judged("", f"{kind}_{key}", "NDCG@10").judge(evidence.Effect.from_dict(effect))
-            assert g[f"ml_{kind}_{key}_verdict"] == judged.verdict
+            assert g[f"effect_ml_{kind}_{key}"].startswith(f"{effect['estimate']:+.4f} [")
+            judged = reproduction.Judged(f"{kind}_{key}").judge(evidence.Effect.from_dict(effect))
+            assert g[f"verdict_ml_{kind}_{key}"] == judged.verdict
     # the fixture's sequences are regular (steps of 1-3 items): tuned models beat popularity by far
     few = table_means(g["ml_few_table"])
     assert few["ft"] > few["most popular"] + 0.2
@@ -540,3 +543,12 @@ def test_the_variant_rows_of_the_few_and_zero_shot_chapters_and_movielens(execut
         assert "PPR(warm) is" in ml[f"ml_beyond_{kind}"]
         assert ml[f"ml_warm_vs_ft_{kind}"] in ("better", "worse", "inconclusive",
                                                 "no gain of the smallest effect of interest")
+
+
+def test_one_claim_has_one_number_and_one_verdict_in_the_whole_book(executed):
+    """Every executed chapter and the summary: no claim of the paper is glued with two effects or
+    two verdicts anywhere in the book, and each chapter's verdict is the summary's."""
+    _, paths = executed
+    glued = {name: book.glued(path, rich=False) for name, path in paths.items()}
+    assert claims.inconsistencies(glued) == []
+    assert sum(1 for g in glued.values() for k in g if k.startswith("verdict_")) >= 10  # the premise: verdicts glued

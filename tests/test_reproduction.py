@@ -273,7 +273,7 @@ def test_an_inconclusive_run_whose_mde_reaches_the_effect_is_not_told_to_grow_by
     se = delta / 3.0  # MDE about 2.8 SE < delta, yet an estimate at delta / 2 leaves 0 and delta inside
     e = evidence.Effect(delta / 2, 0.5, se, 100.0, delta / 2 - 1.98 * se, delta / 2 + 1.98 * se, 0.3,
                         evidence.mde(se, 100.0), 3, 1, 1e-6, 1e-6, 1e-6)
-    out = rp.Judged("ev_few_full", "few_full").judge(e)
+    out = rp.Judged("few_full").judge(e)
     assert out.verdict == rp.INCONCLUSIVE
     assert "x as large" not in out.evidence and "MDE already reaches" in out.evidence
     assert "3 seeds x 1 instance;" in out.evidence + ";"  # one instance, not "1 instances"

@@ -19,7 +19,6 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -157,37 +156,29 @@ def _f1(y: np.ndarray, pred: np.ndarray, axis=-1) -> np.ndarray:
     return np.where(2 * tp + wrong > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
 
 
+def f1_contributions(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Each test user's contribution to F1 (of the positive class), linearized: F1 is a ratio of
+    sums, 2·TP / (2·TP + FP + FN) = Σa / Σb with a_i = 2·y_i·p_i and b_i = y_i + p_i, and user i
+    contributes F1 + (a_i − F1·b_i) / mean(b) (its influence, the delta method). The mean of the
+    contributions is F1 exactly, so a difference of F1 between two methods is the mean of the
+    users' paired differences, and its interval can cover test users as a mean's does."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    a, b = 2 * y * pred, y + pred
+    if b.sum() == 0:  # no positive and none predicted: F1 is 0 by convention (_f1)
+        return np.zeros_like(y)
+    f1 = a.sum() / b.sum()
+    return f1 + (a - f1 * b) / b.mean()
+
+
 def f1_effect(result: dict, a: str, b: str) -> evidence.Effect:
-    """F1 of ``a`` minus F1 of ``b``, paired by seed (seeds both ran), as an
-    :class:`~pprlib.evidence.Effect` relative to ``b``'s mean F1. F1 is not a mean over users,
-    so the interval covers training seeds only (its note says so)."""
+    """F1 of ``a`` minus F1 of ``b`` on the test users, paired by seed (seeds both ran) and by
+    user, as an :class:`~pprlib.evidence.Effect` relative to ``b``'s mean F1: the users' paired
+    differences of :func:`f1_contributions`, so the interval covers seeds and test users."""
     y = result["labels"].y["test"]
     seeds = sorted({s for (m, s) in result["probs"] if m == a} & {s for (m, s) in result["probs"] if m == b})
-    f1 = {m: np.array([_f1(y, (result["probs"][(m, s)] >= 0.5).astype(int)) for s in seeds], dtype=float)
-          for m in (a, b)}
-    effect = evidence.effect_of_differences((f1[a] - f1[b])[:, None], float(f1[b].mean()) if seeds else np.nan)
-    return dataclasses.replace(effect, note=(effect.note + "; F1 per seed, test users not resampled").lstrip("; "))
+    per_user = {m: np.array([f1_contributions(y, (result["probs"][(m, s)] >= 0.5).astype(int)) for s in seeds],
+                            dtype=float).reshape(len(seeds), len(y)) for m in (a, b)}
+    reference = float(per_user[b].mean()) if seeds else np.nan
+    return evidence.effect_of_differences(per_user[a] - per_user[b], reference)
 
 
-def f1_test(result: dict, a: str, b: str, n_resamples: int = 2000, seed: int = 0) -> dict:
-    """F1 of ``a`` minus F1 of ``b`` on the test users (probabilities averaged over seeds), and a
-    paired permutation test: each user's two predictions are swapped at random."""
-    y = result["labels"].y["test"]
-    mean = lambda m: np.mean([p for (name, _), p in result["probs"].items() if name == m], axis=0)  # noqa: E731
-    pa, pb = (mean(a) >= 0.5).astype(int), (mean(b) >= 0.5).astype(int)
-
-    def statistic(x, z, axis=-1):  # F1 of the positive class, for stacks of resampled predictions
-        return _f1(y, x, axis) - _f1(y, z, axis)
-
-    test = stats.permutation_test((pa, pb), statistic, permutation_type="samples", n_resamples=n_resamples,
-                                  random_state=seed, vectorized=True)
-    return {"diff": float(statistic(pa, pb)), "p": float(test.pvalue), "n_users": len(y)}
-
-
-def f1_tests_table(tests: dict) -> pd.DataFrame:
-    """The results of :func:`f1_test` by comparison name, as the chapter shows them: the F1
-    difference, the permutation p-value in the book's one format and the number of test users
-    (a count, never "62.0")."""
-    rows = {name: {"ΔF1": f"{t['diff']:+.3f}", "p (paired permutation)": evidence.format_p(t["p"]),
-                   "test users": f"{int(t['n_users']):d}"} for name, t in tests.items()}
-    return pd.DataFrame(rows).T
