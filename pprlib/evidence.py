@@ -47,12 +47,13 @@ DF_BOUND = 0.75
 :func:`standard_error`)."""
 
 REPRODUCED = "reproduced"
+STRONGER = "stronger than claimed"
 WEAKER = "weaker than claimed"
 NOT_FOUND = "not found"
 OPPOSITE = "opposite"
 INCONCLUSIVE = "inconclusive"
 NOT_COMPARABLE = "not comparable"
-VERDICTS = (REPRODUCED, WEAKER, NOT_FOUND, OPPOSITE, INCONCLUSIVE, NOT_COMPARABLE)
+VERDICTS = (REPRODUCED, STRONGER, WEAKER, NOT_FOUND, OPPOSITE, INCONCLUSIVE, NOT_COMPARABLE)
 MIXED = "the paper is mixed"
 """Shown instead of a verdict where the paper itself does not make the claim (not scored)."""
 
@@ -325,10 +326,12 @@ def instance_only(d, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def verdict(lo: float, hi: float, delta: float) -> str:
-    """The five-way verdict of an interval ``[lo, hi]`` against the paper's effect ``delta > 0``:
+    """The verdict of an interval ``[lo, hi]`` against the paper's effect ``delta > 0``:
 
     * ``hi < 0``: opposite;
-    * ``lo > 0``: reproduced if ``hi >= delta``, else weaker than claimed;
+    * ``lo > 0``: stronger than claimed if ``lo > delta`` (significantly larger than the paper's),
+      reproduced if ``lo <= delta <= hi`` (a size compatible with the paper's), else weaker
+      than claimed;
     * ``lo <= 0 <= hi``: not found if ``hi < delta`` (an effect of the paper's size is ruled
       out), else inconclusive;
     * any value missing (NaN): not comparable.
@@ -342,7 +345,7 @@ def verdict(lo: float, hi: float, delta: float) -> str:
     if hi < 0:
         return OPPOSITE
     if lo > 0:
-        return REPRODUCED if hi >= delta else WEAKER
+        return STRONGER if lo > delta else REPRODUCED if hi >= delta else WEAKER
     return NOT_FOUND if hi < delta else INCONCLUSIVE
 
 

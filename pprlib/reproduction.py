@@ -7,7 +7,8 @@ effect (:data:`pprlib.paper.EFFECTS`). The verdict is the five-way one of
 paper's effect in our units (its relative gain times our reference's mean, or the book's
 smallest effect of interest where the paper gives only a direction):
 
-* **reproduced**, **weaker than claimed**, **not found**, **opposite**, **inconclusive**;
+* **reproduced**, **stronger than claimed**, **weaker than claimed**, **not found**, **opposite**,
+  **inconclusive**;
 * **the paper is mixed**: the paper itself is better on at most half of its datasets: shown,
   not scored;
 * **not comparable**: the chapter was not run, or the value does not exist on this data.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from pprlib import evidence, paper
 
-REPRODUCED, WEAKER, NOT_FOUND = evidence.REPRODUCED, evidence.WEAKER, evidence.NOT_FOUND
+REPRODUCED, STRONGER, WEAKER, NOT_FOUND = evidence.REPRODUCED, evidence.STRONGER, evidence.WEAKER, evidence.NOT_FOUND
 OPPOSITE, INCONCLUSIVE, NOT_COMPARABLE = evidence.OPPOSITE, evidence.INCONCLUSIVE, evidence.NOT_COMPARABLE
 MIXED = evidence.MIXED
 SUMMARY_VERDICTS = (*evidence.VERDICTS[:-1], MIXED, NOT_COMPARABLE)
@@ -368,6 +369,7 @@ def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
 
 MEANING = {
     REPRODUCED: "holds, at a size compatible with the paper's",
+    STRONGER: "holds, and is larger than the paper's effect",
     WEAKER: "holds, but smaller than the paper's effect",
     NOT_FOUND: "is not found: an effect of the paper's size is ruled out",
     OPPOSITE: "goes the other way",

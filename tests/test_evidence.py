@@ -103,6 +103,9 @@ DELTA = 0.004
 @pytest.mark.parametrize("lo, hi, expected", [
     (0.001, 0.009, ev.REPRODUCED),
     (0.001, DELTA, ev.REPRODUCED),  # hi = delta: compatible with the paper's size
+    (DELTA, 0.009, ev.REPRODUCED),  # lo = delta: still compatible
+    (DELTA + 1e-9, 0.009, ev.STRONGER),  # the whole interval above the paper's effect
+    (0.02, 0.03, ev.STRONGER),
     (0.001, 0.003, ev.WEAKER),
     (1e-9, DELTA - 1e-9, ev.WEAKER),
     (-0.002, 0.003, ev.NOT_FOUND),
@@ -299,7 +302,7 @@ def test_studies_tables_show_each_effect_judged_where_the_paper_claims_it():
     univ = studies.universality_table({"CL4SRec": _comparison({"ft": 0.0, "PPR(light)": 0.2, "PPR(full)": -0.2}),
                                        "GRU4Rec": _comparison({"ft": 0.0, "PPR(light)": 0.03, "PPR(full)": 0.0})})
     assert univ.index.names == ["backbone", "method"] and len(univ) == 4
-    assert univ.loc[("CL4SRec", "PPR(light)"), "verdict"] == ev.REPRODUCED
+    assert univ.loc[("CL4SRec", "PPR(light)"), "verdict"] == ev.STRONGER  # +0.2, far above the smallest effect
     assert univ.loc[("CL4SRec", "PPR(full)"), "verdict"] == ev.OPPOSITE
     assert set(univ.loc["GRU4Rec"].verdict) == {"—"}  # the paper reports no GRU4Rec backbone
 
@@ -645,7 +648,8 @@ def test_holm_caps_at_one_and_verdict_edges():
     assert ev.holm([0.6, 0.9]).tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="delta"):
         ev.verdict(0.0, 1.0, 0.0)
-    assert ev.verdict(0.125, 0.125, 0.0625) == ev.REPRODUCED  # a point interval is an interval
+    assert ev.verdict(0.0625, 0.0625, 0.0625) == ev.REPRODUCED  # a point interval is an interval
+    assert ev.verdict(0.125, 0.125, 0.0625) == ev.STRONGER
 
 
 def test_seed_share_and_growth_text_by_hand():
