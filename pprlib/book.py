@@ -177,11 +177,17 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
     if todo:  # stated, never refused: see pprlib.resources.time_needed
         log(f"[book] {time_needed(params, [ch.source.stem for _, ch in todo], jobs)[1]}")
 
+    def write_manifest() -> None:  # called with the lock held
+        atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
+
     def run_one(name: str, ch: Chapter) -> Path:
         log(f"[book] {name}: started")
         ch.executed.parent.mkdir(parents=True, exist_ok=True)
         with lock:
-            manifest.pop(name, None)
+            # papermill rewrites the executed copy cell by cell: a record left on disk (--force,
+            # or a deleted copy) would vouch for a half-executed copy if the run stopped now
+            if manifest.pop(name, None) is not None:
+                write_manifest()
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -198,7 +204,7 @@ def execute(profile: str | Path = "default", *, build_dir: Path | None = None, f
         _hide_injected_parameters(ch.executed)
         with lock:
             manifest[name] = {"key": ch.key, "params": ch.params, "seconds": round(seconds, 1)}
-            atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, default=str)))
+            write_manifest()
         log(f"[book] {name}: done in {seconds:.1f} s")
         return ch.executed
 

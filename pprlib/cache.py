@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -97,15 +97,28 @@ def config_key(*parts: Any, length: int = 16) -> str:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    Whatever stops it (an exception, a kill), ``path`` is either its old content or the whole new
+    one, never a part; the temporary file is removed unless the process was killed (its name
+    starts with a dot and ends in ``.tmp``, and nothing reads it). An operating-system error that
+    names no file, as a full disk's does, is raised again naming ``path``: the one line the
+    command line prints then says where (``OSError: [Errno 28] No space left on device`` alone
+    does not)."""
     path = Path(path)
     ensure_folder(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes files private; a cache may be shared
+    # named before it is made, so that the clean-up below knows it whenever an interrupt comes
+    # (with mkstemp, one between the file's making and its name's return left the file behind)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     try:
-        write(Path(tmp))
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.chmod(tmp, 0o644)  # whatever the umask: a cache may be shared
+        write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

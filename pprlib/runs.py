@@ -42,7 +42,15 @@ def stored(path: Path, compute: Callable[[], dict], use_cache: bool = True) -> d
     :func:`torch.save` and read back with ``weights_only`` (:func:`~pprlib.cache.cached`)."""
     if not use_cache:
         return compute()
-    return cached(path, compute, lambda value, tmp: torch.save(value, tmp), lambda p: torch.load(p, weights_only=True))
+    return cached(path, compute, save_torch, lambda p: torch.load(p, weights_only=True))
+
+
+def save_torch(value, path: Path) -> None:
+    """:func:`torch.save` through a Python file: a full disk is then an ``OSError`` (errno
+    ``ENOSPC``) that :func:`~pprlib.cache.atomic_write` names the file in; given a file name,
+    torch's own writer says only ``unexpected pos 704 vs 598``."""
+    with open(path, "wb") as fh:
+        torch.save(value, fh)
 
 
 def split_fingerprint(split: ColdStartSplit, fields: tuple[str, ...] | None = None,
@@ -130,7 +138,7 @@ def save_pretrained(pre: Pretrained) -> None:
     """Store a pre-trained model under its key (as :func:`pretrain` would): a model trained
     elsewhere (e.g. on several processes) is then found by every chapter."""
     value = _checkpoint(pre.state, pre.history)
-    atomic_write(checkpoint_path(pre.key), lambda tmp: torch.save(value, tmp))
+    atomic_write(checkpoint_path(pre.key), lambda tmp: save_torch(value, tmp))
 
 
 # --------------------------------------------------------------------------------------------
