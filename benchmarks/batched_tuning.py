@@ -48,7 +48,8 @@ MODES = ("sequential", "batched", "shared order")
 def _context(device: str):
     import torch
 
-    from pprlib.context import BookConfig, prepare
+    from pprlib.config import BookConfig
+    from pprlib.context import prepare
 
     torch.set_num_threads(1)
     return prepare(BookConfig(device=device, progress=False))

@@ -38,7 +38,8 @@ def _rows(label: str, scorers: dict, split, inst) -> list[dict]:
 
 
 def synthetic() -> list[dict]:
-    from pprlib.context import BookConfig, prepare
+    from pprlib.config import BookConfig
+    from pprlib.context import prepare
     from pprlib.evaluation import most_popular
     from pprlib.runs import build_model
 

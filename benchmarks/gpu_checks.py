@@ -26,7 +26,8 @@ def main(argv=None) -> None:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("benchmarks/gpu_checks.py needs CUDA: no GPU is visible to torch")
     os.environ.setdefault("PPR_CACHE_DIR", tempfile.mkdtemp())
-    from pprlib.context import BookConfig, Context, book_data, pretrain_config
+    from pprlib.config import BookConfig, pretrain_config
+    from pprlib.context import Context, book_data
     from pprlib.evaluation import evaluate
     from pprlib.models.backbones import BackboneConfig
     from pprlib.runs import TuneSettings, pretrain, tune

@@ -49,7 +49,8 @@ def machine(device: torch.device) -> dict:
 
 def run(device: str, n_users: int, n_items: int, pretrain_epochs: int, tune_epochs: int, seed: int = 0,
         out: Path | None = None) -> list[dict]:
-    from pprlib.context import BookConfig, Context, pretrain_config
+    from pprlib.config import BookConfig, pretrain_config
+    from pprlib.context import Context
     from pprlib.data.protocol import ProtocolConfig, split
     from pprlib.data.synthetic import SyntheticConfig, generate
     from pprlib.evaluation import evaluate

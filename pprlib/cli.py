@@ -53,7 +53,8 @@ def _book(args) -> int:
 
 def _stats(args) -> int:
     from pprlib.book import load_profile
-    from pprlib.context import BookConfig, book_data
+    from pprlib.config import BookConfig
+    from pprlib.context import book_data
 
     try:
         config = BookConfig.from_params(load_profile(args.profile))

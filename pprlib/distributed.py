@@ -24,7 +24,8 @@ import torch.distributed as dist
 
 def main(argv: list[str] | None = None) -> int:
     from pprlib import book
-    from pprlib.context import BACKBONES, BookConfig, book_data, pretrain_config
+    from pprlib.config import BACKBONES, BookConfig, pretrain_config
+    from pprlib.context import book_data
     from pprlib.runs import pretrain, save_pretrained
     from pprlib.train import resolve_device
 

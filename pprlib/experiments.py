@@ -4,7 +4,8 @@
 * :mod:`pprlib.methods`: the methods as data (:class:`Method`, :data:`METHODS`, :func:`paper_lr`);
 * :mod:`pprlib.runs`: pre-training, tuning, cached runs; :mod:`pprlib.comparisons`: :func:`compare`, :func:`choose_lr`;
 * :mod:`pprlib.comparison`: :class:`Comparison` of methods over seeds and their paired effects;
-* :mod:`pprlib.context`: the book's settings (:class:`BookConfig`) and :class:`Context` (:func:`prepare`);
+* :mod:`pprlib.config`: the book's settings (:class:`BookConfig`);
+* :mod:`pprlib.context`: each chapter's :class:`Context` (:func:`prepare`);
 * :func:`recommend` (:mod:`pprlib.explorer`).
 
 It defines nothing of its own: every name is the one of the module that defines it, so the run
@@ -16,18 +17,8 @@ from __future__ import annotations
 
 from pprlib.comparison import Comparison, collect
 from pprlib.comparisons import choose_lr, compare, trained_on_all
-from pprlib.context import (
-    BACKBONES,
-    PROFILE_KEYS,
-    BookConfig,
-    Context,
-    book_data,
-    chapter_params,
-    prepare,
-    prepare_backbone,
-    pretrain_config,
-    tune_config,
-)
+from pprlib.config import BACKBONES, PROFILE_KEYS, BookConfig, chapter_params, pretrain_config, tune_config
+from pprlib.context import Context, book_data, prepare, prepare_backbone
 from pprlib.data.protocol import ProtocolConfig
 from pprlib.data.sources import (
     FOLDER_READERS,

@@ -223,61 +223,6 @@ def lr_table(ctx, lrs: dict, methods, seeds, *, targets: str = "zero", metric: s
     return pd.DataFrame(rows)
 
 
-def limits_sentence(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, method: str = "PPR(light)",
-                    budget: int | None = None) -> str:
-    """What the limits measurements say, in words: how ``method``'s captured share of the value
-    of the profile moves with its tuning users (rows of :func:`tuning_user_curve`), whether the
-    tuning budget binds (:func:`stopping`) and what choosing the learning rate on validation
-    cost (:func:`lr_table`)."""
-    rows = curve[curve.method == method].sort_values("tuning users")
-    small, large = rows.iloc[0], rows.iloc[-1]
-    grows = small.hi < large.lo
-    moved = ("grows detectably with the number of tuning users" if grows else
-             "rises with the number of tuning users, but the two intervals overlap" if large.gain > small.gain else
-             "does not rise with the number of tuning users")
-    users = (f"Tuned on {int(small['tuning users'])} cold users, {method} gains {small.gain:+.4f} "
-             f"[{small.lo:+.4f}, {small.hi:+.4f}] over ft in zero-shot ({_pct(small['gain / value'])} of the value of "
-             f"the profile); on {int(large['tuning users'])}, {large.gain:+.4f} [{large.lo:+.4f}, {large.hi:+.4f}] "
-             f"({_pct(large['gain / value'])}): its gain {moved}.")
-    at_budget = float(stop["best at the budget"].max()) if len(stop) else math.nan
-    cap = f" of at most {budget}" if budget else ""
-    budget_text = (f"The tuning budget does not bind: the runs were best at a median epoch between "
-                   f"{stop['median best epoch'].min():g} and {stop['median best epoch'].max():g}{cap}, and "
-                   + ("no run was still improving at the last epoch." if at_budget == 0 else
-                      f"at most {_pct(at_budget)} of any method's runs were still improving at the last epoch.")
-                   if at_budget <= 0.25 else
-                   f"The tuning budget may bind: up to {_pct(at_budget)} of a method's runs were still improving "
-                   f"at the last epoch{cap}.")
-    regret = lrs.groupby("method").regret.first()
-    lr_text = ("Validation chose, for every method, the rate of the grid that is also best on the test instances."
-               if regret.max() <= 0 else
-               f"Choosing the learning rate on validation cost at most {regret.max():.4f} NDCG@10 against the best "
-               f"rate of the grid on the test instances ({regret.idxmax()}).")
-    return " ".join((users, budget_text, lr_text))
-
-
-def limits_summary(curve: pd.DataFrame, stop: pd.DataFrame, lrs: pd.DataFrame, method: str = "PPR(light)") -> str:
-    """:func:`limits_sentence` in one clause-list sentence, for the chapter's conclusion."""
-    rows = curve[curve.method == method].sort_values("tuning users")
-    small, large = rows.iloc[0], rows.iloc[-1]
-    grows = small.hi < large.lo
-    binds = len(stop) and float(stop["best at the budget"].max()) > 0.25
-    regret = float(lrs.regret.max())
-    users = (f"{_pct(small['gain / value'])} to {_pct(large['gain / value'])} of the value of the profile from "
-             f"{int(small['tuning users'])} to {int(large['tuning users'])} cold tuning users")
-    return (f"Of what could hold {method} back in zero-shot, "
-            + (f"more cold tuning users raise its gain ({users})" if grows else
-               f"more cold tuning users raise its gain ({users}), but not detectably" if large.gain > small.gain else
-               f"more cold tuning users did not raise its gain ({users})")
-            + ("; the tuning budget binds" if binds else "; the tuning budget does not bind")
-            + (f"; the learning rate chosen on validation cost at most {regret:.4f}." if regret > 0
-               else "; validation chose the best learning rate of the grid."))
-
-
-def _pct(x) -> str:
-    return "an undefined share" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
-
-
 # ------------------------------------------------------------------------------------------
 # dose-response
 
@@ -329,69 +274,6 @@ def dose_best(frame: pd.DataFrame, method: str = "PPR(light)", metric: str = "ND
               & (rows.shots == best.shots)]
     return {"signal": best.signal, "level": float(best.level), "shots": best.shots, "estimate": float(best.estimate),
             "lo": float(best.lo), "hi": float(best.hi), "value": float(at.estimate.iloc[0])}
-
-
-def dose_sentence(frame: pd.DataFrame, methods=("PPR(light)", "PPR(full)"), metric: str = "NDCG@10") -> str:
-    """What the dose study found, in words (rows of :func:`dose_frame`): whether each gain and
-    the value of the profile vanish where both signals are 0 (:func:`vanishes`), where each
-    method's gain over ft rises above zero (its interval's lower end above 0), and how far the
-    value of the profile reaches at the highest level."""
-    rows = frame[frame.metric == metric]
-    names = [*methods, "value of the profile"]
-    label = {"value of the profile": "the value of the profile"}
-    gone = [label.get(n, n) for n in names if vanishes(rows, n, metric)]
-    kept = [label.get(n, n) for n in names if label.get(n, n) not in gone]
-    text = (f"Where both signals are 0, the intervals of {_join(gone)} cover 0 on every shot kind"
-            if gone else "Where both signals are 0, no interval covers 0 on every shot kind")
-    text += f"; those of {_join(kept)} do not. " if kept else ". "
-    for m in methods:
-        above = rows[(rows.what == m) & (rows.lo > 0)].sort_values(["signal", "shots", "level"])
-        where = [f"{r.signal} = {r.level:g} ({r.shots})" for r in above.itertuples()]
-        text += (f"{m}'s gain over ft is above zero at {_join(where)}. " if where else
-                 f"{m}'s gain over ft is above zero at no level of either signal. ")
-    top = rows[(rows.what == "value of the profile") & (rows.level == rows.level.max())]
-    reach = [f"{r.estimate:+.4f} ({r.shots}, {r.signal})" for r in top.itertuples()]
-    return text + f"At the highest level the value of the profile reaches {_join(reach)}."
-
-
-def _join(items) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else "nothing"
-
-
-def conclusion(values: dict) -> str:
-    """The chapter's answer in words, from its glued numbers: ``values`` holds the value of the
-    profile (``value_few``, ``value_zero``: Bayes with minus without the profile, sampled
-    NDCG@10), the captured shares of PPR(light) and PPR(full) over ft (``share_light_few``, ...),
-    the same values on full ranking (``value_full_few``, ``value_full_zero``), the style part
-    (``style_few``, ``style_full_few``) and the dose study's largest gain of PPR(light) over ft
-    with its interval (``dose_best``: dict with ``signal``, ``level``, ``estimate``, ``lo``,
-    ``hi``, ``value``) and, optionally, the sentence of :func:`limits_summary` (``limits``) and
-    what removing the limits one at a time and together found (``variant``: the sentences of
-    :func:`pprlib.variant.interventions_sentence` and :func:`pprlib.variant.goal_text`)."""
-    def pct(x):
-        return "undefined" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
-
-    limits = "".join(f" {values[k]}" for k in ("limits", "variant") if values.get(k))
-    shares = [values[f"share_{v}_{k}"] for v in ("light", "full") for k in ("few", "zero")]
-    top = max((x for x in shares if x is not None and math.isfinite(x)), default=math.nan)
-    captured = ("at most " + pct(top)) if math.isfinite(top) else "an undefined share"
-    best = values["dose_best"]
-    found = best["lo"] > 0
-    dose = (f"in the dose study PPR(light)'s largest gain over ft, {best['estimate']:+.4f} "
-            f"[{best['lo']:+.4f}, {best['hi']:+.4f}] at {best['signal']} = {best['level']:g} (ceiling "
-            f"{best['value']:+.4f}), is " + ("above zero" if found else "not distinguishable from zero"))
-    return (f"A profile can pay off only as far as the data lets it: on this world knowing the profile "
-            f"is worth at most {values['value_few']:+.4f} sampled NDCG@10 for few-shot instances and "
-            f"{values['value_zero']:+.4f} for first clicks ({values['value_full_few']:+.4f} and "
-            f"{values['value_full_zero']:+.4f} on full ranking). The style channel, where a prompt inside the "
-            f"attention could beat an additive profile model, is worth {values['style_few']:+.4f} sampled and "
-            f"{values['style_full_few']:+.4f} full-ranking NDCG@10 in few-shot (the sampled protocol shows "
-            f"{pct(share(values['style_few'], values['style_full_few']))} of it). PPR(light) captures {pct(values['share_light_few'])} (few-shot) and "
-            f"{pct(values['share_light_zero'])} (zero-shot) of the value of the profile beyond ft, PPR(full) "
-            f"{pct(values['share_full_few'])} and {pct(values['share_full_zero'])}; {dose}. Personalized "
-            f"prompts can pay off only where the profile tells what the clicks do not and the metric can see "
-            f"it; as the paper tunes them, here they capture {captured} of what the profile is worth." + limits)
 
 
 def dose_config(config, *, users: int, pretrain_epochs: int):

@@ -15,7 +15,8 @@ smallest effect of interest where the paper gives only a direction):
 
 Holm's adjustment runs over the p-values of the scored claims (those with a verdict other than
 not comparable and the paper is mixed). Nothing on our side is typed: it is read from the
-notebooks. The summary page's tables as shown, and the book's findings, are :mod:`pprlib.summary`.
+notebooks. The summary page's tables as shown are :mod:`pprlib.summary`; the verdicts in words
+(each chapter's conclusion, the book's findings) are :mod:`pprlib.prose`.
 """
 
 from __future__ import annotations
@@ -268,7 +269,9 @@ CLAIMS: list[Claim] = [
 ]
 
 
-def _outcome(claim: Claim, glued_by_chapter: dict[str, dict]) -> Outcome:
+def outcome(claim: Claim, glued_by_chapter: dict[str, dict]) -> Outcome:
+    """``claim`` checked on the glued values of its chapter (``glued_by_chapter``: by notebook
+    stem): not comparable where the chapter did not run or lacks a value the check needs."""
     glued = glued_by_chapter.get(claim.chapter)
     if glued is None:
         return Outcome("—", f"chapter '{claim.chapter}' not run", NOT_COMPARABLE)
@@ -291,7 +294,7 @@ def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | Non
     makes its claims *not comparable*."""
     rows = []
     for claim in claims or CLAIMS:
-        o = _outcome(claim, glued_by_chapter)
+        o = outcome(claim, glued_by_chapter)
         e = o.effect
         pe = _paper_effect(claim)
         rows.append({"chapter": claim.chapter, "claim": claim.claim, "paper": claim.paper,
@@ -354,7 +357,7 @@ def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
     for claim, key, *sides in ACROSS_DATA:
         row = {("", "claim"): claim, ("", "paper"): _across_paper(key)}
         for label, (chapter, dataset) in zip(datasets(glued_by_chapter), sides, strict=True):
-            o = _outcome(Claim(chapter, claim, "", Judged(key, dataset=dataset)), glued_by_chapter)
+            o = outcome(Claim(chapter, claim, "", Judged(key, dataset=dataset)), glued_by_chapter)
             e = o.effect
             row |= {(label, "ours"): o.ours if e else "—",
                     (label, "δ"): f"{o.delta:+.4f}" if e and math.isfinite(o.delta) else "—",
@@ -376,43 +379,6 @@ def read_executed(executed_dir: str | Path, chapters=None) -> dict[str, dict]:
     return {p.stem: glued(p, rich=False) for p in sorted(executed_dir.glob("*.ipynb")) if p.stem in wanted}
 
 
-MEANING = {
-    REPRODUCED: "holds, at a size compatible with the paper's",
-    STRONGER: "holds, and is larger than the paper's effect",
-    WEAKER: "holds, but smaller than the paper's effect",
-    NOT_FOUND: "is not found: an effect of the paper's size is ruled out",
-    OPPOSITE: "goes the other way",
-    INCONCLUSIVE: "cannot be decided by this run",
-    MIXED: "is mixed in the paper itself (shown, not scored)",
-    NOT_COMPARABLE: "could not be compared on this data",
-}
-"""What each verdict says of a claim, in the words of a chapter's conclusion."""
-
-
-def conclude(chapter: str, values: dict, claims: list[Claim] | None = None) -> str:
-    """A chapter's conclusion computed from its verdicts: one sentence counting the verdicts of
-    the chapter's claims, then one per claim with our effect, its interval, the paper's effect
-    in our units and what the verdict means. ``values`` holds the values the chapter glues
-    (effects as :meth:`~pprlib.evidence.Effect.as_dict`), by glue key."""
-    chosen = [c for c in (claims or CLAIMS) if c.chapter == chapter]
-    if not chosen:
-        raise ValueError(f"no claim of the summary belongs to chapter {chapter!r}")
-    outcomes = [(c, _outcome(c, {chapter: values})) for c in chosen]
-    counts = pd.Series([o.verdict for _, o in outcomes]).value_counts()
-    tally = ", ".join(f"{counts[v]} {v}" for v in SUMMARY_VERDICTS if v in counts)
-    n = len(outcomes)
-    lines = [f"On this data, {'the claim' if n == 1 else f'of the {n} claims'} this chapter tests: {tally}."]
-    for claim, o in outcomes:
-        sentence = f"“{claim.claim}” {MEANING[o.verdict]}"
-        if o.effect is not None:
-            paper_side = f" against the paper's {o.delta:+.4f}" if math.isfinite(o.delta) else ""
-            sentence += f": ours {o.ours}{paper_side} ({o.evidence})"
-        elif o.verdict != NOT_COMPARABLE:
-            sentence += f": {o.ours} ({o.evidence})"
-        lines.append(sentence + ".")
-    return " ".join(lines)
-
-
 def claim_for(paper_key: str, claims: list[Claim] | None = None) -> Claim:
     """The claim of the summary (:data:`CLAIMS`) judged against the paper's effect ``paper_key``."""
     for claim in claims or CLAIMS:
@@ -421,28 +387,3 @@ def claim_for(paper_key: str, claims: list[Claim] | None = None) -> Claim:
     raise KeyError(f"no claim of the summary is judged against {paper_key!r}")
 
 
-def agreement(paper_key: str, effects: dict[str, evidence.Effect]) -> str:
-    """The claim judged against the paper's effect ``paper_key`` (:func:`claim_for`) in every
-    design of the book that tests it (``effects``: a label naming the design -> its effect), each
-    judged as the summary judges it (the claim's :class:`Judged`): a sentence saying whether the
-    verdicts agree and, where they do not, why (how far apart the estimates are against their
-    standard errors)."""
-    if not effects:
-        raise ValueError("agreement needs at least one design")
-    found = claim_for(paper_key)
-    judged, claim, unit = found.check, found.claim, found.check.unit
-    outcomes = {label: judged.judge(e) for label, e in effects.items()}
-    verdicts = list(dict.fromkeys(o.verdict for o in outcomes.values()))
-    if len(verdicts) == 1:
-        return (f"“{claim}” gets one verdict, {verdicts[0]}, in every design of the book that tests it: "
-                + "; ".join(f"{label}, {o.ours}" for label, o in outcomes.items()) + ".")
-    text = (f"“{claim}” gets different verdicts in the designs of the book that test it: "
-            + "; ".join(f"{label}, {o.verdict}: {o.ours}" for label, o in outcomes.items()) + ".")
-    estimates = [e.estimate for e in effects.values()]
-    gap, se = max(estimates) - min(estimates), max(e.se for e in effects.values())
-    if gap <= 2 * se:
-        return text + (f" The estimates differ by {gap:.4f} {unit}, no more than twice the larger standard error "
-                       f"({2 * se:.4f}): the designs agree within their uncertainty, and the verdicts differ only "
-                       "because the intervals fall on either side of a verdict's boundary.")
-    return text + (f" The estimates differ by {gap:.4f} {unit}, more than twice the larger standard error "
-                   f"({2 * se:.4f}): the designs do not measure the same thing on this data.")

@@ -2,7 +2,8 @@
 
 The tables of :func:`pprlib.reproduction.evaluate_claims` and
 :func:`pprlib.reproduction.across_data` as the page shows them (text cells with short labels, one
-table per dataset), how many claims got each verdict, and the book's findings in five sentences.
+table per dataset) and how many claims got each verdict (the book's findings in words are
+:func:`pprlib.prose.findings`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,7 @@ import math
 import pandas as pd
 
 from pprlib import evidence
-from pprlib.reproduction import (
-    DATASETS,
-    INCONCLUSIVE,
-    MIXED,
-    NOT_COMPARABLE,
-    NOT_FOUND,
-    OPPOSITE,
-    REPRODUCED,
-    SUMMARY_VERDICTS,
-    WEAKER,
-    scored,
-)
+from pprlib.reproduction import DATASETS, SUMMARY_VERDICTS
 
 SUMMARY_COLUMNS = {"claim": "claim", "interval": "our effect [95% interval]", "δ": "paper's δ", "MDE": "MDE",
                    "p (Holm)": "p (Holm)", "verdict": "verdict"}
@@ -64,7 +54,7 @@ def across_view(across: pd.DataFrame) -> dict[str, pd.DataFrame]:
             for d in DATASETS}
 
 
-def _labels(across: pd.DataFrame) -> list[str]:
+def dataset_labels(across: pd.DataFrame) -> list[str]:
     """The dataset labels of an :func:`~pprlib.reproduction.across_data` table, in its column order."""
     return [d for d in dict.fromkeys(across.columns.get_level_values(0)) if d]
 
@@ -73,50 +63,8 @@ def verdict_counts(table: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
     """How many claims got each verdict: every scored claim on the generated data, and the
     main claims (:data:`~pprlib.reproduction.ACROSS_DATA`) on each dataset."""
     columns = {"all claims (generated data)": table.verdict}
-    columns |= {f"main claims ({d})": across[(d, "verdict")] for d in _labels(across)}
+    columns |= {f"main claims ({d})": across[(d, "verdict")] for d in dataset_labels(across)}
     return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(SUMMARY_VERDICTS, fill_value=0)
                          for name, v in columns.items()}).rename_axis("verdict")
 
 
-
-def _tally(verdicts) -> str:
-    counts = pd.Series(list(verdicts), dtype=object).value_counts()
-    return ", ".join(f"{counts[v]} {v}" for v in SUMMARY_VERDICTS if v in counts) or "none"
-
-
-def _claims_by_verdict(table: pd.DataFrame, verdict: str) -> list[str]:
-    return table.loc[table.verdict == verdict, "claim"].tolist()
-
-
-def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[str]:
-    """The book's findings in five sentences, computed from the summary's tables
-    (:func:`~pprlib.reproduction.evaluate_claims` and :func:`~pprlib.reproduction.across_data`):
-    the verdict counts, the few- and zero-shot claims, what the studies found, and the main claims on real data."""
-    scored_rows = table[table.verdict.map(scored)]
-    main = table.set_index("claim")
-
-    def main_claims(prefix: str) -> str:
-        rows = main[main.index.str.startswith(prefix)]
-        return "; ".join(f"{claim.removeprefix(prefix).strip()}: {row.verdict} ({row.ours})"
-                         for claim, row in rows.iterrows()) or "not run"
-
-    sentences = [
-        f"Of the paper's {len(table)} claims that this book tests, {len(scored_rows)} are scored on the generated "
-        f"data: {_tally(scored_rows.verdict)}"
-        + (f"; on {(table.verdict == MIXED).sum()} more the paper itself is mixed." if (table.verdict == MIXED).any()
-           else "."),
-        f"Few-shot, against fine-tuning: {main_claims('Few-shot:')}.",
-        f"Zero-shot, against fine-tuning: {main_claims('Zero-shot:')}.",
-    ]
-    studies = table[~table.claim.str.startswith(("Few-shot:", "Zero-shot:"))]
-    parts = [f"{v}: {'; '.join(_claims_by_verdict(studies, v))}" for v in (REPRODUCED, WEAKER, OPPOSITE, NOT_FOUND)
-             if _claims_by_verdict(studies, v)]
-    sentences.append("In the paper's other studies, " + (" — ".join(parts) if parts else "no claim is decided")
-                     + f" (and {(studies.verdict == INCONCLUSIVE).sum()} inconclusive).")
-    label = _labels(across)[-1] if across is not None else DATASETS[1]
-    real = across[(label, "verdict")] if across is not None else pd.Series(dtype=object)
-    if len(real) and (real != NOT_COMPARABLE).any():
-        sentences.append(f"On real data ({label}), the {len(real)} main claims are {_tally(real)}.")
-    else:
-        sentences.append("The main claims were not run on real data in this build.")
-    return sentences

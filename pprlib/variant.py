@@ -158,55 +158,6 @@ def view(table: pd.DataFrame) -> pd.DataFrame:
     return shown.rename(columns={"MDE": "MDE of the gain (share)"}).set_index("limit removed")
 
 
-def interventions_sentence(table: pd.DataFrame, shots: str) -> str:
-    """What the table of limits says, in words, for ``shots`` ("zero-shot" or "few-shot"): each
-    limit's recovered share with its interval, which are detectable, and what the variant and the
-    profile model given the same data capture."""
-    rows = table.set_index("method")
-    parts = []
-    for limit, name in INTERVENTIONS.items():
-        if name in (REFERENCE, VARIANT) or name not in rows.index:
-            continue
-        r = rows.loc[name]
-        found = r["recovered lo"] > 0
-        lost = r["recovered hi"] < 0
-        short = limit.split(" (")[0] if limit.startswith("optimization") else limit.split(":")[0]
-        parts.append(f"{short} {r['recovered over PPR(light)']} "
-                     + ("(detectable)" if found else "(a loss)" if lost else "(not distinguishable from zero)"))
-    text = f"In {shots}, removing one limit at a time recovers, as shares of the value of the profile: " \
-           + "; ".join(parts) + "."
-    if VARIANT in rows.index:
-        v = rows.loc[VARIANT]
-        text += (f" Removing all three (PPR(warm)) captures {v['captured (share of the value)']} of the value, "
-                 f"against {rows.loc[REFERENCE, 'captured (share of the value)']} for PPR(light)")
-        if "profile model (warm)" in rows.index:
-            text += (f"; the profile model given the same data, loss and validation captures "
-                     f"{rows.loc['profile model (warm)', 'captured (share of the value)']}")
-        text += "."
-    return text
-
-
-def goal_text(table: pd.DataFrame, shots: str, measure: str = "captured", goal: tuple[float, float] | None = None
-              ) -> str:
-    """Whether the variant meets its goal in ``shots`` on ``measure`` (:data:`GOALS`: the share of
-    the value it captures, or its gain over ft as a share of the value): at least the target, with
-    the interval's lower end above the floor (``goal`` overrides the pair)."""
-    rows = table.set_index("method")
-    if VARIANT not in rows.index:
-        return f"PPR(warm) did not run in {shots}."
-    target, floor = goal or GOALS[measure]
-    shown = MEASURES[measure][1]
-    v = rows.loc[VARIANT]
-    what = "captures" if measure == "captured" else "gains over ft"
-    text = (f"In {shots} PPR(warm) {what} {v[shown]} of the value of the profile: "
-            + ("it meets" if _meets(v, measure, target, floor) else "it misses")
-            + f" the goal of at least {100 * target:.0f} % with the interval's lower end above {100 * floor:.0f} %.")
-    if measure == "over ft" and v["over ft lo"] > 1:
-        text += (" That gain exceeds the value of the profile, so not all of it comes from the profile: the softmax "
-                 "loss also makes better use of the clicks.")
-    return text
-
-
 # ------------------------------------------------------------------------------------------
 # the variant against the methods of the paper and the simplest strong baselines
 
@@ -248,49 +199,9 @@ def versus_view(table: pd.DataFrame) -> pd.DataFrame:
     return shown.assign(**{"reference mean": shown["reference mean"].map(lambda v: f"{v:.4f}")}).set_index("against")
 
 
-def versus_sentence(table: pd.DataFrame, shots: str, variant: str = VARIANT) -> str:
-    """The rows of :func:`versus_table` in words."""
-    if not len(table):
-        return f"{variant} did not run in {shots}."
-    parts = [f"{r['verdict']} than {r['against']} ({r['effect']})" if r["verdict"] in ("better", "worse") else
-             f"{r['verdict']} against {r['against']} ({r['effect']})" for _, r in table.iterrows()]
-    return f"In {shots}, {variant} is " + "; ".join(parts) + "."
-
-
-def finding(zero: pd.DataFrame, few: pd.DataFrame) -> str:
-    """The introduction's finding beyond the paper, from the tables of limits in zero-shot
-    (sampled NDCG@10: the share of the value of the profile each method captures) and few-shot
-    (full ranking: the gain over ft as a share of the value, since every model sits below the
-    profile-blind scorer there), and whether PPR(warm) meets each goal (:data:`GOALS`)."""
-    def cell(table, name, column):
-        rows = table.set_index("method")
-        return rows.loc[name, column] if name in rows.index else "—"
-
-    captured, over = MEASURES["captured"][1], MEASURES["over ft"][1]
-    goals = []
-    for table, shots, measure in ((zero, "zero-shot", "captured"), (few, "few-shot", "over ft")):
-        if VARIANT in set(table.method):
-            met = _meets(table.set_index("method").loc[VARIANT], measure)
-            goals.append(f"{'meets' if met else 'misses'} its {shots} goal ({100 * GOALS[measure][0]:.0f} % of the "
-                         f"value {'captured' if measure == 'captured' else 'as a gain over ft'})")
-    return ("Beyond the paper: in zero-shot, the paper's PPR(light) captures "
-            f"{cell(zero, REFERENCE, captured)} of the value of the profile (Bayes with minus without it, above the "
-            f"profile-blind Bayes scorer); PPR(warm), PPR(light) with three measured limits removed (a softmax loss, "
-            f"the warm users' profiles in tuning, a larger validation set), captures {cell(zero, VARIANT, captured)}, "
-            f"and the profile model given the same data {cell(zero, 'profile model (warm)', captured)}. In few-shot "
-            f"(full ranking) PPR(warm) gains {cell(few, VARIANT, over)} of the value over ft (PPR(light): "
-            f"{cell(few, REFERENCE, over)}){_beyond_value(few)}. PPR(warm) " + " and ".join(goals) + ".")
-
-
-def _beyond_value(table: pd.DataFrame) -> str:
-    """A clause where PPR(warm)'s gain over ft is surely larger than the value of the profile."""
-    rows = table.set_index("method")
-    if VARIANT in rows.index and rows.loc[VARIANT, "over ft lo"] > 1:
-        return ", more than the profile is worth: part of it is a better use of the clicks"
-    return ""
-
-
-def _meets(row, measure: str = "captured", target: float | None = None, floor: float | None = None) -> bool:
+def meets_goal(row, measure: str = "captured", target: float | None = None, floor: float | None = None) -> bool:
+    """Whether a row of :func:`limits_table` meets the goal on ``measure`` (:data:`GOALS`, unless
+    ``target`` or ``floor`` is given): at least the target, with the interval's lower end above the floor."""
     column = MEASURES[measure][0]
     target = GOALS[measure][0] if target is None else target
     floor = GOALS[measure][1] if floor is None else floor

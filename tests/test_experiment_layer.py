@@ -90,7 +90,7 @@ def test_every_chapter_reads_its_settings_with_from_params():
     import json
     from pathlib import Path
 
-    from pprlib.context import PROFILE_KEYS, chapter_params
+    from pprlib.config import PROFILE_KEYS, chapter_params
 
     chapters = 0
     for path in sorted((Path(__file__).resolve().parent.parent / "book").glob("*.ipynb")):

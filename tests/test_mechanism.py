@@ -1,6 +1,6 @@
 """The mechanism chapter's computations (pprlib.mechanism) on tiny generated worlds: ceilings
 as a comparison on the methods' instances, the candidates' successors, shares of the value of
-the profile, the dose worlds and the computed conclusion."""
+the profile, the dose worlds and the computed conclusion (its sentences: pprlib.prose)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pprlib import mechanism
+from pprlib import mechanism, prose
 from pprlib.comparison import Comparison
 from pprlib.data.ceilings import world_of
 from pprlib.data.protocol import ProtocolConfig, split
@@ -122,7 +122,7 @@ def test_dose_levels_share_the_physics_and_differ_in_latent_states():
 
 
 def test_dose_contexts_pretrain_each_level_on_its_own_warm_users(tmp_path, monkeypatch):
-    from pprlib.context import BookConfig
+    from pprlib.config import BookConfig
 
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
     config = mechanism.dose_config(BookConfig(n_users=300, n_items=250, pretrain_epochs=1, tune_epochs=1,
@@ -167,11 +167,11 @@ def test_conclusion_quotes_its_numbers():
               "share_full_few": 0.04, "share_full_zero": math.nan,
               "dose_best": {"signal": "profile_signal", "level": 1.0, "estimate": 0.01, "lo": 0.002, "hi": 0.018,
                             "value": 0.2}}
-    text = mechanism.conclusion(values)
+    text = prose.conclusion(values)
     assert "+0.0200" in text and "+0.0900" in text and "27 %" in text and "undefined" in text
     assert "shows 43 % of it" in text and "above zero" in text and "at most 27 %" in text
     values["dose_best"]["lo"] = -0.001
-    assert "not distinguishable from zero" in mechanism.conclusion(values)
+    assert "not distinguishable from zero" in prose.conclusion(values)
 
 
 def test_stopping_reads_the_best_and_last_epochs():
@@ -215,27 +215,27 @@ def test_limits_sentence_reads_growth_budget_and_learning_rate():
                          {"median best epoch": 9.0, "best at the budget": 0.1}])
     lrs = pd.DataFrame([{"method": "ft", "regret": 0.0}, {"method": "ft", "regret": 0.0},
                         {"method": "PPR(light)", "regret": 0.003}, {"method": "PPR(light)", "regret": 0.003}])
-    text = mechanism.limits_sentence(curve, stop, lrs, budget=30)
+    text = prose.limits_sentence(curve, stop, lrs, budget=30)
     assert "its gain grows detectably" in text and "+0.0200 [+0.0100, +0.0300]" in text and "20 %" in text
     assert "does not bind" in text and "between 4 and 9 of at most 30" in text and "at most 10 %" in text
     assert "0.0030" in text and "(PPR(light))" in text
-    assert "more cold tuning users raise" in mechanism.limits_summary(curve, stop, lrs)
+    assert "more cold tuning users raise" in prose.limits_summary(curve, stop, lrs)
     still = stop.assign(**{"best at the budget": 0.0})
-    assert "no run was still improving" in mechanism.limits_sentence(curve, still, lrs)
+    assert "no run was still improving" in prose.limits_sentence(curve, still, lrs)
     curve.loc[1, "lo"] = 0.005  # overlapping intervals: no detectable growth
     stop.loc[0, "best at the budget"] = 0.5
-    text = mechanism.limits_sentence(curve, stop, lrs)
+    text = prose.limits_sentence(curve, stop, lrs)
     assert "rises with the number of tuning users, but the two intervals overlap" in text
     assert "may bind" in text and "50 %" in text
-    summary = mechanism.limits_summary(curve, stop, lrs)
+    summary = prose.limits_summary(curve, stop, lrs)
     assert "raise its gain (1 % to 20 % of the value of the profile from 100 to 400" in summary
     assert "but not detectably" in summary and "budget binds" in summary and "0.0030" in summary
     flat = curve.assign(gain=[0.02, 0.001])  # the larger set gains less: no rise at all
-    assert "does not rise" in mechanism.limits_sentence(flat, stop, lrs)
-    assert "did not raise its gain" in mechanism.limits_summary(flat, stop, lrs)
+    assert "does not rise" in prose.limits_sentence(flat, stop, lrs)
+    assert "did not raise its gain" in prose.limits_summary(flat, stop, lrs)
     lrs["regret"] = 0.0
-    assert "also best on the test instances" in mechanism.limits_sentence(curve, stop, lrs)
-    assert "validation chose the best" in mechanism.limits_summary(curve, stop, lrs)
+    assert "also best on the test instances" in prose.limits_sentence(curve, stop, lrs)
+    assert "validation chose the best" in prose.limits_summary(curve, stop, lrs)
 
 
 def test_lr_table_marks_the_chosen_rate_and_its_regret(small_ctx):
@@ -247,7 +247,7 @@ def test_lr_table_marks_the_chosen_rate_and_its_regret(small_ctx):
 
 
 def test_dose_levels_must_include_zero_and_lie_in_the_unit_interval():
-    from pprlib.context import BookConfig
+    from pprlib.config import BookConfig
     from pprlib.params import SettingError
 
     assert BookConfig(dose_levels=[0.0, 0.5]).dose_levels == (0.0, 0.5)
@@ -265,7 +265,7 @@ def test_dose_sentence_reads_the_zero_level_and_where_gains_rise():
                           row("value of the profile", 0.0, 0.0, 0.0, 0.0),
                           row("PPR(light)", 1.0, 0.002, 0.02, 0.011), row("PPR(full)", 1.0, -0.01, 0.02, 0.005),
                           row("value of the profile", 1.0, 0.03, 0.05, 0.04)])
-    text = mechanism.dose_sentence(frame)
+    text = prose.dose_sentence(frame)
     assert "intervals of PPR(light), PPR(full) and the value of the profile cover 0" in text
     assert "PPR(light)'s gain over ft is above zero at profile_signal = 1 (few-shot)" in text
     assert "PPR(full)'s gain over ft is above zero at no level" in text
@@ -273,4 +273,4 @@ def test_dose_sentence_reads_the_zero_level_and_where_gains_rise():
     best = mechanism.dose_best(frame)
     assert (best["level"], best["estimate"], best["lo"], best["value"]) == (1.0, 0.011, 0.002, 0.04)
     frame.loc[0, "lo"] = 0.001  # PPR(light) above 0 where the profile says nothing
-    assert "those of PPR(light) do not" in mechanism.dose_sentence(frame)
+    assert "those of PPR(light) do not" in prose.dose_sentence(frame)

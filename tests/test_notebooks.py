@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from pprlib import book, claims, evidence, paper, reproduction
+from pprlib import book, claims, evidence, paper, prose, reproduction
 from pprlib.data.readers.movielens import MOVIELENS_ENV
 from pprlib.methods import key as method_key
 
@@ -205,7 +205,7 @@ def test_few_shot_chapter_tables_and_tests(executed):
     assert g["diff_few_tuning"] == pytest.approx(means["ft"] - means["pre-train"], abs=ROUNDED)
     # the held-out population is evaluated and labelled: more instances than the paper's users give
     assert g["n_heldout_users"] > 0 and g["n_test_instances"] > g["n_paper_instances"]
-    assert g["few_conclusion"] == reproduction.conclude("few_shot", {k: g[k] for k in g if k.startswith("ev_few_")})
+    assert g["few_conclusion"] == prose.conclude("few_shot", {k: g[k] for k in g if k.startswith("ev_few_")})
     assert g["few_ndcg_ft"] == pytest.approx(means["ft"], abs=ROUNDED / 2)
     # on the tiny profile every tuned method beats popularity by several seed sd (~0.03 vs 0.006)
     for method in ("ft", "PPR(light)", "PPR(full)"):
@@ -223,7 +223,7 @@ def test_zero_shot_chapter_tables_and_tests(executed):
         assert g[f"diff_zero_{key}"] == pytest.approx(means[method] - means["ft"], abs=ROUNDED)
         e = g[f"ev_zero_{key}"]
         assert g[f"verdict_zero_{key}"] == reproduction.claim_for(f"zero_{key}").check.judge(evidence.Effect.from_dict(e)).verdict
-    assert g["zero_conclusion"] == reproduction.conclude("zero_shot", {k: g[k] for k in g if k.startswith("ev_zero_")})
+    assert g["zero_conclusion"] == prose.conclude("zero_shot", {k: g[k] for k in g if k.startswith("ev_zero_")})
     assert g["n_zero_test"] == g["n_zero_paper"] + g["n_heldout_users"] + g["n_zero_only_users"] > g["n_zero_paper"]
     assert g["n_zero_only_users"] == book.load_profile("tiny")["zero_shot_users"] > 0
     assert g["zero_ndcg_ft"] == pytest.approx(means["ft"], abs=ROUNDED / 2)
@@ -460,12 +460,12 @@ def test_summary_is_computed_from_the_other_chapters(executed):
 
 
 def test_intro_opens_with_the_findings_computed_from_the_chapters(executed):
-    from pprlib import reproduction, summary
+    from pprlib import prose, reproduction
 
     build_dir, paths = executed
     g = book.glued(paths["intro"], rich=False)
     glued = reproduction.read_executed(build_dir / "executed" / "book")
-    expected = summary.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
+    expected = prose.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
     assert [g[f"finding_{i}"] for i in range(1, 6)] == expected
     assert "MovieLens-100K" in g["finding_5"]  # the fixture's MovieLens chapter ran
     mechanism = book.glued(paths["mechanism"], rich=False)
@@ -497,7 +497,7 @@ def test_performance_chapter_reads_the_benchmarks_and_measures_live(executed):
 
 
 def test_mechanism_chapter_ceilings_shares_and_conclusion(executed):
-    from pprlib import mechanism
+    from pprlib import mechanism, prose
 
     _, paths = executed
     g = book.glued(paths["mechanism"], rich=False)
@@ -514,7 +514,7 @@ def test_mechanism_chapter_ceilings_shares_and_conclusion(executed):
                 mechanism.share(g[f"gain_{short}_sampled_{kind}"], g[f"value_sampled_{kind}"]), nan_ok=True)
     assert g["other_full"] >= g["other_sampled"]  # full ranking ranks every other-style successor
     assert g["dose_vanishes_value_sampled"]  # no signal: the profile is worth nothing
-    assert g["mech_conclusion"] == mechanism.conclusion(g["mech_values"])
+    assert g["mech_conclusion"] == prose.conclusion(g["mech_values"])
     # what limits the share: the measured sentence (tuning users, budget, learning rate) and its summary
     assert "cold users, PPR(light) gains" in g["limits_text"] and "tuning budget" in g["limits_text"]
     assert g["mech_values"]["limits"] in g["mech_conclusion"]

@@ -18,7 +18,8 @@ import pprlib.context
 import pprlib.data.synthetic
 import pprlib.runs
 from pprlib import profiles, resources
-from pprlib.context import BACKBONES, BookConfig, book_data, check_together
+from pprlib.config import BACKBONES, BookConfig, check_together
+from pprlib.context import book_data
 from pprlib.data.protocol import ProtocolConfig
 from pprlib.data.synthetic import SyntheticConfig
 from pprlib.params import SettingError

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pprlib import paper, summary
+from pprlib import paper, prose, summary
 from pprlib import reproduction as rp
 
 
@@ -210,7 +210,7 @@ def test_verdict_counts_and_findings_are_computed_from_the_tables():
     assert counts.loc[rp.OPPOSITE, "all claims (generated data)"] == 1
     assert counts["all claims (generated data)"].sum() == len(rp.CLAIMS)
     assert counts.loc[rp.REPRODUCED, "main claims (MovieLens-100K)"] == 1
-    five = summary.findings(table, across)
+    five = prose.findings(table, across)
     assert len(five) == 5
     assert "1 reproduced" in five[0] and "1 opposite" in five[0]
     assert "PPR(light) beats ft: reproduced (+0.0020 [+0.0005, +0.0035]" in five[1]
@@ -222,7 +222,7 @@ def test_a_chapters_conclusion_counts_its_verdicts_and_states_each():
     values = {"ev_cl_light": _effect(0.003, 0.001, 0.005), "ev_cl_full": _effect(-0.003, -0.005, -0.001),
               "ev_promptaug_light": _effect(0.0, -0.001, 0.001), "ev_behaviouraug_light": _effect(0.0, -0.01, 0.02),
               "ev_personal_light": _effect(0.001, 0.0005, 0.0015)}  # ev_personal_full missing
-    text = rp.conclude("ablation", values)
+    text = prose.conclude("ablation", values)
     assert text.startswith("On this data, of the 6 claims this chapter tests: 1 reproduced, 1 weaker than claimed, "
                            "1 not found, 1 opposite, 1 inconclusive, 1 not comparable.")
     assert "“Contrastive learning helps PPR(full)” goes the other way: ours -0.0030 [-0.0050, -0.0010]" in text
@@ -232,18 +232,18 @@ def test_a_chapters_conclusion_counts_its_verdicts_and_states_each():
 
 def test_a_conclusion_follows_the_verdict_not_the_sign():
     # the same estimate, two intervals: the verdict (hence the words) changes with the interval only
-    narrow = rp.conclude("few_shot", {"ev_few_full": _effect(0.01, 0.004, 0.016)}, [_claim("Few-shot: PPR(full) beats ft")])
-    wide = rp.conclude("few_shot", {"ev_few_full": _effect(0.01, -0.01, 0.03)}, [_claim("Few-shot: PPR(full) beats ft")])
-    assert "1 stronger than claimed" in narrow and rp.MEANING[rp.STRONGER] in narrow
-    assert "1 inconclusive" in wide and rp.MEANING[rp.INCONCLUSIVE] in wide and "as large" in wide
+    narrow = prose.conclude("few_shot", {"ev_few_full": _effect(0.01, 0.004, 0.016)}, [_claim("Few-shot: PPR(full) beats ft")])
+    wide = prose.conclude("few_shot", {"ev_few_full": _effect(0.01, -0.01, 0.03)}, [_claim("Few-shot: PPR(full) beats ft")])
+    assert "1 stronger than claimed" in narrow and prose.MEANING[rp.STRONGER] in narrow
+    assert "1 inconclusive" in wide and prose.MEANING[rp.INCONCLUSIVE] in wide and "as large" in wide
     with pytest.raises(ValueError, match="no claim"):
-        rp.conclude("explorer", {})
+        prose.conclude("explorer", {})
 
 
 def test_movielens_claims_read_the_movielens_chapter():
     claims = rp.movielens_claims()
     assert {c.chapter for c in claims} == {"movielens"} and len(claims) == len(rp.ACROSS_DATA)
-    text = rp.conclude("movielens", {"ev_ml_few_light": _effect(-0.01, -0.02, -0.001)}, claims)
+    text = prose.conclude("movielens", {"ev_ml_few_light": _effect(-0.01, -0.02, -0.001)}, claims)
     assert "1 opposite" in text and "4 not comparable" in text
 
 
@@ -252,22 +252,22 @@ def test_agreement_states_one_verdict_or_says_why_the_designs_differ():
 
     same = {"design A": Effect.from_dict(_effect(0.003, 0.001, 0.005)),
             "design B": Effect.from_dict(_effect(0.003, 0.001, 0.005))}
-    text = rp.agreement("cl_light", same)
+    text = prose.agreement("cl_light", same)
     assert text.startswith("“Contrastive learning helps PPR(light)” gets one verdict, reproduced, in every design")
     assert "design A, +0.0030 [+0.0010, +0.0050] NDCG@10" in text and "design B" in text
     # close estimates on either side of a boundary: the verdicts differ within the uncertainty
     near = {"design A": Effect.from_dict(_effect(0.003, 0.001, 0.005)),
             "design B": Effect.from_dict(_effect(0.0025, -0.0005, 0.0055))}
-    text = rp.agreement("cl_light", near)
+    text = prose.agreement("cl_light", near)
     assert "gets different verdicts" in text and "design A, reproduced" in text and "design B, inconclusive" in text
     assert "differ by 0.0005 NDCG@10, no more than twice" in text and "boundary" in text
     # far apart: the designs measure different things
     far = {"design A": Effect.from_dict(_effect(0.003, 0.001, 0.005)),
            "design B": Effect.from_dict(_effect(-0.01, -0.012, -0.008))}
-    text = rp.agreement("cl_light", far)
+    text = prose.agreement("cl_light", far)
     assert "design B, opposite" in text and "more than twice the larger standard error" in text
     with pytest.raises(KeyError, match="no claim"):
-        rp.agreement("no such claim", same)
+        prose.agreement("no such claim", same)
 
 
 def test_an_inconclusive_run_whose_mde_reaches_the_effect_is_not_told_to_grow_by_1x():

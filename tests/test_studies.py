@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from pprlib import comparisons, evidence, reproduction, runs, studies
+from pprlib import comparisons, evidence, prose, runs, studies
 from pprlib import experiments as ex
 from pprlib.comparison import Comparison
 from pprlib.data.synthetic import SyntheticConfig
@@ -291,7 +291,7 @@ def test_the_contrastive_designs_agree(ctx):
     variant, weight = effects.values()
     assert variant.estimate == pytest.approx(weight.estimate, abs=1e-12)
     assert (variant.lo, variant.hi) == pytest.approx((weight.lo, weight.hi), abs=1e-12)
-    text = reproduction.agreement("cl_light", effects)
+    text = prose.agreement("cl_light", effects)
     assert "gets one verdict" in text and "sensitivity study (PPR(light) at λ = 0.1 over λ = 0)" in text
     at_zero = studies.noise_effects(ctx, [0.0], "PPR(light)", "PPR(light) w/o CL")[0.0]
     assert at_zero == variant  # the noise study's rate 0 is the ablation's comparison

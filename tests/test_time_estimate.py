@@ -91,7 +91,7 @@ def test_fewer_chapters_take_less_and_an_unmeasured_one_counts_as_the_median():
 def test_settings_a_profile_leaves_out_are_the_measured_ones():
     """A profile file need not set every setting: the chapters then use BookConfig's defaults,
     which are the default profile's, the one measured."""
-    from pprlib.context import BookConfig
+    from pprlib.config import BookConfig
 
     assert BookConfig.from_params(DEFAULT) == BookConfig(profile="default")
     assert time_needed({}, CHAPTERS) == time_needed(DEFAULT, CHAPTERS)

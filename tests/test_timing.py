@@ -65,7 +65,8 @@ def test_a_tuning_run_and_the_learning_rate_choice_are_counted(small_ctx):
 
 
 def test_a_pre_training_counts_as_pre_training(tmp_path, monkeypatch):
-    from pprlib.context import BookConfig, prepare
+    from pprlib.config import BookConfig
+    from pprlib.context import prepare
     from pprlib.data.synthetic import SyntheticConfig
 
     monkeypatch.setenv("PPR_CACHE_DIR", str(tmp_path))
@@ -85,7 +86,7 @@ def test_the_seconds_by_part_are_recorded_only_in_a_kernel():
 
 
 def test_the_provenance_lists_every_seed_list_a_chapter_may_run():
-    from pprlib.context import BookConfig
+    from pprlib.config import BookConfig
     from pprlib.provenance import provenance
 
     out = provenance(BookConfig(seeds=(0, 1, 2), main_seeds=tuple(range(6)), zero_shot_seeds=tuple(range(12)),

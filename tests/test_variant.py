@@ -1,12 +1,12 @@
 """pprlib.variant: the table of limits (what each method captures of the value of the profile,
-what removing a limit recovers over PPR(light)) and the sentences read from it."""
+what removing a limit recovers over PPR(light)) and the sentences read from it (pprlib.prose)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pprlib import variant
+from pprlib import prose, variant
 from pprlib.comparison import Comparison
 
 N = 400
@@ -82,23 +82,23 @@ def test_a_method_that_did_not_run_is_left_out_of_the_table(world):
 def test_the_sentences_report_each_limit_and_the_goal(world):
     ceilings, result, *_ = world
     table = variant.limits_table(result, ceilings)
-    text = variant.interventions_sentence(table, "zero-shot")
+    text = prose.interventions_sentence(table, "zero-shot")
     assert "the loss" in text and "(detectable)" in text and "validation noise" in text
     assert "optimization: the rate grid " in text and "optimization: the budget " in text
     assert "not distinguishable from zero" in text  # the validation intervention changes nothing here
     assert "(PPR(warm)) captures" in text and "profile model given the same data" in text
-    assert "meets" in variant.goal_text(table, "zero-shot")
-    assert "misses" in variant.goal_text(table, "zero-shot", goal=(0.9, 0.4))
-    assert "misses" in variant.goal_text(table, "zero-shot", goal=(0.6, 0.7))  # the lower end must clear the floor
+    assert "meets" in prose.goal_text(table, "zero-shot")
+    assert "misses" in prose.goal_text(table, "zero-shot", goal=(0.9, 0.4))
+    assert "misses" in prose.goal_text(table, "zero-shot", goal=(0.6, 0.7))  # the lower end must clear the floor
     # few-shot: the gain over ft as a share of the value (ft at -0.5, PPR(warm) at 0.7 of it: +1.2)
-    over = variant.goal_text(table, "few-shot", "over ft")
+    over = prose.goal_text(table, "few-shot", "over ft")
     assert "gains over ft +" in over and "meets the goal of at least 50 %" in over
-    assert "meets" in variant.goal_text(table, "few-shot", "over ft", goal=(1.0, 0.8))  # not the captured 0.7
+    assert "meets" in prose.goal_text(table, "few-shot", "over ft", goal=(1.0, 0.8))  # not the captured 0.7
     # a gain over ft surely above the value (+1.2 of it here) cannot all be the profile's: said
     assert "not all of it comes from the profile" in over
-    assert "not all of it" not in variant.goal_text(table.assign(**{"over ft lo": 0.9}), "few-shot", "over ft")
-    assert "more than the profile is worth" in variant.finding(table, table)
-    assert "misses" in variant.goal_text(table, "few-shot", "over ft", goal=(1.5, 0.0))
+    assert "not all of it" not in prose.goal_text(table.assign(**{"over ft lo": 0.9}), "few-shot", "over ft")
+    assert "more than the profile is worth" in prose.finding(table, table)
+    assert "misses" in prose.goal_text(table, "few-shot", "over ft", goal=(1.5, 0.0))
 
 
 def test_share_text_reads_percent_of_the_value(world):
@@ -124,22 +124,22 @@ def test_the_variant_is_judged_against_each_method_with_the_smallest_effect_of_i
                                                             "no gain of the smallest effect of interest")
     worse = variant.versus_table(result, variant="ft", against=("PPR(warm)",))
     assert worse.verdict.tolist() == ["worse"]
-    text = variant.versus_sentence(variant.versus_table(result), "zero-shot")
+    text = prose.versus_sentence(variant.versus_table(result), "zero-shot")
     assert text.startswith("In zero-shot, PPR(warm) is better than ft (") and "PPR(light)" in text
     assert variant.versus_view(variant.versus_table(result)).loc["ft", "verdict"] == "better"
-    assert "did not run" in variant.versus_sentence(variant.versus_table(result, variant="PPR(full)"), "zero-shot")
+    assert "did not run" in prose.versus_sentence(variant.versus_table(result, variant="PPR(full)"), "zero-shot")
 
 
 def test_the_finding_reports_both_kinds_and_the_goal(world):
     ceilings, result, *_ = world
     table = variant.limits_table(result, ceilings)
-    text = variant.finding(table, table)
+    text = prose.finding(table, table)
     rows = table.set_index("method")
     assert f"PPR(light) captures {rows.loc['PPR(light)', 'captured (share of the value)']}" in text
     assert f"PPR(warm) gains {rows.loc['PPR(warm)', 'gain over ft (share)']} of the value over ft" in text
     assert "meets its zero-shot goal" in text and "meets its few-shot goal" in text
     poor = table.assign(share=0.3, **{"over ft": 0.3})
-    assert "misses its zero-shot goal" in variant.finding(poor, poor) and "misses its few-shot" in variant.finding(poor, poor)
+    assert "misses its zero-shot goal" in prose.finding(poor, poor) and "misses its few-shot" in prose.finding(poor, poor)
 
 
 def test_the_optimization_interventions_run_ppr_light_under_a_wider_grid_and_a_longer_budget(small_ctx):

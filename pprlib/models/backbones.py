@@ -125,7 +125,7 @@ class GRU4Rec(nn.Module):
 
 ARCHITECTURES = {"sasrec": SASRec, "gru4rec": GRU4Rec}
 """The backbone classes by ``BackboneConfig.name`` (the book's named, pre-trained backbones are
-:data:`pprlib.context.BACKBONES`)."""
+:data:`pprlib.config.BACKBONES`)."""
 
 
 def make_backbone(cfg: BackboneConfig) -> nn.Module:

@@ -31,7 +31,8 @@ import torch
 
 from pprlib.cache import config_key
 from pprlib.comparison import Comparison, collect
-from pprlib.context import BookConfig, Context
+from pprlib.config import BookConfig
+from pprlib.context import Context
 from pprlib.data.batching import SequenceDataset
 from pprlib.data.protocol import ColdStartSplit, ProtocolConfig
 from pprlib.data.protocol import split as make_split

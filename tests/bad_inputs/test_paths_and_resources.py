@@ -219,7 +219,7 @@ def test_two_billion_held_out_users_are_refused_on_this_machine_before_any_chapt
 
 @pytest.mark.parametrize("name", book.profile_names())
 def test_every_profile_of_the_book_fits_a_small_machine(name, monkeypatch):
-    from pprlib.context import BookConfig
+    from pprlib.config import BookConfig
     from pprlib.resources import check_memory
 
     book.load_profile(name)  # this machine
