@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 
-def main(argv: list[str] | None = None) -> int:
+def pretrain_main(argv: list[str] | None = None) -> int:
     from pprlib import book
     from pprlib.config import BACKBONES, BookConfig, pretrain_config
     from pprlib.context import book_data
@@ -74,4 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(pretrain_main())

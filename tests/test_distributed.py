@@ -44,8 +44,8 @@ def test_two_processes_follow_one(tmp_path):
 
 
 def test_module_refuses_to_run_without_torchrun(capsys, monkeypatch):
-    from pprlib.distributed import main
+    from pprlib.distributed import pretrain_main
 
     monkeypatch.delenv("RANK", raising=False)
-    assert main(["--profile", "tiny"]) == 2
+    assert pretrain_main(["--profile", "tiny"]) == 2
     assert "torchrun" in capsys.readouterr().err

@@ -133,8 +133,8 @@ def test_cross_domain_task_and_methods(ctx):
     assert data.profile_fields == [cross_domain.FIELD] and data.field_sizes == [data.n_users + 1]
     assert task.vectors.shape == (data.n_users + 1, ctx.backbone.d) and not task.vectors[0].any()
     assert np.abs(task.vectors[1:]).sum(1).min() > 0  # every target user has a source representation
-    ppr, _ = cross_domain.build(task, "PPR(full)")
-    target_only, _ = cross_domain.build(task, "SASRec (target)")
+    ppr, _ = cross_domain.model_for(task, "PPR(full)")
+    target_only, _ = cross_domain.model_for(task, "SASRec (target)")
     source_blocks = {k[len("backbone."):]: v for k, v in ctx.pre.state.items() if k.startswith("backbone.")}
     for k, v in ppr.backbone.state_dict().items():
         assert torch.equal(v, source_blocks[k])  # the source Transformer is transferred...
@@ -145,7 +145,7 @@ def test_cross_domain_task_and_methods(ctx):
     assert "SASRec (target)" in result.only("few").methods
     assert (result.only("few").tidy().query("metric == 'NDCG@10'").value.between(0, 1)).all()
     with pytest.raises(ValueError, match="unknown cross-domain method"):
-        cross_domain.run(task, "PPR(light)", settings, 0)
+        cross_domain.run_seed(task, "PPR(light)", settings, 0)
 
 
 def test_cross_domain_needs_the_generator(ctx):

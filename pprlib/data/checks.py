@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from pprlib.data.schema import ROW, DataValidationError, DataWarning, _row_labels, _where
+from pprlib.data.errors import ROW, DataValidationError, DataWarning, _row_labels, _where
 
 _NUMBER = r"\+?(\d+)(?:\.(\d*))?"
 

@@ -26,6 +26,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from pprlib.data.checks import check_profile_join, refuse_two_spellings
+from pprlib.data.errors import ROW, DataValidationError, DataWarning, _row_labels, _where
+
 MISSING = "<missing>"
 """Label of the reserved code 0 of every profile field."""
 
@@ -33,36 +36,6 @@ TIES = ("file", "item", "random")
 """The order of a user's interactions that share a timestamp: ``"file"``, as in the source;
 ``"item"``, by item label (numbers numerically); ``"random"``, a seeded random order
 (``ties_seed``). Which tied item counts as a user's first or next is otherwise arbitrary."""
-
-ROW = "_row"
-"""Optional column of raw frames: the row number in the source file, used in messages."""
-
-
-class DataValidationError(ValueError):
-    """A problem with input data; the message names the source, column and row or value."""
-
-
-class DataWarning(UserWarning):
-    """Something in the input was left out or changed; the message says what and where."""
-
-
-def _where(source: str, column: str | None = None, rows: Sequence | None = None) -> str:
-    parts = [source]
-    if column is not None:
-        parts.append(f"column {column!r}")
-    if rows is not None and len(rows):
-        shown = ", ".join(str(r) for r in list(rows)[:5])
-        more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
-        parts.append(f"row{'s' if len(rows) > 1 else ''} {shown}{more}")
-    return ", ".join(parts)
-
-
-def _row_labels(frame: pd.DataFrame, mask: np.ndarray) -> list:
-    """Row numbers for messages: the source's own numbering when the reader kept it."""
-    if ROW in frame.columns:
-        return frame.loc[mask, ROW].tolist()
-    return frame.index[mask].tolist()
-
 
 @dataclass
 class InteractionData:
@@ -224,7 +197,6 @@ def _ids(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
             f"{_where(source, column, _row_labels(frame, negative))}: ids must be non-negative, "
             f"got {text[negative].iloc[0]!r}"
         )
-    from pprlib.data.checks import refuse_two_spellings  # checks builds on this module
 
     refuse_two_spellings(frame, text, column, source)
     return text
@@ -329,7 +301,6 @@ def build_dataset(
     ``ties`` orders a user's interactions with equal timestamps (:data:`TIES`; ``ties_seed``
     seeds the ``"random"`` order).
     """
-    from pprlib.data.checks import check_profile_join  # checks builds on this module
 
     profile_fields = list(profile_fields)
     if interactions is None or len(interactions) == 0:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pprlib.cache import cache_dir, cached, config_key
+from pprlib.data.errors import DataWarning
 from pprlib.data.protocol import MIN_COLD_USERS, ColdStartSplit, ProtocolConfig
 from pprlib.data.protocol import split as make_split
 from pprlib.data.readers import csv_pair, ecommerce, movielens
-from pprlib.data.schema import TIES, DataWarning, InteractionData
+from pprlib.data.schema import TIES, InteractionData
 from pprlib.data.synthetic import SyntheticConfig, generate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent

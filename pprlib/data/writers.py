@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pprlib.data.schema import MISSING, DataValidationError, InteractionData
+from pprlib.data.errors import DataValidationError
+from pprlib.data.schema import MISSING, InteractionData
 
 
 def labelled(data: InteractionData) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -101,7 +102,7 @@ def head(path: Path, n: int = 4) -> str:
 
 def reading_error(read: Callable[[], object], root: Path | None = None) -> str | None:
     """What ``read()`` says about its files: the message of the
-    :class:`~pprlib.data.schema.DataValidationError` it raises, with the folder ``root`` written
+    :class:`~pprlib.data.errors.DataValidationError` it raises, with the folder ``root`` written
     ``DIR``; ``None`` if it reads them."""
     try:
         read()

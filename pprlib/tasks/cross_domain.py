@@ -121,7 +121,7 @@ def prepare_cross_domain(ctx: Context, settings: CrossDomainSettings | None = No
     return CrossDomainTask(ctx, target, vectors, key)
 
 
-def build(task: CrossDomainTask, name: str) -> tuple[PPRModel, str]:
+def model_for(task: CrossDomainTask, name: str) -> tuple[PPRModel, str]:
     """A new model of method ``name`` for the target domain and its tuning mode."""
     m = CROSS_DOMAIN_METHODS[name]
     ppr = m.ppr
@@ -134,7 +134,7 @@ def build(task: CrossDomainTask, name: str) -> tuple[PPRModel, str]:
     return model, m.mode
 
 
-def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: int, *,
+def run_seed(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: int, *,
         use_cache: bool = True) -> dict:
     """Per-instance test metrics of one method and seed on the cold target test users; cached."""
     if name not in CROSS_DOMAIN_METHODS:
@@ -151,7 +151,7 @@ def run(task: CrossDomainTask, name: str, settings: CrossDomainSettings, seed: i
             scorer = most_popular(sp, m.popularity)
         else:
             seed_everything(seed)
-            model, mode = build(task, name)
+            model, mode = model_for(task, name)
             params = model.configure(mode)
             users = np.concatenate([sp.warm_users, sp.tune_users])
             train = SequenceDataset(sp.data, users, sp.data.lengths[users], model.backbone_cfg.max_len + 1, seed=seed,
@@ -179,7 +179,7 @@ def compare_cross_domain(task: CrossDomainTask, seeds: list[int], settings: Cros
     settings = settings or settings_for(task.context.config)
 
     def one(name: str, seed: int) -> dict:
-        return run(task, name, settings, seed if CROSS_DOMAIN_METHODS[name].kind == "model" else 0)
+        return run_seed(task, name, settings, seed if CROSS_DOMAIN_METHODS[name].kind == "model" else 0)
 
     return collect(one, methods, seeds, log=log)
 

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from pprlib.data.errors import ROW, DataValidationError
 from pprlib.data.readers.tables import _read_file
-from pprlib.data.schema import ROW, DataValidationError, InteractionData, build_dataset
+from pprlib.data.schema import InteractionData, build_dataset
 
 __all__ = ["read_csv_pair"]
 

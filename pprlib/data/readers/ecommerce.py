@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 from pprlib.data.checks import misplaced
+from pprlib.data.errors import ROW, DataValidationError, _where
 from pprlib.data.readers.tables import _folder, _read_file
-from pprlib.data.schema import ROW, DataValidationError, InteractionData, _require_columns, _where, build_dataset
+from pprlib.data.schema import InteractionData, _require_columns, build_dataset
 
 __all__ = ["read_cikm2019", "read_ali_display_ad", "CIKM_PROFILE_FIELDS", "ALI_PROFILE_FIELDS"]
 

@@ -20,8 +20,9 @@ import pandas as pd
 
 from pprlib.cache import ensure_folder
 from pprlib.data.checks import check_ratings
+from pprlib.data.errors import ROW, DataValidationError, _where
 from pprlib.data.readers.tables import _folder, _read_file, _read_table
-from pprlib.data.schema import ROW, DataValidationError, InteractionData, _where, build_dataset
+from pprlib.data.schema import InteractionData, build_dataset
 
 __all__ = [
     "DatasetUnavailableError",

@@ -6,7 +6,7 @@
 of a headerless file row 1; a quoted field may span lines, and the rows after it keep their
 true numbers). Blank lines (and rows with no value at all) are skipped; line numbers still count
 them. An empty file, a wrong separator, a malformed row, a wrong number of fields or bytes that
-are not text raise :class:`~pprlib.data.schema.DataValidationError` naming the file (and the
+are not text raise :class:`~pprlib.data.errors.DataValidationError` naming the file (and the
 line, column or byte as a user counts them).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pprlib.data.schema import ROW, DataValidationError, DataWarning
+from pprlib.data.errors import ROW, DataValidationError, DataWarning
 
 # separators we recognise when a file was read with the wrong one
 _SEPARATORS = (",", ";", "\t", "|", "::")
