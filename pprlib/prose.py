@@ -140,7 +140,7 @@ def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[st
         f"Zero-shot, against fine-tuning: {main_claims('Zero-shot:')}.",
     ]
     studies = table[~table.claim.str.startswith(("Few-shot:", "Zero-shot:"))]
-    parts = [f"{v}: {'; '.join(_claims_by_verdict(studies, v))}" for v in (REPRODUCED, WEAKER, OPPOSITE, NOT_FOUND)
+    parts = [f"{v}: {'; '.join(_claims_by_verdict(studies, v))}" for v in (REPRODUCED, STRONGER, WEAKER, OPPOSITE, NOT_FOUND)
              if _claims_by_verdict(studies, v)]
     sentences.append("In the paper's other studies, " + (" — ".join(parts) if parts else "no claim is decided")
                      + f" (and {(studies.verdict == INCONCLUSIVE).sum()} inconclusive).")
