@@ -106,10 +106,6 @@ def _sparsity_effect(mode: int) -> PaperEffect:
     return PaperEffect(low - high, "CIKM", "table", unit="points")
 
 
-def _ratio(a: float, b: float, dataset: str, metric: str = "NDCG@10") -> PaperEffect:
-    return PaperEffect(a / b - 1, dataset, "table", {dataset: a / b - 1}, metric=metric)
-
-
 EFFECTS: dict[str, PaperEffect] = {
     "few_tuning": _table_effect(FEW_SHOT, "ft", "pre-train"),
     "few_light": _table_effect(FEW_SHOT, "PPR(light)", "ft"),
@@ -126,13 +122,17 @@ EFFECTS: dict[str, PaperEffect] = {
     "sparsity_full": _sparsity_effect(1),
     "univ_cl4srec_light": _direction("CIKM"),
     "univ_cl4srec_full": _direction("CIKM"),
-    "cross_ft": _ratio(CROSS_DOMAIN_NDCG10["ft"], CROSS_DOMAIN_NDCG10["SASRec (target)"], "AliEC → AliAD"),
-    "cross_full": _ratio(CROSS_DOMAIN_NDCG10["PPR(full)"], CROSS_DOMAIN_NDCG10["ft"], "AliEC → AliAD"),
-    "profile_f1": _ratio(PROFILE_PREDICTION["PPR(light)"]["F1"], PROFILE_PREDICTION["ft"]["F1"], "AliEC", "F1"),
+    # direction only (EVIDENCE §4): the cross-domain pair and the profile classifier are not ours,
+    # so the size of the paper's gain does not carry over; its numbers are shown beside ours
+    "cross_ft": _direction("AliEC → AliAD"),
+    "cross_full": _direction("AliEC → AliAD"),
+    "profile_f1": PaperEffect(SMALLEST_EFFECT, "AliEC", "direction only", metric="F1"),
 }
 """The paper's effect of every scored claim of the reproduction summary, by claim key: computed
-from the tables above (never typed as gains), the book's smallest effect of interest where the
-paper gives only a direction, and the paper's own threshold for the parameter share."""
+from the tables above (never typed as gains) where our data mirrors the paper's dataset, the
+book's smallest effect of interest where the paper gives only a direction or where only the
+direction can be compared (cross-domain, profile prediction), and the paper's own threshold for
+the parameter share."""
 
 
 def claimed_effects() -> pd.DataFrame:

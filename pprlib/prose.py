@@ -153,6 +153,26 @@ def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[st
     return sentences
 
 
+def holm_sentence(table: pd.DataFrame, level: float = 0.05) -> str:
+    """Which claims of :func:`~pprlib.reproduction.evaluate_claims`' ``table`` survive Holm's
+    adjustment over the scored claims: those whose Holm-adjusted p stays below ``level``, i.e.
+    whose effect differs from zero when the claims are read together (a family-wise error of
+    ``level``), named with their verdicts; the others' verdicts rest on each claim's own interval."""
+    family = table[table["p (Holm)"].notna()]
+    if family.empty:
+        return "No claim is scored on this run, so Holm's adjustment has nothing to adjust."
+    kept = family[family["p (Holm)"] < level]
+    head = (f"Read together, with Holm's adjustment over the {len(family)} scored claims (a family-wise error of "
+            f"{100 * level:g} %), ")
+    if kept.empty:
+        return head + ("no claim keeps an effect different from zero: every verdict above rests on one claim's "
+                       "interval, read alone.")
+    named = "; ".join(f"“{row.claim}” ({row.verdict}, p (Holm) {evidence.format_p(row['p (Holm)'], equals=True)})"
+                      for _, row in kept.iterrows())
+    return (head + f"{len(kept)} keep an effect different from zero: {named}. The other {len(family) - len(kept)} "
+            "scored verdicts rest on one claim's interval, read alone.")
+
+
 # ------------------------------------------------------------------------------------------
 # the mechanism chapter
 
