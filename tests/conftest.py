@@ -1,9 +1,11 @@
-"""Shared fixtures: the on-disk cache of every test in a temporary folder, environment
-variables restored after each test, and the small pre-trained contexts that several modules use.
+"""Shared fixtures: the on-disk cache of every test module in a temporary folder of its own,
+environment variables restored after each test, and the small pre-trained contexts that several
+modules use.
 
-The contexts are session-scoped (one pre-training each for the whole run); the cache folder
-they were built with stays the cache of every test that does not ask for its own, so a
-run cached by one test module is found by the next one instead of being recomputed.
+The contexts are session-scoped (one pre-training each for the whole run, in the session's
+cache folder) and shared in memory; the runs a module makes with them go to the module's own
+cache (:func:`module_cache`), so that no module finds a run another one cached: what a test
+catches does not depend on the order or the selection of the modules that ran before it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory):
-    """The cache folder of the whole run (never the checkout's data/cache)."""
+    """The cache folder the session-scoped contexts are prepared in (never the checkout's
+    data/cache); no test module's runs go there."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def module_cache(request, tmp_path_factory):
+    """The cache folder of one test module (``PPR_CACHE_DIR`` for its tests): a run one module
+    cached is not found by another."""
+    return tmp_path_factory.mktemp(f"cache-{request.module.__name__.rpartition('.')[2]}")
 
 
 ML1M_LENGTHS = (1, 4, 9, 10, 25, 120)
@@ -60,11 +70,11 @@ def ml1m_folder(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(session_cache, ml1m_folder, monkeypatch):
-    """Every test sees PPR_CACHE_DIR = the session's cache, PPR_MOVIELENS_1M = a tiny generated
+def _isolated_environment(module_cache, ml1m_folder, monkeypatch):
+    """Every test sees PPR_CACHE_DIR = its module's cache, PPR_MOVIELENS_1M = a tiny generated
     ML-1M folder (so that the movielens-1m profile loads), and no RANK (a torchrun variable
     that makes pprlib.distributed behave differently); whatever a test sets is undone."""
-    monkeypatch.setenv("PPR_CACHE_DIR", str(session_cache))
+    monkeypatch.setenv("PPR_CACHE_DIR", str(module_cache))
     monkeypatch.setenv("PPR_MOVIELENS_1M", str(ml1m_folder))
     monkeypatch.delenv("RANK", raising=False)
 

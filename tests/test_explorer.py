@@ -10,10 +10,10 @@ from pprlib.explorer import MAX_HISTORY, explorer, grid_frame, noisy_profile, to
 
 
 @pytest.fixture(scope="module")
-def setup(medium_ctx, session_cache):
+def setup(medium_ctx, module_cache):
     ctx = medium_ctx
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PPR_CACHE_DIR", str(session_cache))
+        mp.setenv("PPR_CACHE_DIR", str(module_cache))
         models = {name: ex.tuned_model(ctx, name, ctx.settings(), "few", 0)
                   for name in ("pre-train", "ft", "PPR(light)")}
     data = ctx.split.data

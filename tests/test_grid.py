@@ -19,10 +19,10 @@ TINY = Path(__file__).resolve().parent.parent / "book" / "profiles" / "tiny.yaml
 
 
 @pytest.fixture(scope="module")
-def tiny_ctx(session_cache):
+def tiny_ctx(module_cache):
     config = dataclasses.replace(ex.BookConfig.from_params(yaml.safe_load(TINY.read_text())), progress=False)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PPR_CACHE_DIR", str(session_cache))
+        mp.setenv("PPR_CACHE_DIR", str(module_cache))
         return ex.prepare(config)
 
 
