@@ -119,10 +119,12 @@ def _claims_by_verdict(table: pd.DataFrame, verdict: str) -> list[str]:
     return table.loc[table.verdict == verdict, "claim"].tolist()
 
 
-def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[str]:
+def findings(table: pd.DataFrame, across: pd.DataFrame | None = None,
+             ablation: pd.DataFrame | None = None) -> list[str]:
     """The book's findings in five sentences, computed from the summary's tables
     (:func:`~pprlib.reproduction.evaluate_claims` and :func:`~pprlib.reproduction.across_data`):
-    the verdict counts, the few- and zero-shot claims, what the studies found, and the main claims on real data."""
+    the verdict counts, the few- and zero-shot claims, what the studies found, and the main claims on real data;
+    a sixth for the ablation's second dataset given :func:`~pprlib.reproduction.ablation_across`."""
     scored_rows = table[table.verdict.map(scored)]
     main = table.set_index("claim")
 
@@ -150,6 +152,16 @@ def findings(table: pd.DataFrame, across: pd.DataFrame | None = None) -> list[st
         sentences.append(f"On real data ({label}), the {len(real)} main claims are {_tally(real)}.")
     else:
         sentences.append("The main claims were not run on real data in this build.")
+    if ablation is not None:
+        label = dataset_labels(ablation)[-1]
+        verdicts = ablation[(label, "verdict")]
+        if (verdicts != NOT_COMPARABLE).any():
+            decided = "; ".join(f"{claim}: {v}" for claim, v in zip(ablation[("", "claim")], verdicts, strict=True)
+                                if v not in (INCONCLUSIVE, NOT_COMPARABLE))
+            sentences.append(f"On the ablation's second dataset ({label}), its {len(verdicts)} claims are "
+                             f"{_tally(verdicts)}" + (f": {decided}." if decided else "."))
+        else:
+            sentences.append(f"The ablation's second dataset ({label}) was not run in this build.")
     return sentences
 
 

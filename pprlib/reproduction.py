@@ -95,7 +95,8 @@ FIELDS = {
 }
 """What a chapter glues for an effect (:func:`pprlib.claims.glue_effect`), by field."""
 
-DATASET_PREFIXES = {"": "the generated data", "ml_": "MovieLens"}
+DATASET_PREFIXES = {"": "the generated data", "ml_": "MovieLens",
+                    "aliec_": "the generated data with the AliEC profile schema (8 fields; the ablation's second)"}
 """The prefix a glue key takes on each dataset the book runs (:func:`glue_key`)."""
 
 
@@ -331,20 +332,29 @@ ACROSS_DATA = [  # (claim, paper's key, (chapter, dataset prefix) on the synthet
 """The main claims on the two datasets of the book: the generator's and MovieLens-100K (the
 paper's effect from its CIKM numbers on both)."""
 
-_PAPER_TABLES = {"few": (paper.FEW_SHOT, "ft"), "zero": (paper.ZERO_SHOT, "ft")}
-
-
-def _across_paper(key: str) -> str:
-    kind, _, method = key.partition("_")
-    if method == "tuning":
-        return _paper_relative(paper.FEW_SHOT, "ft", "pre-train")
-    table, reference = _PAPER_TABLES[kind]
-    return _paper_relative(table, f"PPR({method})", reference)
-
-
 def movielens_claims() -> list[Claim]:
     """The :data:`ACROSS_DATA` claims as judged on MovieLens (the MovieLens chapter's conclusion)."""
-    return [Claim(ml[0], claim, _across_paper(key), Judged(key, dataset=ml[1])) for claim, key, _, ml in ACROSS_DATA]
+    return [Claim(ml[0], claim, claim_for(key).paper, Judged(key, dataset=ml[1])) for claim, key, _, ml in ACROSS_DATA]
+
+
+ABLATION_DATASETS = {"default data (3 fields)": "", "AliEC-like data (8 fields)": "aliec_"}
+"""The ablation chapter's two datasets (its labels, as the chapter names its contexts) and the
+prefix of their glue keys (:func:`glue_key`): the book's default schema and the AliEC one."""
+
+
+def ablation_claims(dataset: str = "aliec_") -> list[Claim]:
+    """The ablation chapter's claims as judged on its dataset ``dataset`` (a prefix of
+    :data:`ABLATION_DATASETS`)."""
+    return [Claim(c.chapter, c.claim, c.paper, Judged(c.check.paper_key, c.check.unit, dataset))
+            for c in CLAIMS if c.chapter == "ablation" and isinstance(c.check, Judged)]
+
+
+def ablation_across(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
+    """The ablation's claims on each of its datasets (:data:`ABLATION_DATASETS`), in the form of
+    :func:`across_data`: the summary covers every dataset a chapter runs."""
+    rows = [(c.claim, c.check.paper_key, *(("ablation", prefix) for prefix in ABLATION_DATASETS.values()))
+            for c in ablation_claims("")]
+    return across_data(glued_by_chapter, rows, tuple(ABLATION_DATASETS))
 
 
 DATASETS = ("synthetic", "MovieLens-100K")
@@ -357,13 +367,15 @@ def datasets(glued_by_chapter: dict[str, dict]) -> tuple[str, str]:
     return DATASETS[0], str(glued_by_chapter.get("movielens", {}).get("ml_dataset", DATASETS[1]))
 
 
-def across_data(glued_by_chapter: dict[str, dict]) -> pd.DataFrame:
-    """The :data:`ACROSS_DATA` claims on each dataset (:func:`datasets`): our effect with its 95 %
-    interval, the paper's effect in our units (δ), the MDE and the verdict (columns ``(dataset, field)``)."""
+def across_data(glued_by_chapter: dict[str, dict], claims=None, labels: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Claims on each dataset: ``claims`` rows ``(claim, paper's key, (chapter, dataset prefix)
+    per dataset)`` (default :data:`ACROSS_DATA`), the datasets named by ``labels`` (default
+    :func:`datasets`): our effect with its 95 % interval, the paper's effect in our units (δ),
+    the MDE and the verdict (columns ``(dataset, field)``)."""
     rows = []
-    for claim, key, *sides in ACROSS_DATA:
-        row = {("", "claim"): claim, ("", "paper"): _across_paper(key)}
-        for label, (chapter, dataset) in zip(datasets(glued_by_chapter), sides, strict=True):
+    for claim, key, *sides in claims or ACROSS_DATA:
+        row = {("", "claim"): claim, ("", "paper"): claim_for(key).paper}
+        for label, (chapter, dataset) in zip(labels or datasets(glued_by_chapter), sides, strict=True):
             o = outcome(Claim(chapter, claim, "", Judged(key, dataset=dataset)), glued_by_chapter)
             e = o.effect
             row |= {(label, "ours"): o.ours if e else "—",

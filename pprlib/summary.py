@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from pprlib import evidence
-from pprlib.reproduction import DATASETS, SUMMARY_VERDICTS
+from pprlib.reproduction import SUMMARY_VERDICTS
 
 SUMMARY_COLUMNS = {"claim": "claim", "interval": "our effect [95% interval]", "δ": "paper's δ", "MDE": "MDE",
                    "p (Holm)": "p (Holm)", "verdict": "verdict"}
@@ -51,7 +51,7 @@ def across_view(across: pd.DataFrame) -> dict[str, pd.DataFrame]:
     claims = across[("", "claim")]
     return {d: across[d].set_axis(claims, axis=0).rename(columns={"ours": "our effect [95% interval]",
                                                                    "δ": "paper's δ"}).rename_axis("claim")
-            for d in DATASETS}
+            for d in dataset_labels(across)}
 
 
 def dataset_labels(across: pd.DataFrame) -> list[str]:
@@ -59,11 +59,14 @@ def dataset_labels(across: pd.DataFrame) -> list[str]:
     return [d for d in dict.fromkeys(across.columns.get_level_values(0)) if d]
 
 
-def verdict_counts(table: pd.DataFrame, across: pd.DataFrame) -> pd.DataFrame:
-    """How many claims got each verdict: every scored claim on the generated data, and the
-    main claims (:data:`~pprlib.reproduction.ACROSS_DATA`) on each dataset."""
+def verdict_counts(table: pd.DataFrame, across: pd.DataFrame, ablation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """How many claims got each verdict: every scored claim on the generated data, the main
+    claims (:data:`~pprlib.reproduction.ACROSS_DATA`) on each dataset and, given
+    :func:`~pprlib.reproduction.ablation_across`, the ablation's claims on its second dataset."""
     columns = {"all claims (generated data)": table.verdict}
     columns |= {f"main claims ({d})": across[(d, "verdict")] for d in dataset_labels(across)}
+    if ablation is not None:
+        columns |= {f"ablation claims ({d})": ablation[(d, "verdict")] for d in dataset_labels(ablation)[1:]}
     return pd.DataFrame({name: pd.Series(list(v)).value_counts().reindex(SUMMARY_VERDICTS, fill_value=0)
                          for name, v in columns.items()}).rename_axis("verdict")
 

@@ -465,11 +465,13 @@ def test_intro_opens_with_the_findings_computed_from_the_chapters(executed):
     build_dir, paths = executed
     g = book.glued(paths["intro"], rich=False)
     glued = reproduction.read_executed(build_dir / "executed" / "book")
-    expected = prose.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued))
-    assert [g[f"finding_{i}"] for i in range(1, 6)] == expected
+    expected = prose.findings(reproduction.evaluate_claims(glued), reproduction.across_data(glued),
+                              reproduction.ablation_across(glued))
+    assert [g[f"finding_{i}"] for i in range(1, 7)] == expected
     assert "MovieLens-100K" in g["finding_5"]  # the fixture's MovieLens chapter ran
+    assert "AliEC-like data (8 fields)" in g["finding_6"] and "not run" not in g["finding_6"]  # the second schema
     mechanism = book.glued(paths["mechanism"], rich=False)
-    assert g["finding_6"] == mechanism["beyond_finding"] and "PPR(warm)" in g["finding_6"]
+    assert g["finding_7"] == mechanism["beyond_finding"] and "PPR(warm)" in g["finding_7"]
 
 
 def test_paper_scale_page_reads_the_gpu_measurements(executed):

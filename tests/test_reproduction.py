@@ -281,3 +281,25 @@ def test_an_inconclusive_run_whose_mde_reaches_the_effect_is_not_told_to_grow_by
     assert out.verdict == rp.INCONCLUSIVE
     assert "x as large" not in out.evidence and "MDE already reaches" in out.evidence
     assert "3 seeds x 1 instance;" in out.evidence + ";"  # one instance, not "1 instances"
+
+
+def test_the_ablations_second_dataset_is_judged_read_and_counted():
+    """The summary covers every dataset a chapter runs: the ablation's claims on its second
+    (AliEC-like) dataset, read from the prefixed keys, judged as on the first, counted apart."""
+    glued = {"ablation": {"ev_cl_light": _effect(-0.003, -0.005, -0.001),
+                          "ev_aliec_cl_light": _effect(0.009, 0.004, 0.013),
+                          "ev_aliec_personal_light": _effect(0.0, -0.01, 0.01)}}
+    table = rp.ablation_across(glued).set_index(("", "claim"))
+    first, second = rp.ABLATION_DATASETS
+    row = table.loc["Contrastive learning helps PPR(light)"]
+    assert row[(first, "verdict")] == rp.OPPOSITE and row[(second, "verdict")] == rp.STRONGER
+    assert table.loc["A personalized prompt beats one shared prompt (PPR(light))", (second, "verdict")] == rp.INCONCLUSIVE
+    assert table.loc["Contrastive learning helps PPR(full)", (second, "verdict")] == rp.NOT_COMPARABLE
+    assert len(table) == sum(c.chapter == "ablation" for c in rp.CLAIMS)
+    counts = summary.verdict_counts(rp.evaluate_claims(glued), rp.across_data(glued), rp.ablation_across(glued))
+    assert counts.loc[rp.STRONGER, f"ablation claims ({second})"] == 1
+    sentences = prose.findings(rp.evaluate_claims(glued), rp.across_data(glued), rp.ablation_across(glued))
+    assert len(sentences) == 6 and second in sentences[-1]
+    assert "Contrastive learning helps PPR(light): stronger than claimed" in sentences[-1]
+    none = prose.findings(rp.evaluate_claims({}), rp.across_data({}), rp.ablation_across({}))
+    assert "was not run in this build" in none[-1]
