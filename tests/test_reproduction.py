@@ -301,5 +301,7 @@ def test_the_ablations_second_dataset_is_judged_read_and_counted():
     sentences = prose.findings(rp.evaluate_claims(glued), rp.across_data(glued), rp.ablation_across(glued))
     assert len(sentences) == 6 and second in sentences[-1]
     assert "Contrastive learning helps PPR(light): stronger than claimed" in sentences[-1]
+    second_words = prose.conclude("ablation", glued["ablation"], rp.ablation_claims("aliec_"))
+    assert "1 stronger than claimed" in second_words and "+0.0090 [+0.0040, +0.0130]" in second_words
     none = prose.findings(rp.evaluate_claims({}), rp.across_data({}), rp.ablation_across({}))
     assert "was not run in this build" in none[-1]
