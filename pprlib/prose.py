@@ -37,6 +37,7 @@ from pprlib.reproduction import (
     claim_for,
     outcome,
     scored,
+    simpler_method,
 )
 from pprlib.summary import dataset_labels
 from pprlib.variant import GOALS, INTERVENTIONS, MEASURES, REFERENCE, VARIANT, meets_goal
@@ -78,6 +79,9 @@ def conclude(chapter: str, values: dict, claims: list[Claim] | None = None) -> s
             sentence += f": ours {o.ours}{paper_side} ({o.evidence})"
         elif o.verdict != NOT_COMPARABLE:
             sentence += f": {o.ours} ({o.evidence})"
+        simpler = simpler_method(claim, {chapter: values})
+        if simpler:  # the simplest strong baseline, beside the claim
+            sentence += f"; a simpler method does better than the reference: {simpler}"
         lines.append(sentence + ".")
     return " ".join(lines)
 

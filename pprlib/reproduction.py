@@ -294,11 +294,41 @@ def scored(verdict: str) -> bool:
     return verdict not in (MIXED, NOT_COMPARABLE)
 
 
+_FEW_BASELINES = (("the profile model alone", "few_base_profile"), ("the most popular items", "few_base_pop"))
+_ZERO_BASELINES = (("the profile model alone", "zero_base_profile"),
+                   ("the cold users' most popular first clicks", "zero_base_popcold"))
+SIMPLE_BASELINES = {"few_light": _FEW_BASELINES, "few_full": _FEW_BASELINES,
+             "zero_light": _ZERO_BASELINES, "zero_full": _ZERO_BASELINES}
+"""The simplest strong baselines beside a claim, by claim key: (label, name of the effect the
+claim's chapter glues for the baseline against the claim's reference, ft)."""
+
+
+def simpler_method(claim: Claim, glued_by_chapter: dict[str, dict]) -> str:
+    """The simplest method that beats the claim's reference, with its effect: the baseline of
+    :data:`SIMPLE_BASELINES` with the largest estimate among those whose 95 % interval lies above 0
+    ("" when none does, or the chapter glued none)."""
+    if not isinstance(claim.check, Judged):
+        return ""
+    glued = glued_by_chapter.get(claim.chapter, {})
+    found = []
+    for label, name in SIMPLE_BASELINES.get(claim.check.paper_key, ()):
+        try:
+            e = _effect(glued, glue_key("ev", name, claim.check.dataset))
+        except Missing:
+            continue
+        if e.lo > 0:
+            found.append((e.estimate, label, e))
+    if not found:
+        return ""
+    _, label, e = max(found, key=lambda t: t[0])
+    return f"{label} beats ft by {e.text()} {claim.check.unit}"
+
+
 def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | None = None) -> pd.DataFrame:
     """One row per claim: chapter, claim, the paper's number, ours (effect and 95 % interval),
     the paper's effect in our units (``δ``), the MDE, p, Holm-adjusted p over the scored
-    claims, the evidence and the verdict, plus the numbers (``effect``, ``lo``, ``hi``,
-    ``delta``) for figures. A chapter that is absent (not in this book or not executed)
+    claims, the evidence and the verdict, a simpler method that beats the claim's reference
+    (:func:`simpler_method`), plus the numbers (``effect``, ``lo``, ``hi``, ``delta``) for figures. A chapter that is absent (not in this book or not executed)
     makes its claims *not comparable*."""
     rows = []
     for claim in claims or CLAIMS:
@@ -309,6 +339,7 @@ def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | Non
                      "δ (paper, our units)": _fmt_delta(o.delta, pe) if pe and math.isfinite(o.delta) else "—",
                      "ours": o.ours, "MDE": e.mde if e else math.nan, "p": e.p if e else math.nan,
                      "evidence": o.evidence, "verdict": o.verdict,
+                     "simpler method": simpler_method(claim, glued_by_chapter) or "—",
                      "effect": e.estimate if e else math.nan, "lo": e.lo if e else math.nan,
                      "hi": e.hi if e else math.nan, "delta": o.delta})
     table = pd.DataFrame(rows)

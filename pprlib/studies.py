@@ -26,7 +26,7 @@ from pprlib.comparison import Comparison
 from pprlib.comparisons import choose_lr, compare
 from pprlib.context import Context
 from pprlib.methods import METHODS, VARIANTS, find, method
-from pprlib.runs import TuneSettings
+from pprlib.runs import TuneSettings, instances
 
 ABLATION_MODES = ("light", "full")
 
@@ -271,19 +271,42 @@ def sensitivity(ctx: Context, grid: dict[str, list], methods=("PPR(light)",),
     return pd.concat(frames, ignore_index=True)
 
 
-def sparsity_trend(tidy: pd.DataFrame, method: str, low: int, high: int, metric: str = "NDCG@10") -> dict:
-    """Is ``method``'s improvement over ft larger at ``low`` clicks than at ``high``? The
-    difference of improvements (percentage points, ``diff``) with its interval over seeds as an
-    :class:`~pprlib.evidence.Effect` dict (``effect``; seeds only: the improvements are ratios
-    of means over different instance sets) and its p-value (``p_seeds``)."""
-    part = tidy[(tidy.method == method) & (tidy.metric == metric)].pivot_table(
-        index="seed", columns="k", values="improvement")
-    if low not in part or high not in part:
-        raise ValueError(f"no sparsity results for {method} at k={low} and k={high}")
-    gap = (part[low] - part[high]).dropna()
-    effect = evidence.effect_of_differences(gap.to_numpy()[:, None]) if len(gap) else None
-    return {"diff": float(gap.mean()), "p_seeds": effect.p if effect else float("nan"), "n_seeds": int(len(gap)),
-            "effect": effect.as_dict() if effect else None}
+def improvement_contributions(a: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Each instance's share of the improvement ``100 * (mean(a) / mean(f) - 1)`` of a method
+    (per-instance metric ``a``) over its reference (``f``), linearized (the delta method for a
+    ratio of means): their mean is the improvement exactly."""
+    ratio = a.mean() / f.mean()
+    return 100 * (ratio - 1) + 100 * (a - ratio * f) / f.mean()
+
+
+def trend_contributions(a_low: np.ndarray, f_low: np.ndarray, a_high: np.ndarray, f_high: np.ndarray,
+                        in_low: np.ndarray) -> np.ndarray:
+    """Per instance of the larger set (histories of at most ``high`` clicks), its share of the
+    improvement at ``low`` minus the improvement at ``high``: the instances at ``low`` are the
+    subset ``in_low`` of the larger set (same order), so each carries its share at ``low``
+    scaled by the sets' sizes, minus its share at ``high``. Their mean is the trend exactly."""
+    low = np.zeros(len(in_low))
+    low[in_low] = improvement_contributions(a_low, f_low) * len(in_low) / in_low.sum()
+    return low - improvement_contributions(a_high, f_high)
+
+
+def sparsity_trend(ctx: Context, method: str, low: int, high: int, reference: str = "ft",
+                   metric: str = "NDCG@10") -> evidence.Effect:
+    """Is ``method``'s improvement over ``reference`` (in %) larger with at most ``low`` clicks of
+    history than with at most ``high``? The difference of improvements (percentage points) of
+    the runs of :func:`sparsity` (cached), as an :class:`~pprlib.evidence.Effect` whose interval
+    covers seeds and test instances: per seed, each instance's linearized share of the trend
+    (:func:`trend_contributions`; the instances at ``low`` are among those at ``high``)."""
+    results = {k: fair_compare(ctx, [reference, method], ctx.settings(k_shot=int(k)), "few") for k in (low, high)}
+    settings = ctx.settings(k_shot=int(high))
+    in_low = instances(ctx.split, settings.test, "few", int(high)).positions <= low
+    seeds = [s for s in results[high].seeds if s in results[low].seeds]
+    if not seeds:
+        raise ValueError(f"no seed ran {method} and {reference} at both k={low} and k={high}")
+    rows = [trend_contributions(*(results[k].per_instance[(m, s)][metric] for k in (low,) for m in (method, reference)),
+                                *(results[high].per_instance[(m, s)][metric] for m in (method, reference)), in_low)
+            for s in seeds]
+    return evidence.effect_of_differences(np.stack(rows))
 
 
 def slug(name: str) -> str:

@@ -22,7 +22,8 @@ SUMMARY_COLUMNS = {"claim": "claim", "interval": "our effect [95% interval]", "�
 in our units) -> its short label on the page."""
 
 DETAIL_COLUMNS = {"chapter": "chapter", "claim": "claim", "paper": "the paper reports", "ours": "ours (unit, relative)",
-                  "δ (paper, our units)": "paper's δ (source)", "p": "p", "evidence": "evidence"}
+                  "δ (paper, our units)": "paper's δ (source)", "p": "p", "evidence": "evidence",
+                  "simpler method": "a simpler method that beats the reference"}
 """The summary page's second table: where each δ comes from, and the evidence in full."""
 
 

@@ -335,17 +335,20 @@ def test_mde_and_effect_text_never_print_nan():
     assert one.text() == "+0.5000 [no interval]"
 
 
-def test_sparsity_trend_carries_a_seed_level_effect():
-    import pandas as pd
-
+def test_the_sparsity_trend_linearized_per_instance_keeps_its_value():
+    """Each instance's share of an improvement (a ratio of means) and of a trend (improvement at
+    a small k minus at a large k, the small k's instances among the large k's) average to the
+    quantity itself, so the trend's interval can cover instances as a mean's does."""
     from pprlib import studies
 
-    rows = [{"method": "PPR(light)", "metric": "NDCG@10", "seed": s, "k": k, "improvement": v}
-            for s, (low, high) in enumerate([(1.0, 0.2), (0.8, 0.1), (1.2, 0.5)]) for k, v in ((1, low), (7, high))]
-    trend = studies.sparsity_trend(pd.DataFrame(rows), "PPR(light)", 1, 7)
-    e = ev.Effect.from_dict(trend["effect"])
-    assert e.estimate == pytest.approx(trend["diff"]) and e.n_seeds == 3 and e.n_instances == 1
-    assert "training randomness only" in e.note and e.p == pytest.approx(trend["p_seeds"])
+    rng = np.random.default_rng(4)
+    a, f = rng.random(50), rng.random(50)
+    assert studies.improvement_contributions(a, f).mean() == pytest.approx(100 * (a.mean() / f.mean() - 1))
+    in_low = rng.random(80) < 0.4
+    a_low, f_low, a_high, f_high = rng.random(in_low.sum()), rng.random(in_low.sum()), rng.random(80), rng.random(80)
+    d = studies.trend_contributions(a_low, f_low, a_high, f_high, in_low)
+    want = 100 * (a_low.mean() / f_low.mean() - 1) - 100 * (a_high.mean() / f_high.mean() - 1)
+    assert len(d) == 80 and d.mean() == pytest.approx(want)
 
 
 def test_profile_f1_effect_pairs_seeds():

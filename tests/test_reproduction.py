@@ -175,7 +175,7 @@ def test_the_table_columns_carry_the_effects_numbers():
              "prompts": {"light_share_cikm": 0.6, "light_share_aliec": 0.9}}
     table = rp.evaluate_claims(glued, claims)
     assert list(table.columns) == ["chapter", "claim", "paper", "δ (paper, our units)", "ours", "MDE", "p", "p (Holm)",
-                                   "evidence", "verdict", "effect", "lo", "hi", "delta"]
+                                   "evidence", "verdict", "simpler method", "effect", "lo", "hi", "delta"]
     judged, share = table.iloc[0], table.iloc[1]
     assert (judged.chapter, judged.claim) == ("few_shot", "Few-shot: PPR(full) beats ft")
     assert (judged.effect, judged.lo, judged.hi, judged.MDE, judged.p) == (0.01, 0.004, 0.016, 0.005, 0.001)
@@ -305,3 +305,19 @@ def test_the_ablations_second_dataset_is_judged_read_and_counted():
     assert "1 stronger than claimed" in second_words and "+0.0090 [+0.0040, +0.0130]" in second_words
     none = prose.findings(rp.evaluate_claims({}), rp.across_data({}), rp.ablation_across({}))
     assert "was not run in this build" in none[-1]
+
+
+def test_a_simpler_method_that_beats_the_reference_is_named_beside_the_claim():
+    """Where the profile model alone (or popularity) beats ft, the summary and the chapter's
+    conclusion say so beside the claim; a baseline whose interval reaches 0 is not named."""
+    glued = {"zero_shot": {"ev_zero_full": _effect(0.015, 0.01, 0.02),
+                           "ev_zero_base_profile": _effect(0.023, 0.012, 0.034),
+                           "ev_zero_base_popcold": _effect(0.03, -0.01, 0.07)}}  # larger, but not above 0
+    row = rp.evaluate_claims(glued).set_index("claim").loc["Zero-shot: PPR(full) beats ft (the profile model)"]
+    assert row["simpler method"] == "the profile model alone beats ft by +0.0230 [+0.0120, +0.0340] NDCG@10"
+    words = prose.conclude("zero_shot", glued["zero_shot"])
+    assert "a simpler method does better than the reference: the profile model alone beats ft" in words
+    quiet = {"zero_shot": {"ev_zero_full": _effect(0.015, 0.01, 0.02), "ev_zero_base_profile": _effect(0.0, -0.01, 0.01)}}
+    assert rp.evaluate_claims(quiet).set_index("claim").loc["Zero-shot: PPR(full) beats ft (the profile model)",
+                                                            "simpler method"] == "—"
+    assert "simpler method" not in prose.conclude("zero_shot", quiet["zero_shot"])

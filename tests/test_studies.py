@@ -122,15 +122,15 @@ def test_noise_drop_test_pairs_instances_across_rates(ctx):
     assert out["effect"]["n_seeds"] == 2  # the seeds are kept apart, not averaged
 
 
-def test_sparsity_trend_is_a_difference_of_improvements():
-    import pandas as pd
-
-    tidy = pd.DataFrame([{"k": k, "method": "PPR(light)", "seed": s, "metric": "NDCG@10", "improvement": v}
-                         for (k, s), v in {(1, 0): 2.0, (1, 1): 3.0, (7, 0): 1.0, (7, 1): 1.5}.items()])
-    out = studies.sparsity_trend(tidy, "PPR(light)", 1, 7)
-    assert out["diff"] == pytest.approx(1.25) and out["n_seeds"] == 2
-    with pytest.raises(ValueError, match="k=3"):
-        studies.sparsity_trend(tidy, "PPR(light)", 3, 7)
+def test_sparsity_trend_is_a_difference_of_improvements_with_an_interval_over_seeds_and_instances(ctx):
+    tidy = studies.sparsity(ctx, [1, 3], methods=("ft", "PPR(light)"))
+    e = studies.sparsity_trend(ctx, "PPR(light)", 1, 3)
+    per_seed = tidy[(tidy.method == "PPR(light)") & (tidy.metric == "NDCG@10")].pivot_table(
+        index="seed", columns="k", values="improvement")
+    assert e.estimate == pytest.approx(float((per_seed[1] - per_seed[3]).mean()))  # the seeds' mean trend, exactly
+    high = runs.instances(ctx.split, "test", "few", 3)
+    assert e.n_seeds == per_seed.shape[0] == 2 and e.n_instances == len(high)  # instances count, not only seeds
+    assert e.lo < e.estimate < e.hi
 
 
 def test_universality_runs_every_backbone(ctx):
