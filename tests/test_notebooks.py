@@ -278,7 +278,8 @@ def test_sparsity_chapter_improvements_are_finite(executed):
     assert g["sparsity_ks"] == book.load_profile("tiny")["k_shots"]
     assert "HIT@10" in g["sparsity_table"]
     for key in ("light", "full"):
-        assert g[f"diff_sparsity_{key}"] == pytest.approx(g[f"sparsity_low_{key}"] - g[f"sparsity_high_{key}"], abs=1e-6)
+        # the linearized trend (float64 over instances) equals the seeds' mean trend up to float32 rounding
+        assert g[f"diff_sparsity_{key}"] == pytest.approx(g[f"sparsity_low_{key}"] - g[f"sparsity_high_{key}"], abs=1e-4)
 
 
 def test_universality_chapter_has_every_backbone(executed):
