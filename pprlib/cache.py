@@ -69,6 +69,8 @@ def _canonical(value: Any) -> Any:
         for f in dataclasses.fields(value):
             if f.metadata.get("cosmetic"):
                 continue
+            if f.metadata.get("added") and getattr(value, f.name) == f.default:
+                continue  # a field added later, at its default: the results computed before it keep their keys
             out[f.name] = _canonical(getattr(value, f.name))
         return out
     if isinstance(value, dict):

@@ -88,8 +88,8 @@ class Method:
 
 
 def _ppr(mode: str, variant: str | None, key: str, label: str, views=VIEWS, contrastive: bool = True,
-         prompt: str = "personalized", loss: str = "bpr", warm: str = "none") -> Method:
-    return Method("model", key, PPRConfig(prompt=prompt), mode, contrastive=contrastive, views=views,
+         prompt: str = "personalized", loss: str = "bpr", warm: str = "none", width: int = 1) -> Method:
+    return Method("model", key, PPRConfig(prompt=prompt, width=width), mode, contrastive=contrastive, views=views,
                   variant=variant, loss=loss, warm=warm, label=label)
 
 
@@ -126,6 +126,8 @@ METHODS: dict[str, Method] = {
                                          warm="validation"),
     "PPR(light) + softmax": _ppr("light", None, "light_ce", "PPR(light) tuned with a softmax over every item",
                                  loss="ce"),
+    "PPR(light), 4x wider": _ppr("light", None, "light_wide",
+                                 "PPR(light), prompt generator and profile model with hidden width 4d", width=4),
     "PPR(light) + warm users": _ppr("light", None, "light_warm",
                                     "PPR(light) tuned on the warm users' profiles and first clicks too",
                                     warm="tuning"),

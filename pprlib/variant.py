@@ -38,12 +38,13 @@ INTERVENTIONS: dict[str, str] = {
     "optimization: the budget (twice the epochs and patience)": OPTIMIZATION["budget"],
     "validation noise: a tenth of the warm users added to validation": "PPR(light) + warm validation",
     "the loss: one sampled negative per target (softmax instead)": "PPR(light) + softmax",
+    "capacity: generator and profile model of hidden width d (4d instead)": "PPR(light), 4x wider",
     "the data: the cold users' profiles only (warm users' added)": "PPR(light) + warm users",
     "all three: PPR(warm)": "PPR(warm)",
 }
 """Each candidate limit and what removes it: PPR(light) with one field of its method changed (or,
 for the optimization rows, one tuning setting: :func:`optimization_runs`); the last row removes
-validation noise, the loss and the data together."""
+validation noise, the loss and the data together (capacity is not among them: see the chapter)."""
 
 
 def optimization_runs(ctx, targets: str, lr: float, seeds, base=None) -> Comparison:

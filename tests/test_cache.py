@@ -293,3 +293,20 @@ def test_cached_computes_once_when_processes_race(tmp_path):
     outs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert outs == ["10", "10"]
     assert (tmp_path / "log").read_text().count("computed") == 1
+
+
+def test_a_field_added_later_keeps_the_keys_of_earlier_results_at_its_default():
+    """A setting added to a config later (``metadata={"added": True}``) is left out of the key
+    while at its default, so every result computed before it keeps its key; set, it counts."""
+    import dataclasses
+
+    from pprlib.cache import config_key
+
+    old = dataclasses.make_dataclass("C", [("a", int, 1)], frozen=True)
+    new = dataclasses.make_dataclass("C", [("a", int, 1), ("b", int, dataclasses.field(default=1, metadata={"added": True}))],
+                                     frozen=True)
+    assert config_key(old()) == config_key(new())
+    assert config_key(new(b=4)) != config_key(new())
+    from pprlib.models.ppr import PPRConfig
+
+    assert config_key(PPRConfig(width=4)) != config_key(PPRConfig())

@@ -243,3 +243,16 @@ def test_trim_to_targets_keeps_every_column_up_to_the_last_target():
     assert trim_to_targets(batch, torch.zeros(4, 5, dtype=torch.bool)) is batch  # no target: nothing to cut
     mask[0, 4] = True
     assert trim_to_targets(batch, mask) is batch
+
+
+def test_the_width_setting_widens_the_generator_and_the_profile_model_only():
+    from pprlib.models.ppr import PPRConfig, PPRModel, count_parameters
+
+    narrow, wide = (PPRModel(50, [3, 4], ppr=PPRConfig(width=w)) for w in (1, 4))
+    d = narrow.backbone_cfg.d
+    assert wide.prompt.net[0].out_features == 4 * d == 4 * narrow.prompt.net[0].out_features
+    assert wide.profile_model[0].out_features == 4 * d
+    assert count_parameters(wide, "light") > count_parameters(narrow, "light")
+    assert sum(p.numel() for p in wide.backbone.parameters()) == sum(p.numel() for p in narrow.backbone.parameters())
+    with pytest.raises(ValueError, match="width"):
+        PPRConfig(width=0)

@@ -34,7 +34,8 @@ def world():
     ceilings, none, profile = _ceilings(rng)
     shares = {"PPR(light)": 0.1, variant.OPTIMIZATION["rate grid"]: 0.12, variant.OPTIMIZATION["budget"]: 0.1,
               "PPR(light) + warm validation": 0.1, "PPR(light) + softmax": 0.4,
-              "PPR(light) + warm users": 0.3, "PPR(warm)": 0.7, "ft": -0.5, "profile model": 0.2,
+              "PPR(light) + warm users": 0.3, "PPR(light), 4x wider": 0.12, "PPR(warm)": 0.7, "ft": -0.5,
+              "profile model": 0.2,
               "profile model (warm)": 0.65}
     return ceilings, _result(rng, none, shares), none, profile, shares
 

@@ -14,7 +14,7 @@ freezes what a tuning mode does not tune.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -36,6 +36,9 @@ class PPRConfig:
     n_prompt: int = 1
     profile_model: bool = True
     use_sequence: bool = True  # False: the profile model alone (u_s = 0), a baseline
+    # hidden width of the prompt generator and of the profile model, in multiples of d (the
+    # paper does not give it; 1 is the book's choice); added later: left out of cache keys at 1
+    width: int = field(default=1, metadata={"added": True})
 
     def __post_init__(self) -> None:
         if self.prompt not in ("personalized", "shared", "none"):
@@ -44,6 +47,8 @@ class PPRConfig:
             raise ValueError(f"PPRConfig.n_prompt (prompt length) must be an integer >= 1, got {self.n_prompt!r}")
         if not self.use_sequence and not self.profile_model:
             raise ValueError("PPRConfig: without the sequence the profile model is required")
+        if not isinstance(self.width, int) or isinstance(self.width, bool) or self.width < 1:
+            raise ValueError(f"PPRConfig.width (hidden width in multiples of d) must be an integer >= 1, got {self.width!r}")
 
 
 @dataclass(frozen=True)
@@ -133,12 +138,12 @@ class PPRModel(nn.Module):
         needs_profile = self.ppr_cfg.prompt == "personalized" or self.ppr_cfg.profile_model
         self.profile_emb = (profile_encoder or ProfileEmbedding(field_sizes, d)) if needs_profile else None
         if self.ppr_cfg.prompt == "personalized":
-            self.prompt = PromptGenerator(self.profile_emb.width, d, self.ppr_cfg.n_prompt)
+            self.prompt = PromptGenerator(self.profile_emb.width, d, self.ppr_cfg.n_prompt, hidden=self.ppr_cfg.width * d)
         elif self.ppr_cfg.prompt == "shared":
             self.prompt = SharedPrompt(d, self.ppr_cfg.n_prompt)
         else:
             self.prompt = None
-        self.profile_model = mlp(self.profile_emb.width, d, d) if self.ppr_cfg.profile_model else None
+        self.profile_model = mlp(self.profile_emb.width, self.ppr_cfg.width * d, d) if self.ppr_cfg.profile_model else None
 
     # parameter groups -------------------------------------------------------------------------
     def groups(self) -> dict[str, list[nn.Parameter]]:
