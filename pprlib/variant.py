@@ -39,6 +39,7 @@ INTERVENTIONS: dict[str, str] = {
     "validation noise: a tenth of the warm users added to validation": "PPR(light) + warm validation",
     "the loss: one sampled negative per target (softmax instead)": "PPR(light) + softmax",
     "capacity: generator and profile model of hidden width d (4d instead)": "PPR(light), 4x wider",
+    "the input: a frozen backbone fed a prompt-only sequence it never saw (tuned too: PPR(full))": "PPR(full)",
     "the data: the cold users' profiles only (warm users' added)": "PPR(light) + warm users",
     "all three: PPR(warm)": "PPR(warm)",
 }

@@ -34,7 +34,8 @@ def world():
     ceilings, none, profile = _ceilings(rng)
     shares = {"PPR(light)": 0.1, variant.OPTIMIZATION["rate grid"]: 0.12, variant.OPTIMIZATION["budget"]: 0.1,
               "PPR(light) + warm validation": 0.1, "PPR(light) + softmax": 0.4,
-              "PPR(light) + warm users": 0.3, "PPR(light), 4x wider": 0.12, "PPR(warm)": 0.7, "ft": -0.5,
+              "PPR(light) + warm users": 0.3, "PPR(light), 4x wider": 0.12, "PPR(full)": 0.1, "PPR(warm)": 0.7,
+              "ft": -0.5,
               "profile model": 0.2,
               "profile model (warm)": 0.65}
     return ceilings, _result(rng, none, shares), none, profile, shares
@@ -49,7 +50,7 @@ def test_captured_is_the_method_above_the_profile_blind_scorer_per_seed_and_inst
     assert e.reference_mean == pytest.approx(none.mean())
     assert variant.value_of_profile(ceilings) == pytest.approx((profile - none).mean())
     with pytest.raises(ValueError, match="did not run"):
-        variant.captured(result, ceilings, "PPR(full)")
+        variant.captured(result, ceilings, "PPR(full) w/o CL")
     short = Comparison({k: {"NDCG@10": v["NDCG@10"][:10]} for k, v in result.per_instance.items()}, {}, {})
     with pytest.raises(ValueError, match="instances"):
         variant.captured(short, ceilings, "PPR(warm)")
@@ -116,7 +117,7 @@ def test_the_variant_is_judged_against_each_method_with_the_smallest_effect_of_i
 
     _, result, *_ = world
     table = variant.versus_table(result).set_index("against")
-    assert list(table.index) == ["ft", "PPR(light)", "profile model", "profile model (warm)"]  # PPR(full) did not run
+    assert list(table.index) == ["ft", "PPR(light)", "PPR(full)", "profile model", "profile model (warm)"]
     ft = result.effect("PPR(warm)", "ft")
     assert table.loc["ft", "estimate"] == pytest.approx(ft.estimate) and table.loc["ft", "verdict"] == "better"
     assert table.loc["ft", "smallest effect of interest"] == f"{paper.SMALLEST_EFFECT * ft.reference_mean:+.4f}"
@@ -128,7 +129,7 @@ def test_the_variant_is_judged_against_each_method_with_the_smallest_effect_of_i
     text = prose.versus_sentence(variant.versus_table(result), "zero-shot")
     assert text.startswith("In zero-shot, PPR(warm) is better than ft (") and "PPR(light)" in text
     assert variant.versus_view(variant.versus_table(result)).loc["ft", "verdict"] == "better"
-    assert "did not run" in prose.versus_sentence(variant.versus_table(result, variant="PPR(full)"), "zero-shot")
+    assert "did not run" in prose.versus_sentence(variant.versus_table(result, variant="PPR(full) w/o CL"), "zero-shot")
 
 
 def test_the_finding_reports_both_kinds_and_the_goal(world):
