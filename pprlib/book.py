@@ -406,6 +406,8 @@ def build(build_dir: Path | None = None, *, strict: bool = True, log=print) -> P
     stage.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, stage / name)
+    if (ROOT / "_static").is_dir():  # the book's own CSS, which Jupyter Book links in every page
+        shutil.copytree(ROOT / "_static", stage / "_static")
     for path in (ROOT / "book").rglob("*"):
         rel = path.relative_to(ROOT)
         if path.is_dir() or ".ipynb_checkpoints" in rel.parts:

@@ -73,8 +73,9 @@ class Comparison:
 
     def summary(self, metric_names=("NDCG@10", "HIT@10", "AUC"), reference: str | None = "ft") -> pd.DataFrame:
         """mean ± std over seeds per method, and each method's paired effect on the first metric
-        against ``reference`` with its 95 % interval over seeds and instances, p and MDE
-        (:meth:`effect`); a method that does not vary over seeds shows "± 0.0000"."""
+        against ``reference`` with its 95 % interval over seeds and instances, p and MDE (in the
+        first metric's unit, which its header names; :meth:`effect`); a method that does not vary
+        over seeds shows "± 0.0000"."""
         tidy = self.tidy()
         table = {}
         for m in self.methods:
@@ -83,12 +84,12 @@ class Comparison:
                 vals = tidy[(tidy.method == m) & (tidy.metric == k)].value
                 row[k] = f"{vals.mean():.4f} ± {vals.std(ddof=1):.4f}" if len(vals) > 1 else f"{vals.mean():.4f} (1 run)"
             if reference is not None and reference in self.methods:
-                name = f"Δ{metric_names[0]} vs {reference} [95% interval]"
+                name, mde = f"Δ{metric_names[0]} vs {reference} [95% interval]", f"MDE ({metric_names[0]})"
                 if m == reference:
-                    row |= {name: "—", "p": "—", "MDE": "—"}
+                    row |= {name: "—", "p": "—", mde: "—"}
                 else:
                     e = self.effect(m, reference, metric_names[0])
-                    row |= {name: e.text(), "p": evidence.format_p(e.p), "MDE": evidence.format_mde(e.mde)}
+                    row |= {name: e.text(), "p": evidence.format_p(e.p), mde: evidence.format_mde(e.mde)}
             row["seeds"] = f"{len(tidy[(tidy.method == m) & (tidy.metric == metric_names[0])])}"
             table[m] = row
         return pd.DataFrame(table).T
@@ -136,8 +137,9 @@ def settings_table(results: dict[str, Comparison], methods, reference: str = "ft
                    metric: str = "NDCG@10") -> pd.DataFrame:
     """The same methods under several settings (``results``: a comparison per setting's name):
     per setting and method, the mean ``metric`` over seeds, the effect over ``reference`` with its
-    95 % interval over seeds and instances (:meth:`Comparison.effect`) and the median epoch the
-    runs kept, formatted for the page. Rows: (setting, method)."""
+    95 % interval over seeds and instances (:meth:`Comparison.effect`) and its MDE (both in
+    ``metric``'s unit, which their headers name) and the median epoch the runs kept, formatted for
+    the page. Rows: (setting, method)."""
     rows = {}
     for setting, result in results.items():
         means = result.tidy().query("metric == @metric").groupby("method").value.mean()
@@ -145,8 +147,8 @@ def settings_table(results: dict[str, Comparison], methods, reference: str = "ft
             effect = result.effect(m, reference, metric) if m != reference else None
             epochs = best_epochs(result, m)
             rows[setting, m] = {metric: f"{means[m]:.4f}",
-                                f"vs {reference} [95% interval]": effect.text() if effect else "—",
-                                "MDE": evidence.format_mde(effect.mde) if effect else "—",
+                                f"Δ{metric} vs {reference} [95% interval]": effect.text() if effect else "—",
+                                f"MDE ({metric})": evidence.format_mde(effect.mde) if effect else "—",
                                 "median epoch kept": f"{np.median(epochs):g}" if epochs else "—"}
     table = pd.DataFrame(rows).T
     table.index.names = ["setting", "method"]

@@ -164,10 +164,12 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 def format_number(value, digits: int = 4) -> str:
     """Any number as a table cell or sentence shows it: from ``10 ** (digits - 1)`` up, a whole
     number with thousands separators; below, ``digits`` significant digits (so a count is "62",
-    never "62.0"); under 0.001, "1.9 × 10⁻⁵" rather than "1.92e-05". Booleans and text are
-    shown as they are, a missing value as "—"."""
-    if value is None or isinstance(value, (bool, str)):
-        return "—" if value is None else str(value)
+    never "62.0"); under 0.001, "1.9 × 10⁻⁵" rather than "1.92e-05". A truth value is shown as
+    "yes" / "no", text as it is, a missing value as "—"."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if value is None or isinstance(value, str):
+        return "—" if value is None else value
     v = float(value)
     if not math.isfinite(v):
         return "—"

@@ -64,15 +64,45 @@ def preference_frame(data: InteractionData, field: str, top: int = 12) -> pd.Dat
     return share
 
 
-def preference_heatmap(data: InteractionData, field: str, ax=None, title: str | None = None):
-    """How a profile field shapes which items users click."""
+PREFERENCE_CMAP = "mako_r"
+"""The one colour map of the preference heatmaps."""
+
+
+def preference_table(data: InteractionData, field: str) -> pd.DataFrame:
+    """:func:`preference_frame` as a grid, in %: one row per value of ``field``, one column per
+    item group, a cell the share of that value's clicks that go to the group."""
     share = preference_frame(data, field)
     label = share.columns[1]
-    table = share.pivot_table(index=field, columns=label, values="share", observed=False).fillna(0)
+    return 100 * share.pivot_table(index=field, columns=label, values="share", observed=False).fillna(0)
+
+
+def preference_heatmap(data: InteractionData, field: str, ax=None, title: str | None = None,
+                       vmin: float | None = None, vmax: float | None = None, cbar: bool = True, cbar_ax=None):
+    """How a profile field shapes which items users click: the share (%) of each value's clicks
+    per item group. ``vmin`` / ``vmax`` fix the colour scale (:func:`preference_heatmaps` gives
+    several panels one scale)."""
+    table = preference_table(data, field)
     ax = ax or plt.subplots(figsize=(7, 3.5))[1]
-    sns.heatmap(table, cmap="mako_r", ax=ax, cbar_kws={"label": "share of clicks"})
+    sns.heatmap(table, cmap=PREFERENCE_CMAP, ax=ax, vmin=vmin, vmax=vmax, cbar=cbar, cbar_ax=cbar_ax,
+                cbar_kws={"label": f"share of the {field} group's clicks (%)"} if cbar else None)
     ax.set(title=title or f"{field} shapes preferences")
     return ax
+
+
+def preference_heatmaps(datasets: dict, field: str, width: float = 12, height: float = 3.6):
+    """:func:`preference_heatmap` of each dataset (``datasets``: title -> data) side by side,
+    on one colour scale (the same map, limits from 0 to the largest share of any panel) with one
+    colour bar: a cell of one panel and a cell of another are compared by their colours."""
+    tables = {title: preference_table(data, field) for title, data in datasets.items()}
+    vmax = max(float(t.to_numpy().max()) for t in tables.values())
+    fig = plt.figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, len(tables) + 1, sharey=False, width_ratios=[1] * len(tables) + [0.04])
+    for k, (title, data) in enumerate(datasets.items()):
+        preference_heatmap(data, field, ax=axes[k], title=title, vmin=0.0, vmax=vmax, cbar=k == 0,
+                           cbar_ax=axes[-1] if k == 0 else None)
+        if k:
+            axes[k].set(ylabel="", yticklabels=[])
+    return fig
 
 
 def training_curve(history: pd.DataFrame, metric: str = "val/NDCG@10", ax=None, title: str | None = None):
@@ -182,45 +212,67 @@ def effect_plot(effects: dict, paper: dict | None = None, ax=None, title: str | 
 
 
 ARCHITECTURE_BOXES = {  # name: (x, y, text, tuned by PPR(light))
-    "profile": (0.07, 0.80, "profile fields\n(gender, age, ...)", None),
-    "embed": (0.27, 0.80, "field\nembeddings", True),
-    "generator": (0.47, 0.80, "prompt generator\n(2-layer MLP)", True),
-    "prefix": (0.68, 0.80, "prefix tokens\np₁ … pₙ", None),
-    "clicks": (0.47, 0.45, "item embeddings\nv₁ … v_k (clicks)", False),
-    "transformer": (0.80, 0.45, "causal Transformer\nover [p₁…pₙ, v₁…v_k]", False),
-    "profile_model": (0.27, 0.07, "profile model", True),
-    "ua": (0.47, 0.07, "u_a", None),
-    "us": (0.80, 0.26, "u_s (last position)", None),
-    "score": (0.70, 0.07, "score (u_s + u_a)·v\nof each candidate", None),
+    "profile": (0.08, 0.86, "profile\n(gender, age, ...)", None),
+    "embed": (0.30, 0.86, "field embeddings\n$x_u$", True),
+    "generator": (0.54, 0.86, "prompt generator\n(2-layer MLP)", True),
+    "prefix": (0.83, 0.86, "prompt tokens\n$p_1 \\ldots p_n$", None),
+    "clicks": (0.52, 0.55, "clicked items'\nembeddings $v_1 \\ldots v_k$", False),
+    "transformer": (0.83, 0.55, "backbone: causal Transformer\nover $[p_1 \\ldots p_n, v_1 \\ldots v_k]$", False),
+    "us": (0.83, 0.27, "$u_s$\n(at the last position)", None),
+    "profile_model": (0.30, 0.27, "profile model\n(MLP)", True),
+    "ua": (0.54, 0.27, "$u_a$", None),
+    "score": (0.685, 0.04, "score of each candidate $v$:\n$(u_s + u_a) \\cdot v$", None),
 }
-"""The boxes of :func:`architecture`: position, label and whether PPR(light) tunes the part
-(True), keeps it frozen (False) or it holds no parameters (None). PPR(full) tunes every part."""
+"""The boxes of :func:`architecture`: centre (axes fraction), label and whether PPR(light) tunes
+the part (True), keeps it frozen (False) or it holds no parameters (None). PPR(full) tunes every
+part."""
 
 ARCHITECTURE_ARROWS = [("profile", "embed"), ("embed", "generator"), ("generator", "prefix"),
                        ("prefix", "transformer"), ("clicks", "transformer"), ("transformer", "us"),
-                       ("profile", "profile_model"), ("profile_model", "ua"), ("ua", "score"), ("us", "score")]
+                       ("embed", "profile_model"), ("profile_model", "ua"), ("ua", "score"), ("us", "score")]
+"""The data flow of :func:`architecture`, one arrow per pair (from, to): the profile becomes a
+prompt in front of the clicks, the backbone reads both and gives u_s; the profile model gives
+u_a; the score adds the two."""
+
+
+def _box_edge(centre, half, towards):
+    """Where the segment from a box's ``centre`` (half-sizes ``half``) towards the point
+    ``towards`` leaves the box."""
+    (x, y), (w, h) = centre, half
+    dx, dy = towards[0] - x, towards[1] - y
+    scale = min(w / abs(dx) if dx else np.inf, h / abs(dy) if dy else np.inf)
+    return x + dx * scale, y + dy * scale
 
 
 def architecture(ax=None):
     """PPR's architecture as a diagram drawn by code (so the book builds offline): the profile
-    becomes prefix tokens in front of the clicks; the colours say what PPR(light) tunes."""
-    from matplotlib.patches import Patch
+    becomes prompt tokens in front of the clicks; arrows show the data flow; the colours say
+    what PPR(light) tunes. Boxes and arrows are placed in axes coordinates, their ends computed
+    from the boxes' sizes there, so the arrowheads stay at the boxes' edges at any resolution."""
+    from matplotlib.patches import FancyArrowPatch, Patch
 
-    ax = ax or plt.subplots(figsize=(9, 4.2))[1]
+    ax = ax or plt.subplots(figsize=(9, 4.6))[1]
+    fig = ax.figure
     colours = {True: "#f4c28a", False: "#b9d3ee", None: "#eeeeee"}
-    boxes = {name: ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=3,
+    boxes = {name: ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=3, transform=ax.transAxes,
                            bbox={"boxstyle": "round,pad=0.4", "facecolor": colours[tuned], "edgecolor": "#555555"})
              for name, (x, y, text, tuned) in ARCHITECTURE_BOXES.items()}
-    ax.figure.canvas.draw()  # the boxes get their sizes, so that arrows end at their edges
+    fig.canvas.draw()  # the boxes' sizes, in axes fractions, hold at any resolution (fonts scale with the figure)
+    to_axes = ax.transAxes.inverted()
+    half = {}
+    for name, box in boxes.items():
+        (x0, y0), (x1, y1) = to_axes.transform(box.get_bbox_patch().get_window_extent().get_points())
+        half[name] = ((x1 - x0) / 2 + 0.012, (y1 - y0) / 2 + 0.025)  # a small gap before each box
     for a, b in ARCHITECTURE_ARROWS:
-        ax.annotate("", xy=ARCHITECTURE_BOXES[b][:2], xytext=ARCHITECTURE_BOXES[a][:2], zorder=2,
-                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "mutation_scale": 12,
-                                "patchA": boxes[a].get_bbox_patch(), "patchB": boxes[b].get_bbox_patch()})
+        start, end = ARCHITECTURE_BOXES[a][:2], ARCHITECTURE_BOXES[b][:2]
+        ax.add_patch(FancyArrowPatch(_box_edge(start, half[a], end), _box_edge(end, half[b], start),
+                                     transform=ax.transAxes, arrowstyle="-|>", mutation_scale=14, lw=1.4,
+                                     color="#333333", shrinkA=0, shrinkB=0, zorder=4))
     ax.legend(handles=[Patch(facecolor=colours[True], edgecolor="#555555", label="tuned by PPR(light) and PPR(full)"),
                        Patch(facecolor=colours[False], edgecolor="#555555", label="tuned by PPR(full) only (frozen in light)"),
                        Patch(facecolor=colours[None], edgecolor="#555555", label="no parameters")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False, fontsize=9)
-    ax.set(xlim=(-0.05, 1.07), ylim=(0.0, 0.95))
+              loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=3, frameon=False, fontsize=8.5)
+    ax.set(xlim=(0, 1), ylim=(0, 1))
     ax.axis("off")
     return ax
 

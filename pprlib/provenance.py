@@ -57,7 +57,7 @@ def provenance(config=None, **extra) -> dict[str, str]:
             out[label] = seeds
         device = resolve_device(config.device)
         out["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-        out["deterministic CUDA kernels"] = str(config.deterministic)
+        out["deterministic CUDA kernels"] = "yes" if config.deterministic else "no"
     out["torch threads"] = str(torch.get_num_threads())
     from pprlib.grid import runner
 

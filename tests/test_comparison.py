@@ -40,7 +40,7 @@ def test_summary_tidy_relative_and_subsets():
     assert table.loc["a", "NDCG@10"] == f"{a.mean():.4f} ± {a.std(ddof=1):.4f}"
     effect = result.effect("b", "a")
     assert table.loc["b", "ΔNDCG@10 vs a [95% interval]"] == effect.text()
-    assert table.loc["b", "p"] == evidence.format_p(effect.p) and table.loc["b", "MDE"] == f"{effect.mde:.4f}"
+    assert table.loc["b", "p"] == evidence.format_p(effect.p) and table.loc["b", "MDE (NDCG@10)"] == f"{effect.mde:.4f}"
     # the effect is on the first metric asked for
     by_auc = result.summary(("AUC",), reference="a")
     assert by_auc.loc["b", "ΔAUC vs a [95% interval]"] == result.effect("b", "a", "AUC").text()
@@ -152,8 +152,9 @@ def test_settings_table_shows_each_setting_its_own_means_effects_and_kept_epochs
 
     results = {"long": result(0.05, {"ft": 8, "PPR(light)": 6}), "short": result(-0.02, {"ft": 2, "PPR(light)": 3})}
     table = settings_table(results, ["ft", "PPR(light)"])
-    assert table.loc[("long", "PPR(light)"), "vs ft [95% interval]"].startswith("+0.0500")
-    assert table.loc[("short", "PPR(light)"), "vs ft [95% interval]"].startswith("-0.0200")
+    assert table.loc[("long", "PPR(light)"), "ΔNDCG@10 vs ft [95% interval]"].startswith("+0.0500")
+    assert table.loc[("short", "PPR(light)"), "ΔNDCG@10 vs ft [95% interval]"].startswith("-0.0200")
+    assert table.loc[("long", "ft"), "MDE (NDCG@10)"] == "—"
     assert table.loc[("long", "ft"), "median epoch kept"] == "8" and table.loc[("short", "PPR(light)"), "median epoch kept"] == "3"
     ft, light = (float(table.loc[("short", m), "NDCG@10"]) for m in ("ft", "PPR(light)"))
     assert light == pytest.approx(ft - 0.02, abs=2e-4)

@@ -323,7 +323,7 @@ def test_format_p_rejects_what_is_not_a_p_value():
                                           (71920.4, "71,920"), (3.952, "3.952"), (41063.14, "41,063"),
                                           (0.0046, "0.0046"), (1.9201880154982173e-05, "1.9 × 10⁻⁵"),
                                           (-2.98e-08, "-3.0 × 10⁻⁸"), (0.0, "0"), (math.nan, "—"), (None, "—"),
-                                          (True, "True"), ("cpu", "cpu")])
+                                          (True, "yes"), (np.bool_(False), "no"), ("cpu", "cpu")])
 def test_numbers_are_shown_without_raw_floats(value, shown):
     assert ev.format_number(value) == shown
 

@@ -127,3 +127,58 @@ def test_architecture_colours_say_what_ppr_light_tunes():
     for box, group in parts.items():
         assert plots.ARCHITECTURE_BOXES[box][3] == (group in trainable), box
     matplotlib.pyplot.close(ax.figure)
+
+
+def test_architecture_arrows_follow_the_data_flow_and_end_at_the_boxes():
+    from matplotlib.patches import ArrowStyle, FancyArrowPatch
+
+    flow = [("profile", "embed"), ("embed", "generator"), ("generator", "prefix"), ("prefix", "transformer"),
+            ("clicks", "transformer"), ("transformer", "us"), ("profile_model", "ua"), ("ua", "score"),
+            ("us", "score")]
+    assert set(flow) <= set(plots.ARCHITECTURE_ARROWS)
+    for dpi in (50, 150):  # the page's resolution is not the one the figure was drawn at
+        ax = plots.architecture()
+        ax.figure.set_dpi(dpi)
+        ax.figure.canvas.draw()
+        arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+        assert len(arrows) == len(plots.ARCHITECTURE_ARROWS)
+        assert all(isinstance(a.get_arrowstyle(), ArrowStyle.CurveFilledB) for a in arrows)  # a head at the end
+        boxes = {name: text.get_bbox_patch().get_window_extent()
+                 for name, text in zip(plots.ARCHITECTURE_BOXES, ax.texts, strict=True)}
+        for arrow, (a, b) in zip(arrows, plots.ARCHITECTURE_ARROWS, strict=True):
+            start, end = ax.transAxes.transform(arrow._posA_posB)
+            # each end lies just outside its own box (the head is not hidden under it) ...
+            assert not boxes[a].contains(*start) and not boxes[b].contains(*end), (a, b, dpi)
+            # ... and points from the first box towards the second
+            centre_a, centre_b = (np.array([bx.x0 + bx.x1, bx.y0 + bx.y1]) / 2 for bx in (boxes[a], boxes[b]))
+            assert np.dot(end - start, centre_b - centre_a) > 0, (a, b, dpi)
+            assert np.linalg.norm(end - start) > 10 * dpi / 100, (a, b, dpi)  # long enough to show its head
+            # and close to them: within a twentieth of the figure's width
+            for point, box in ((start, boxes[a]), (end, boxes[b])):
+                outside = np.maximum([box.x0 - point[0], box.y0 - point[1]], [point[0] - box.x1, point[1] - box.y1])
+                assert np.linalg.norm(np.maximum(outside, 0)) < 0.05 * ax.figure.bbox.width, (a, b, dpi)
+        _close()
+
+
+def test_preference_heatmaps_share_one_colour_scale_and_one_colour_bar():
+    import dataclasses
+
+    cfg = SyntheticConfig(n_users=600, n_items=200, max_length=60)
+    datasets = {"default": generate(cfg), "no signal": generate(dataclasses.replace(cfg, profile_signal=0.0))}
+    fig = plots.preference_heatmaps(datasets, "age")
+    from matplotlib.collections import QuadMesh
+
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == list(datasets)
+    meshes = [c for ax in panels for c in ax.collections if isinstance(c, QuadMesh)]
+    assert len(meshes) == 2
+    assert len({m.get_clim() for m in meshes}) == 1 and len({m.get_cmap().name for m in meshes}) == 1
+    low, high = meshes[0].get_clim()
+    tables = {name: plots.preference_table(data, "age") for name, data in datasets.items()}
+    assert low == 0 and high == pytest.approx(max(t.to_numpy().max() for t in tables.values()))
+    colour_bars = [ax for ax in fig.axes if ax not in panels]
+    assert len(colour_bars) == 1 and "(%)" in colour_bars[0].get_ylabel()
+    assert meshes[0].colorbar is not None and meshes[0].colorbar.ax is colour_bars[0]
+    # the grid is in %: each age group's shares add up to 100
+    assert np.allclose(tables["default"].sum(axis=1), 100)
+    _close()

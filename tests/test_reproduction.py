@@ -100,6 +100,7 @@ def test_summary_view_splits_the_table_into_short_columns_without_nan():
     # the main table's effect is the interval alone; the unit and the relative change are in the details
     assert main["our effect [95% interval]"].tolist() == ["+0.0100 [+0.0040, +0.0160]"] * 2 + ["—"]
     assert details["ours (unit, relative)"].iloc[0] == "+0.0100 [+0.0040, +0.0160] NDCG@10 (+2.00%)"
+    assert main["unit of effect, δ and MDE"].tolist() == ["NDCG@10", "NDCG@10", "—"]  # the unit, not the relative change
     # Holm over the two scored claims: 2 x 1.92e-05 for the smaller, max(1 x 0.01, that) for the larger
     assert main["p (Holm)"].tolist() == ["0.010", "< 0.001", "—"]
     assert main["paper's δ"].iloc[0] == f"{table.delta.iloc[0]:+.4f}" and main["paper's δ"].iloc[2] == "—"
@@ -111,7 +112,8 @@ def test_summary_view_splits_the_table_into_short_columns_without_nan():
     assert list(per_dataset) == list(rp.DATASETS)
     synthetic = per_dataset["synthetic"]
     assert synthetic.loc["Few-shot: PPR(full) beats ft", "verdict"] == across.loc[2, ("synthetic", "verdict")]
-    assert list(synthetic.columns) == ["our effect [95% interval]", "paper's δ", "MDE", "verdict"]
+    assert list(synthetic.columns) == ["our effect [95% interval]", "paper's δ (our effect's unit)",
+                                       "MDE (our effect's unit)", "verdict"]
 
 
 def test_a_missing_chapter_or_value_is_not_comparable():
