@@ -111,7 +111,7 @@ SETTING_MEANINGS = {
     "amp": "bf16 autocast on a GPU",
     "progress": "progress bars",
 }
-"""What each setting of a configuration means, with its unit, for :func:`settings_table`."""
+"""What each setting of a configuration means, with its unit, for :func:`meanings_table`."""
 
 
 def setting_text(value) -> str:
@@ -128,7 +128,7 @@ def setting_text(value) -> str:
     return str(value)
 
 
-def settings_table(settings: dict, meanings: dict | None = None) -> pd.DataFrame:
+def meanings_table(settings: dict, meanings: dict | None = None) -> pd.DataFrame:
     """A configuration as a long table that fits the page's column: one row per setting (its
     name, its value through :func:`setting_text`, and what it means, with its unit, from
     ``meanings``, by default :data:`SETTING_MEANINGS`)."""
@@ -138,7 +138,7 @@ def settings_table(settings: dict, meanings: dict | None = None) -> pd.DataFrame
 
 
 def settings_view(settings: dict, meanings: dict | None = None):
-    """:func:`settings_table` styled for the page: every cell in full (a plain table's long text
+    """:func:`meanings_table` styled for the page: every cell in full (a plain table's long text
     would be cut to 50 characters), left-aligned."""
-    return (settings_table(settings, meanings).style.set_properties(**{"text-align": "left"})
+    return (meanings_table(settings, meanings).style.set_properties(**{"text-align": "left"})
             .set_table_styles([{"selector": "th", "props": "text-align: left"}]))

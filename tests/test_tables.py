@@ -57,11 +57,11 @@ def test_every_setting_of_the_backbone_and_the_training_is_explained():
 
     for config in (BackboneConfig(), TrainConfig(weight_decay=1e-6)):
         settings = dataclasses.asdict(config)
-        shown = tables.settings_table(settings)
+        shown = tables.meanings_table(settings)
         assert list(shown.index) == list(settings) and list(shown.columns) == ["value", "what it is (unit)"]
         assert (shown["what it is (unit)"] != "").all(), shown[shown["what it is (unit)"] == ""].index.tolist()
         assert not shown.value.isin(["True", "False"]).any()
-    shown = tables.settings_table(dataclasses.asdict(TrainConfig(weight_decay=1e-6)))
+    shown = tables.meanings_table(dataclasses.asdict(TrainConfig(weight_decay=1e-6)))
     assert shown.loc["weight_decay", "value"] == "1.0 × 10⁻⁶" and shown.loc["deterministic", "value"] == "no"
 
 
