@@ -138,7 +138,7 @@ def read_profile_file(path: Path) -> tuple[dict, dict[str, int]]:
 
 def load_profile(profile: str | Path, *, apart: bool = False) -> dict:
     """Parameters of a run profile (a name under ``book/profiles`` or a path to a YAML file),
-    checked against :class:`~pprlib.context.BookConfig` before anything runs: an unknown
+    checked against :class:`~pprlib.config.BookConfig` before anything runs: an unknown
     key, a wrong type or a value out of range is a ``ValueError`` naming the file, line and key.
 
     ``apart=True`` (the book runner) checks the settings and the device in a short-lived child
@@ -155,7 +155,7 @@ def load_profile(profile: str | Path, *, apart: bool = False) -> dict:
 
 def profile_problem(path: Path, params: dict, lines: dict[str, int]) -> str | None:
     """What is wrong with the settings ``params`` read from ``path`` (``None`` when nothing):
-    a setting :class:`~pprlib.context.BookConfig` refuses, settings that do not fit together
+    a setting :class:`~pprlib.config.BookConfig` refuses, settings that do not fit together
     (:func:`~pprlib.context.check_together`: a catalogue too small for the generated histories),
     sizes beyond this machine's memory (:func:`~pprlib.resources.check_memory`), or a device this
     machine lacks."""

@@ -67,7 +67,7 @@ def available_memory() -> int | None:
 
 def memory_needed(config) -> tuple[int, str, str]:
     """A lower bound of the bytes one chapter of a run with the settings ``config`` (a
-    :class:`~pprlib.context.BookConfig`) holds at once, the setting that weighs most in it, and
+    :class:`~pprlib.config.BookConfig`) holds at once, the setting that weighs most in it, and
     what it counts (for messages). Real data: ``(0, "", "")``."""
     from pprlib.data.synthetic import SyntheticConfig
     from pprlib.models.backbones import BackboneConfig
@@ -173,7 +173,7 @@ def time_needed(params: Mapping, chapters: list[str], jobs: int = 1, *, measured
     Each measured chapter's parts are multiplied as :data:`SCALED_BY` says by the ratio of the
     profile's amounts to those of the measured profile (``reference``, default
     :data:`MEASURED_PROFILE`'s settings, which also stand for the settings ``params`` leaves
-    out: they are :class:`~pprlib.context.BookConfig`'s defaults); a chapter not measured counts as the median measured
+    out: they are :class:`~pprlib.config.BookConfig`'s defaults); a chapter not measured counts as the median measured
     one, scaled the same way. The chapters' sum is divided by the chapters run at once (``jobs``,
     at most the measured machine's cores: the measured seconds are of two chapters sharing two
     cores), and is never less than the longest chapter. A guide, not a promise: a faster or busier
