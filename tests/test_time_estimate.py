@@ -34,9 +34,10 @@ def test_every_measured_part_is_scaled_by_something_said():
 def test_the_measured_profile_is_estimated_at_its_measured_seconds():
     seconds, sentence = time_needed(DEFAULT, CHAPTERS, jobs=1)
     assert seconds == pytest.approx(sum(float(r["seconds"]) for r in _measured()), rel=1e-3)
+    latest = _measured()[-1]
     assert sentence.startswith(f"estimated about {seconds / 60:,.0f} min for {len(CHAPTERS)} chapter(s) at --jobs 1 "
-                               "on a machine like AMD EPYC, 2 cores: the measured seconds per chapter (make book, "
-                               "fresh clone (default profile, JOBS=2), benchmarks/results/book_time.csv) scaled by "
+                               f"on a machine like {latest['machine']}: the measured seconds per chapter "
+                               f"({latest['label']}, benchmarks/results/book_time.csv) scaled by "
                                "users, epochs and seeds")
 
 
