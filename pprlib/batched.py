@@ -187,7 +187,7 @@ def _fit_group(runs: list[FitRun], shared_order: bool = False) -> list[pd.DataFr
                         sums[j] = (t + total, p, n + 1)
             timing.count("optimizer steps", sum(n for _, _, n in sums))  # each run's, as when run alone
             for s, (total, parts_sum, n) in zip(active, sums, strict=True):
-                if not s.epochs.diverged(total, n):
+                if not s.epochs.stop_if_diverged(total, n):
                     s.epochs.end(s.validate(device), total, parts_sum, n)
         return [s.epochs.finish() for s in states]
 

@@ -5,8 +5,7 @@ A claim is named by its key in :data:`pprlib.paper.EFFECTS` (``"few_light"``: fe
 PPR(light) beats ft); on another dataset than the generated one the key takes the dataset's
 prefix (``"ml_few_light"``: the same claim on MovieLens). :func:`glue_effect` glues a claim's
 evidence under keys derived from the claim alone (:func:`pprlib.reproduction.glue_key`), with the
-verdict computed once,
-as the summary computes it (:class:`pprlib.reproduction.Judged`); the summary
+verdict computed once, as the summary computes it (:class:`pprlib.reproduction.Judged`); the summary
 (:func:`pprlib.reproduction.evaluate_claims`) reads the same ``ev_`` key back.
 :func:`inconsistencies` reads every executed chapter and lists each claim that has two
 effects or two verdicts anywhere in the book.

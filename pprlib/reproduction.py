@@ -298,7 +298,7 @@ _FEW_BASELINES = (("the profile model alone", "few_base_profile"), ("the most po
 _ZERO_BASELINES = (("the profile model alone", "zero_base_profile"),
                    ("the cold users' most popular first clicks", "zero_base_popcold"))
 SIMPLE_BASELINES = {"few_light": _FEW_BASELINES, "few_full": _FEW_BASELINES,
-             "zero_light": _ZERO_BASELINES, "zero_full": _ZERO_BASELINES}
+                    "zero_light": _ZERO_BASELINES, "zero_full": _ZERO_BASELINES}
 """The simplest strong baselines beside a claim, by claim key: (label, name of the effect the
 claim's chapter glues for the baseline against the claim's reference, ft)."""
 
@@ -328,8 +328,9 @@ def evaluate_claims(glued_by_chapter: dict[str, dict], claims: list[Claim] | Non
     """One row per claim: chapter, claim, the paper's number, ours (effect and 95 % interval),
     the paper's effect in our units (``δ``), the MDE, p, Holm-adjusted p over the scored
     claims, the evidence and the verdict, a simpler method that beats the claim's reference
-    (:func:`simpler_method`), plus the numbers (``effect``, ``lo``, ``hi``, ``delta``) for figures. A chapter that is absent (not in this book or not executed)
-    makes its claims *not comparable*."""
+    (:func:`simpler_method`), plus the numbers (``effect``, ``lo``, ``hi``, ``delta``) for
+    figures. A chapter that is absent (not in this book or not executed) makes its claims *not
+    comparable*."""
     rows = []
     for claim in claims or CLAIMS:
         o = outcome(claim, glued_by_chapter)

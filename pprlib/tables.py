@@ -114,26 +114,14 @@ SETTING_MEANINGS = {
 """What each setting of a configuration means, with its unit, for :func:`meanings_table`."""
 
 
-def setting_text(value) -> str:
-    """A setting's value as the page shows it: yes / no, whole numbers as they are, small
-    numbers as "1.0 × 10⁻⁶" (:func:`pprlib.evidence.format_number`), text as it is."""
-    from pprlib.evidence import format_number
-
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return str(value)
-    if isinstance(value, (float, np.floating)):
-        return format_number(value)
-    return str(value)
-
-
 def meanings_table(settings: dict, meanings: dict | None = None) -> pd.DataFrame:
     """A configuration as a long table that fits the page's column: one row per setting (its
-    name, its value through :func:`setting_text`, and what it means, with its unit, from
+    name, its value as :func:`pprlib.evidence.format_number` shows it, and what it means, with its unit, from
     ``meanings``, by default :data:`SETTING_MEANINGS`)."""
     meanings = SETTING_MEANINGS if meanings is None else meanings
-    return pd.DataFrame({"value": {k: setting_text(v) for k, v in settings.items()},
+    from pprlib.evidence import format_number
+
+    return pd.DataFrame({"value": {k: format_number(v) for k, v in settings.items()},
                          "what it is (unit)": {k: meanings.get(k, "") for k in settings}}).rename_axis("setting")
 
 

@@ -230,7 +230,7 @@ class Epochs:
         self.history.append({"epoch": 0, "loss": np.nan, **{f"val/{k}": v for k, v in score.items()}, "seconds": 0.0})
         self.best, self.best_state = score[self.cfg.monitor], copy.deepcopy(self.model.state_dict())
 
-    def diverged(self, total: float, n: int) -> bool:
+    def stop_if_diverged(self, total: float, n: int) -> bool:
         """Whether the epoch just trained diverged (:func:`diverged`); if so it is recorded as
         ``diverged`` (no validation) and the run stops."""
         if not diverged(total, self.params):
@@ -305,7 +305,7 @@ def _fit(model, params, train, split, val, cfg, cl, val_profiles, desc, seq_cl) 
             sums = torch.tensor([total, *parts_sum.values()], dtype=torch.float64)
             torch.distributed.all_reduce(sums)
             total, parts_sum = float(sums[0]) / world, dict(zip(parts_sum, (sums[1:] / world).tolist(), strict=True))
-        if epochs.diverged(total, n):  # every process sees the same averaged loss; its own parameters
+        if epochs.stop_if_diverged(total, n):  # every process sees the same averaged loss; its own parameters
             break
         with timing.part("validation"):
             score = validate(model, split, val, device, val_profiles)

@@ -157,7 +157,9 @@ def view(table: pd.DataFrame) -> pd.DataFrame:
     shown[metric] = shown[metric].map(lambda v: f"{v:.4f}")
     shown["MDE"] = [m if m == "—" else f"{m} ({100 * s:.0f} %)" for m, s in zip(table["MDE"], table["MDE share"],
                                                                                strict=True)]
-    return shown.rename(columns={"MDE": "MDE of the gain (share)"}).set_index("limit removed")
+    return shown.rename(columns={"MDE": f"MDE of the gain ({metric}, share)",
+                                 "recovered over PPR(light)": "recovered over PPR(light) (share of the value)"}
+                        ).set_index("limit removed")
 
 
 # ------------------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ def test_the_table_gives_each_limit_its_captured_and_recovered_share(world):
     assert table.loc["PPR(light)", "recovered over PPR(light)"] == "—"
     shown = variant.view(variant.limits_table(result, ceilings))
     assert shown.loc["all three: PPR(warm)", "captured (share of the value)"].endswith("%]")
+    assert {"recovered over PPR(light) (share of the value)", "MDE of the gain (NDCG@10, share)"} <= set(shown.columns)
 
 
 def test_a_method_that_did_not_run_is_left_out_of_the_table(world):
