@@ -10,7 +10,9 @@ compute numbers only).
   (:func:`conclusion`), from :mod:`pprlib.mechanism`;
 * beyond the paper: the limits removed one at a time (:func:`interventions_sentence`), PPR(warm)'s
   goals (:func:`goal_text`), its verdicts against the other methods (:func:`versus_sentence`) and
-  the introduction's finding (:func:`finding`), from :mod:`pprlib.variant`.
+  the introduction's finding (:func:`finding`), from :mod:`pprlib.variant`;
+* the few-shot limits of the sequence model (:func:`sequence_model_sentence`,
+  :func:`sequence_model_summary`), from :mod:`pprlib.sequence_model`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pprlib.reproduction import (
     scored,
     simpler_method,
 )
+from pprlib.sequence_model import MOVE
 from pprlib.summary import dataset_labels
 from pprlib.variant import GOALS, INTERVENTIONS, MEASURES, REFERENCE, VARIANT, meets_goal
 
@@ -285,11 +288,12 @@ def conclusion(values: dict) -> str:
     with its interval (``dose_best``: dict with ``signal``, ``level``, ``estimate``, ``lo``,
     ``hi``, ``value``) and, optionally, the sentence of :func:`limits_summary` (``limits``) and
     what removing the limits one at a time and together found (``variant``: the sentences of
-    :func:`interventions_sentence` and :func:`goal_text`)."""
+    :func:`interventions_sentence` and :func:`goal_text`) and what holds the sequence model in
+    few-shot (``sequence``: :func:`sequence_model_summary`)."""
     def pct(x):
         return "undefined" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
 
-    limits = "".join(f" {values[k]}" for k in ("limits", "variant") if values.get(k))
+    limits = "".join(f" {values[k]}" for k in ("limits", "variant", "sequence") if values.get(k))
     shares = [values[f"share_{v}_{k}"] for v in ("light", "full") for k in ("few", "zero")]
     top = max((x for x in shares if x is not None and math.isfinite(x)), default=math.nan)
     captured = ("at most " + pct(top)) if math.isfinite(top) else "an undefined share"
@@ -406,3 +410,60 @@ def _beyond_value(table: pd.DataFrame) -> str:
     if VARIANT in rows.index and rows.loc[VARIANT, "over ft lo"] > 1:
         return ", more than the profile is worth: part of it is a better use of the clicks"
     return ""
+
+
+def sequence_model_sentence(table: pd.DataFrame, what: str) -> str:
+    """What the few-shot table of the sequence model's limits
+    (:func:`pprlib.sequence_model.gap_table`) says for ``what`` (e.g. "sampled NDCG@10"): the
+    gap of ft to the profile-blind scorer on the book's backbone, and for each change what it
+    moves, as an effect and a share of the gap, judged against zero and against the control (a
+    change is told apart from a new pre-training only if its interval clears the control's
+    estimate)."""
+    rows = table.set_index("change")
+    book = rows.iloc[0]
+    control = rows[rows["control"]]
+    yardstick = float(control["move"].abs().max()) if len(control) else 0.0
+    parts = []
+    for name, r in rows.iloc[1:].iterrows():
+        if r["control"]:
+            continue
+        if r["move lo"] > yardstick:
+            said = "narrows it, by more than a new pre-training alone moves it"
+        elif r["move hi"] < -yardstick:
+            said = "widens it, by more than a new pre-training alone moves it"
+        elif r["move lo"] > 0 or r["move hi"] < 0:
+            said = ("narrows" if r["move lo"] > 0 else "widens") + " it, but by no more than a new pre-training alone moves it"
+        else:
+            said = "moves it by an amount not distinguishable from zero"
+        parts.append(f"{name}, {r[MOVE]} ({100 * r['closed']:+.0f} % of the gap), {said}")
+    text = (f"On the book's backbone, ft scores {book['below the profile-blind scorer']} {what} against the "
+            f"profile-blind Bayes scorer in few-shot. Changing one thing about the sequence model at a time: "
+            + "; ".join(parts) + ".")
+    if len(control):
+        text += (f" The control, the same backbone pre-trained with another seed, moves it "
+                 f"{control.iloc[0][MOVE]}: the yardstick for what a pre-training's "
+                 "own randomness does.")
+    return text
+
+
+def sequence_model_summary(table: pd.DataFrame, what: str) -> str:
+    """One sentence for the chapter's conclusion from the table of the sequence model's limits
+    (:func:`pprlib.sequence_model.gap_table`; ``what``: its metric in words): ft's few-shot gap to
+    the profile-blind scorer, the change that narrows it most with its interval and whether it clears the control."""
+    rows = table.set_index("change")
+    book, others = rows.iloc[0], rows.iloc[1:]
+    changes = others[~others["control"]]
+    control = rows[rows["control"]]
+    yardstick = float(control["move"].abs().max()) if len(control) else 0.0
+    text = f"In few-shot ft scores {book['below the profile-blind scorer']} {what} against the profile-blind scorer"
+    if not len(changes):
+        return text + "."
+    name, best = max(changes.iterrows(), key=lambda kv: kv[1]["move"])
+    if best["move lo"] > yardstick:
+        judged = "more than a new pre-training alone moves it"
+    elif best["move lo"] > 0:
+        judged = "above zero, but no more than a new pre-training alone moves it"
+    else:
+        judged = "not distinguishable from zero"
+    return (text + f"; of the changes to the sequence model, {name.split(': ', 1)[-1]} narrows it most, by "
+            f"{best[MOVE]} ({100 * best['closed']:+.0f} % of the gap: {judged}).")
