@@ -108,3 +108,19 @@ def test_ppr_movielens_refuses_an_ml1m_folder(ml1m_folder, monkeypatch):
     assert f"{MOVIELENS_ENV}={ml1m_folder}: this folder holds MovieLens-1M" in message
     assert f"set {MOVIELENS_1M_ENV}={ml1m_folder} and run the profile movielens-1m" in message
     assert "grouplens:<folder>" in message
+
+
+def test_a_generated_world_written_as_ml1m_reads_back_with_its_clicks_and_profiles(tmp_path):
+    """benchmarks/movielens_1m.py times the profile on a generated world written in ML-1M's format."""
+    from pprlib.data.synthetic import SyntheticConfig, generate
+    from pprlib.data.writers import ML1M_AGES, write_movielens_1m
+
+    world = generate(SyntheticConfig(n_users=60, n_items=80, max_length=30, seed=3))
+    back = read_grouplens(write_movielens_1m(tmp_path / "ml-1m", world))
+    assert (back.n_users, back.n_interactions) == (world.n_users, world.n_interactions)
+    for u in range(world.n_users):  # user k + 1 of the file is the world's user k, its movies the item indices
+        v = list(back.user_ids).index(str(u + 1))
+        assert [int(i) for i in back.item_ids[back.sequence(v)]] == list(world.sequence(u))
+        g, a, o = world.profiles[u, :3]
+        assert [back.vocab[f][back.profiles[v, j]] for j, f in enumerate(back.profile_fields)] == \
+            ["FM"[g % 2], ML1M_AGES[a % 7], str(o % 21)]

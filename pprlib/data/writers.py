@@ -1,6 +1,6 @@
 """Writers of the raw formats the readers take, for examples and tests: a dataset written as
 the generic CSV pair, as CIKM Cup 2019 files, as Ali_Display_Ad_Click files, or as a GroupLens
-MovieLens-100K folder; and what a reader says about a malformed file.
+MovieLens-100K or -1M folder; and what a reader says about a malformed file.
 
 The CIKM and Ali writers add what real logs hold besides the clicks (other behaviours,
 repeated events, ads shown but not clicked), drawn with their own seed, so that reading the
@@ -91,6 +91,34 @@ def write_grouplens(folder: Path, ratings: Iterable[tuple], users: Iterable[tupl
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "u.data").write_text("".join("\t".join(r) + "\n" for r in ratings))
     (folder / "u.user").write_text("".join("|".join(r) + "\n" for r in users))
+    return folder
+
+
+ML1M_AGES = ("1", "18", "25", "35", "45", "50", "56")
+"""MovieLens-1M's age codes (under 18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+)."""
+
+
+def write_movielens_1m(folder: Path, data: InteractionData, seed: int = 0) -> Path:
+    """A GroupLens MovieLens-1M folder (``ratings.dat``: user, movie, stars, seconds;
+    ``users.dat``: user, gender, age code, occupation, zip code; ``::``) holding ``data``'s
+    clicks, each a rating of 1 to 5 stars drawn with ``seed``. The profile's first three fields
+    become gender (F or M by the field's code), the age code and the occupation (each field's
+    code modulo the number of ML-1M values), so that a generated world written here keeps its
+    profiles' signal; a missing value becomes the field's first. For benchmarks at ML-1M's size
+    when no copy of the real files is at hand; never a copy of them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    frame = data.to_frame()
+    stars = rng.integers(1, 6, len(frame))
+    # numbered as GroupLens numbers them: users from 1 in the data's order, movies by their index (from 1)
+    lines = (f"{u}::{i}::{r}::{t}\n" for u, i, r, t in zip(frame.user + 1, frame.item, stars, frame.timestamp,
+                                                           strict=True))
+    (folder / "ratings.dat").write_text("".join(lines))
+    codes = data.profiles[:, :3]  # codes from 1; a missing value (code 0) is written as the first ML-1M value
+    users = (f"{k + 1}::{'FM'[g % 2]}::{ML1M_AGES[a % len(ML1M_AGES)]}::{o % 21}::{10000 + k}\n"
+             for k, (g, a, o) in enumerate(codes))
+    (folder / "users.dat").write_text("".join(users))
     return folder
 
 
