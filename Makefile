@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make book   set up .venv (created when missing, reused when present), execute every
 #               notebook with papermill on the default profile and build the book into _build/html
-#   make test   set up .venv the same way and run the tests
+#   make test   set up .venv the same way and run the tests (on JOBS processes)
 PYTHON ?= python3
 VENV   ?= .venv
 PROFILE ?= default
@@ -28,8 +28,10 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/python -m pprlib book --profile $(PROFILE) --jobs $(JOBS)
 
+# the test modules spread over JOBS processes (pytest-xdist), each module whole on one of them
+# (its module-scoped fixtures built once); JOBS=1 runs them in this process
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 
 # benchmarks (not tests): throughput, memory, scaling; BENCH_ARGS="--book --peer /path/to/recbole/python"
 bench: $(STAMP)

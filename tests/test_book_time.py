@@ -60,3 +60,24 @@ def test_the_performance_chapter_reads_the_latest_measurement_and_its_shares():
     assert bench.book_time(pd.DataFrame(rows), "old")[0].loc["b", "seconds"] == 20.0
     with pytest.raises(ValueError, match="no measurement labelled"):
         bench.book_time(pd.DataFrame(rows), "none")
+
+
+def test_the_test_suite_durations_are_read_per_phase_and_module():
+    spec = importlib.util.spec_from_file_location("test_time", book.ROOT / "benchmarks" / "test_time.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    output = """
+============================= slowest durations ==============================
+202.94s setup    tests/test_notebooks.py::test_every_toc_notebook_was_executed
+25.19s call     tests/test_resume.py::test_killed_run_resumes_from_the_first_unfinished_chapter[15]
+0.01s teardown tests/test_resume.py::test_killed_run_resumes_from_the_first_unfinished_chapter[15]
+3.40s call     tests/bad_inputs/test_paths.py::test_x[a b]
+1225 passed, 1 skipped in 334.86s (0:05:34)
+"""
+    frame = module.durations(output)
+    assert list(frame.phase) == ["setup", "call", "teardown", "call"]
+    assert frame.seconds.tolist() == [202.94, 25.19, 0.01, 3.40]
+    assert frame.module.tolist() == ["tests/test_notebooks.py", "tests/test_resume.py", "tests/test_resume.py",
+                                     "tests/bad_inputs/test_paths.py"]
+    assert frame.groupby("module").seconds.sum()["tests/test_resume.py"] == pytest.approx(25.20)
+    assert frame.test.iloc[3] == "tests/bad_inputs/test_paths.py::test_x[a b]"  # an id with a space, whole
