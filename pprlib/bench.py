@@ -241,3 +241,17 @@ def book_time(table, label: str | None = None):
     frame = rows.set_index("chapter")[["seconds", *parts]]
     share = frame[parts].sum() / frame.seconds.sum()
     return frame, f"{label} ({rows.machine.iloc[0]})", share.sort_values(ascending=False)
+
+
+def suite_time(table, label: str | None = None, top: int = 12):
+    """One measurement of ``benchmarks/results/test_modules.csv`` (``label``, default the latest):
+    ``(the seconds of the ``top`` slowest test modules, the label with its machine and processes,
+    the suite's wall seconds, its seconds in tests)``."""
+    label = label if label is not None else table.label.iloc[-1]
+    rows = table[table.label == label]
+    if not len(rows):
+        raise ValueError(f"no measurement labelled {label!r}; measured: {sorted(set(table.label))}")
+    seconds = rows.set_index("module").seconds.sort_values(ascending=False)
+    first = rows.iloc[0]
+    return (seconds.iloc[:top], f"{label} ({first.machine}, {int(first.jobs)} processes)", float(first.wall_s),
+            float(seconds.sum()))

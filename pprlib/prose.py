@@ -412,6 +412,23 @@ def _beyond_value(table: pd.DataFrame) -> str:
     return ""
 
 
+def _yardstick(rows: pd.DataFrame) -> float:
+    """How far the control rows (another pre-training seed) move ft: the largest absolute estimate."""
+    control = rows[rows["control"]]
+    return float(control["move"].abs().max()) if len(control) else 0.0
+
+
+def _moved(r, yardstick: float) -> str:
+    """One change's move in words: narrows or widens the gap (by its share of it), and whether by
+    more than the control moved, or not distinguishably from zero."""
+    if r["move lo"] <= 0 <= r["move hi"]:
+        return "not distinguishable from zero"
+    way = "narrows" if r["move lo"] > 0 else "widens"
+    beyond = r["move lo"] > yardstick if way == "narrows" else r["move hi"] < -yardstick
+    return (f"{way} it by {100 * abs(r['closed']):.0f} % of the gap, "
+            + ("more than a new pre-training alone moves it" if beyond else "no more than a new pre-training alone moves it"))
+
+
 def sequence_model_sentence(table: pd.DataFrame, what: str) -> str:
     """What the few-shot table of the sequence model's limits
     (:func:`pprlib.sequence_model.gap_table`) says for ``what`` (e.g. "sampled NDCG@10"): the
@@ -420,50 +437,36 @@ def sequence_model_sentence(table: pd.DataFrame, what: str) -> str:
     change is told apart from a new pre-training only if its interval clears the control's
     estimate)."""
     rows = table.set_index("change")
-    book = rows.iloc[0]
-    control = rows[rows["control"]]
-    yardstick = float(control["move"].abs().max()) if len(control) else 0.0
-    parts = []
-    for name, r in rows.iloc[1:].iterrows():
-        if r["control"]:
-            continue
-        if r["move lo"] > yardstick:
-            said = "narrows it, by more than a new pre-training alone moves it"
-        elif r["move hi"] < -yardstick:
-            said = "widens it, by more than a new pre-training alone moves it"
-        elif r["move lo"] > 0 or r["move hi"] < 0:
-            said = ("narrows" if r["move lo"] > 0 else "widens") + " it, but by no more than a new pre-training alone moves it"
-        else:
-            said = "moves it by an amount not distinguishable from zero"
-        parts.append(f"{name}, {r[MOVE]} ({100 * r['closed']:+.0f} % of the gap), {said}")
+    book, yardstick = rows.iloc[0], _yardstick(rows)
+    parts = [f"{name}, {r[MOVE]}: {_moved(r, yardstick)}" for name, r in rows.iloc[1:].iterrows() if not r["control"]]
     text = (f"On the book's backbone, ft scores {book['below the profile-blind scorer']} {what} against the "
             f"profile-blind Bayes scorer in few-shot. Changing one thing about the sequence model at a time: "
             + "; ".join(parts) + ".")
+    control = rows[rows["control"]]
     if len(control):
         text += (f" The control, the same backbone pre-trained with another seed, moves it "
-                 f"{control.iloc[0][MOVE]}: the yardstick for what a pre-training's "
-                 "own randomness does.")
+                 f"{control.iloc[0][MOVE]}: the yardstick for what a pre-training's own randomness does.")
     return text
 
 
 def sequence_model_summary(table: pd.DataFrame, what: str) -> str:
     """One sentence for the chapter's conclusion from the table of the sequence model's limits
     (:func:`pprlib.sequence_model.gap_table`; ``what``: its metric in words): ft's few-shot gap to
-    the profile-blind scorer, the change that narrows it most with its interval and whether it clears the control."""
+    the profile-blind scorer, the change that narrows it most (if one narrows it detectably) and
+    the change that moves it most, each with its interval and judged against the control."""
     rows = table.set_index("change")
-    book, others = rows.iloc[0], rows.iloc[1:]
+    book, others, yardstick = rows.iloc[0], rows.iloc[1:], _yardstick(rows)
     changes = others[~others["control"]]
-    control = rows[rows["control"]]
-    yardstick = float(control["move"].abs().max()) if len(control) else 0.0
     text = f"In few-shot ft scores {book['below the profile-blind scorer']} {what} against the profile-blind scorer"
     if not len(changes):
         return text + "."
-    name, best = max(changes.iterrows(), key=lambda kv: kv[1]["move"])
-    if best["move lo"] > yardstick:
-        judged = "more than a new pre-training alone moves it"
-    elif best["move lo"] > 0:
-        judged = "above zero, but no more than a new pre-training alone moves it"
+    narrowing = changes[changes["move lo"] > 0]
+    if len(narrowing):
+        best = narrowing["move"].idxmax()
+        text += f"; the change \u201c{best}\u201d narrows it most, {narrowing.loc[best, MOVE]} ({_moved(narrowing.loc[best], yardstick)})"
     else:
-        judged = "not distinguishable from zero"
-    return (text + f"; of the changes to the sequence model, {name.split(': ', 1)[-1]} narrows it most, by "
-            f"{best[MOVE]} ({100 * best['closed']:+.0f} % of the gap: {judged}).")
+        text += "; no change to the sequence model narrows it detectably"
+    largest = changes["move"].abs().idxmax()
+    if not len(narrowing) or largest != narrowing["move"].idxmax():
+        text += f"; the change \u201c{largest}\u201d moves it most, {changes.loc[largest, MOVE]} ({_moved(changes.loc[largest], yardstick)})"
+    return text + "."

@@ -81,3 +81,20 @@ def test_the_test_suite_durations_are_read_per_phase_and_module():
                                      "tests/bad_inputs/test_paths.py"]
     assert frame.groupby("module").seconds.sum()["tests/test_resume.py"] == pytest.approx(25.20)
     assert frame.test.iloc[3] == "tests/bad_inputs/test_paths.py::test_x[a b]"  # an id with a space, whole
+
+
+def test_the_suite_time_is_the_latest_measurement_unless_one_is_named():
+    import pandas as pd
+
+    from pprlib import bench
+
+    rows = [{"module": m, "seconds": s, "label": label, "jobs": 2, "wall_s": w, "machine": "CPU X, 2 cores"}
+            for label, w, modules in (("old", 400.0, {"a": 300.0, "b": 10.0}), ("new", 200.0, {"a": 5.0, "b": 150.0,
+                                                                                             "c": 1.0}))
+            for m, s in modules.items()]
+    top, label, wall, total = bench.suite_time(pd.DataFrame(rows), top=2)
+    assert list(top.index) == ["b", "a"] and label == "new (CPU X, 2 cores, 2 processes)"
+    assert (wall, total) == (200.0, 156.0)
+    assert bench.suite_time(pd.DataFrame(rows), "old")[2] == 400.0
+    with pytest.raises(ValueError, match="no measurement labelled"):
+        bench.suite_time(pd.DataFrame(rows), "neither")

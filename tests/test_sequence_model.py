@@ -58,14 +58,20 @@ def test_the_sentences_judge_each_change_against_zero_and_the_control():
     rows = table.set_index("change")
     assert rows.loc[HALF.label, "move lo"] > 0  # above zero, but within what the control moved
     said = {c.label: next(p for p in text.split("; ") if c.label in p) for c in (WIDER, HALF)}
-    assert "by more than a new pre-training alone" in said[WIDER.label]
-    assert "no more than a new pre-training alone" in said[HALF.label]
+    assert "narrows it by" in said[WIDER.label] and ", more than a new pre-training alone" in said[WIDER.label]
+    assert "narrows it by" in said[HALF.label] and "no more than a new pre-training alone" in said[HALF.label]
     assert "control" in text and rows.loc[CONTROL.label, "change over the book's backbone"] in text
     summary = prose.sequence_model_summary(table, "sampled NDCG@10")
-    assert "twice the hidden width" in summary and "more than a new pre-training alone" in summary
+    assert f"\u201c{WIDER.label}\u201d narrows it most" in summary and ", more than a new pre-training" in summary
+    # when nothing narrows the gap, the summary says so, and names the change that moves it most
+    moves = {BOOK.label: 0.0, CONTROL.label: 0.0004, WIDER.label: -0.0016, HALF.label: -0.0188}
+    widened = sequence_model.gap_table(*_world(moves)[:3])
+    summary = prose.sequence_model_summary(widened, "x")
+    assert "no change to the sequence model narrows it detectably" in summary
+    assert f"\u201c{HALF.label}\u201d moves it most" in summary and "widens it by" in summary
     # without a control, nothing but zero is the yardstick
     no_control = table[~table["control"]]
-    assert "by more than a new pre-training" in prose.sequence_model_sentence(no_control, "x").split(HALF.label)[1]
+    assert ", more than a new pre-training" in prose.sequence_model_sentence(no_control, "x").split(HALF.label)[1]
 
 
 def test_a_change_is_one_change_to_the_books_backbone(small_ctx):
