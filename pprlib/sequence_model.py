@@ -39,6 +39,7 @@ class Change:
     pre-trained on (``warm_share``: a fixed, nested draw; validation keeps every warm user)."""
 
     label: str
+    short: str  # the row's name in a table of the page's width
     backbone: dict = field(default_factory=dict)
     pretrain: dict = field(default_factory=dict)
     warm_share: float = 1.0
@@ -49,16 +50,16 @@ class Change:
             raise ValueError(f"Change.warm_share must lie in (0, 1], got {self.warm_share!r} ({self.label!r})")
 
 
-BOOK = Change("none (the book's backbone)")
+BOOK = Change("none (the book's backbone)", "book's backbone")
 
 CHANGES = (
     BOOK,
-    Change("control: another pre-training seed", pretrain={"seed": 1}, control=True),
-    Change("pre-training budget: twice the epochs and patience, no minimum gain",
+    Change("control: another pre-training seed", "control (new seed)", pretrain={"seed": 1}, control=True),
+    Change("pre-training budget: twice the epochs and patience, no minimum gain", "budget \u00d7 2",
            pretrain={"max_epochs": 2, "patience": 2, "min_delta": 0.0}),
-    Change("width: twice the hidden width (d = 128)", backbone={"d": 2, "ffn": 2}),
-    Change("warm users: half of them", warm_share=0.5),
-    Change("warm users: a quarter of them", warm_share=0.25),
+    Change("width: twice the hidden width (d = 128)", "width \u00d7 2", backbone={"d": 2, "ffn": 2}),
+    Change("warm users: half of them", "\u00bd of the warm users", warm_share=0.5),
+    Change("warm users: a quarter of them", "\u00bc of the warm users", warm_share=0.25),
 )
 """The book's backbone and each change. Numbers in ``pretrain`` and ``backbone`` multiply the
 book's setting (``seed`` and ``min_delta`` replace it)."""
@@ -129,7 +130,7 @@ def gap_table(result: Comparison, ceilings: Comparison, pretrainings: dict, metr
         took = captured(result, ceilings, change.label, metric)
         move = result.effect(change.label, BOOK.label, metric) if change != BOOK else None
         history = pretrainings[change.label]
-        rows.append({"change": change.label, "control": change.control,
+        rows.append({"change": change.label, "short": change.short, "control": change.control,
                      "pre-training epochs": int(history["epoch"].max()),
                      metric: float(took.estimate + took.reference_mean),
                      "below the profile-blind scorer": took.text(),
@@ -142,15 +143,16 @@ def gap_table(result: Comparison, ceilings: Comparison, pretrainings: dict, metr
     return pd.DataFrame(rows)
 
 
-def gap_view(table: pd.DataFrame) -> pd.DataFrame:
-    """The columns of :func:`gap_table` a page shows."""
+def gap_view(table: pd.DataFrame, metric_name: str | None = None) -> pd.DataFrame:
+    """The columns of :func:`gap_table` a page shows, its rows by their short names
+    (``metric_name``: the metric in words for the headers, default its column's name)."""
     metric = next(c for c in table.columns if "NDCG" in c)
-    shown = table[["change", "pre-training epochs", metric, "below the profile-blind scorer",
-                   MOVE, "MDE", "seeds"]].copy()
+    unit = metric_name or metric
+    shown = table[["short", "pre-training epochs", metric, "below the profile-blind scorer", MOVE, "MDE"]].copy()
     shown[metric] = shown[metric].map(lambda v: f"{v:.4f}")
-    shown["share of the gap closed"] = [("—" if r.change == BOOK.label else f"{100 * r.closed:+.0f} %")
-                                        for r in table.itertuples()]
+    shown.insert(5, "closed", [("—" if r.change == BOOK.label else f"{100 * r.closed:+.0f} %")
+                               for r in table.itertuples()])
     return shown.rename(columns={
-        "below the profile-blind scorer": f"ft − profile-blind Bayes ({metric}) [95% interval]",
-        MOVE: f"change over the book's backbone ({metric}) [95% interval]",
-        "MDE": f"MDE of the change ({metric})"}).set_index("change")
+        "short": "change", metric: unit, "below the profile-blind scorer": f"ft − profile-blind Bayes ({unit})",
+        MOVE: f"change over the book's backbone ({unit}) [95% interval]", "closed": "share of the gap closed",
+        "MDE": f"MDE of the change ({unit})"}).set_index("change")

@@ -45,8 +45,10 @@ def test_the_table_gives_the_gap_and_what_each_change_moves_it():
     assert table.loc[WIDER.label, "move lo"] > 0 and table.loc[HALF.label, "move hi"] < 0
     assert bool(table.loc[CONTROL.label, "control"]) and not table["control"].drop(CONTROL.label).any()
     assert table.loc[BOOK.label, "change over the book's backbone"] == "—"
-    shown = sequence_model.gap_view(table.reset_index())
-    assert shown.loc[WIDER.label, "share of the gap closed"] == f"{100 * table.loc[WIDER.label, 'closed']:+.0f} %"
+    shown = sequence_model.gap_view(table.reset_index(), "sampled NDCG@10")
+    assert shown.loc[WIDER.short, "share of the gap closed"] == f"{100 * table.loc[WIDER.label, 'closed']:+.0f} %"
+    assert list(shown.index) == [c.short for c in (BOOK, CONTROL, WIDER, HALF)]
+    assert "ft − profile-blind Bayes (sampled NDCG@10)" in shown.columns
     assert any("MDE" in c for c in shown.columns)
 
 
@@ -94,7 +96,7 @@ def test_a_change_is_one_change_to_the_books_backbone(small_ctx):
     assert sequence_model.changed_context(small_ctx, CONTROL).pretrain_cfg.seed == 1
     assert sequence_model.changed_context(small_ctx, BOOK) is small_ctx
     with pytest.raises(ValueError, match="warm_share"):
-        Change("none of them", warm_share=0.0)
+        Change("none of them", "none", warm_share=0.0)
 
 
 def test_the_study_tunes_ft_on_each_backbone_and_tests_on_the_ceilings_instances(small_ctx):
