@@ -57,6 +57,16 @@ def chapter_times(build_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("seconds", ascending=False, ignore_index=True)
 
 
+def replace_rows(path: Path, table: pd.DataFrame, label: str, float_format: str = "%.1f") -> pd.DataFrame:
+    """Write ``table`` (one measurement, ``label``) to the results file ``path`` in place of that
+    label's earlier rows, keeping the other measurements; returns the whole file's table."""
+    if path.exists():
+        old = pd.read_csv(path)
+        table = pd.concat([old[old.label != label], table], ignore_index=True)
+    table.to_csv(path, index=False, float_format=float_format)
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build-dir", default="_build", type=Path)
@@ -66,10 +76,7 @@ def main() -> None:
     table = chapter_times(args.build_dir)
     table.insert(0, "label", args.label)
     table["machine"] = f"{cpu_name()}, {os.cpu_count()} cores"
-    if args.out.exists():
-        old = pd.read_csv(args.out)
-        table = pd.concat([old[old.label != args.label], table], ignore_index=True)
-    table.to_csv(args.out, index=False, float_format="%.1f")
+    table = replace_rows(args.out, table, args.label)
     shown = table[table.label == args.label].drop(columns=["label", "machine"])
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"{shown.seconds.sum():.0f} s in all chapters; wrote {args.out}")

@@ -24,7 +24,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.book_time import cpu_name  # noqa: E402
+from benchmarks.book_time import cpu_name, replace_rows  # noqa: E402
 
 SLOWEST = HERE / "results" / "test_time.csv"
 MODULES = HERE / "results" / "test_modules.csv"
@@ -37,13 +37,6 @@ def durations(output: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["seconds", "phase", "test"])
     frame["module"] = frame.test.str.split("::").str[0]
     return frame
-
-
-def replace_rows(path: Path, table: pd.DataFrame, label: str) -> None:
-    if path.exists():
-        old = pd.read_csv(path)
-        table = pd.concat([old[old.label != label], table], ignore_index=True)
-    table.to_csv(path, index=False, float_format="%.2f")
 
 
 def main() -> None:
@@ -64,8 +57,8 @@ def main() -> None:
                                                    machine=machine)
     modules = (frame.groupby("module").seconds.sum().sort_values(ascending=False).reset_index()
                .assign(label=args.label, jobs=args.jobs, wall_s=round(wall, 1), machine=machine))
-    replace_rows(SLOWEST, slowest, args.label)
-    replace_rows(MODULES, modules, args.label)
+    replace_rows(SLOWEST, slowest, args.label, "%.2f")
+    replace_rows(MODULES, modules, args.label, "%.2f")
     print(modules.head(15).to_string(index=False))
     print(f"{wall:.0f} s wall, {frame.seconds.sum():.0f} s in tests; exit status {proc.returncode}")
 

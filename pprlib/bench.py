@@ -227,16 +227,23 @@ def paper_scale_table(path):
     return pd.DataFrame(rows).set_index("case")
 
 
+def measurement(table, label: str | None = None):
+    """``(label, its rows)`` of a results table with one row set per measurement (``label``,
+    default the latest written); an unknown label is an error naming the measured ones."""
+    label = label if label is not None else table.label.iloc[-1]
+    rows = table[table.label == label]
+    if not len(rows):
+        raise ValueError(f"no measurement labelled {label!r}; measured: {sorted(set(table.label))}")
+    return label, rows
+
+
 def book_time(table, label: str | None = None):
     """One measurement of ``benchmarks/results/book_time.csv`` (``label``, default the latest):
     ``(per chapter: the seconds of each part of pprlib.timing and everything else, the label with
     its machine, each part's share of all chapter time)``."""
     from pprlib.timing import PARTS
 
-    label = label if label is not None else table.label.iloc[-1]
-    rows = table[table.label == label]
-    if not len(rows):
-        raise ValueError(f"no measurement labelled {label!r}; measured: {sorted(set(table.label))}")
+    label, rows = measurement(table, label)
     parts = [*PARTS, "everything else"]
     frame = rows.set_index("chapter")[["seconds", *parts]]
     share = frame[parts].sum() / frame.seconds.sum()
@@ -247,10 +254,7 @@ def suite_time(table, label: str | None = None, top: int = 12):
     """One measurement of ``benchmarks/results/test_modules.csv`` (``label``, default the latest):
     ``(the seconds of the ``top`` slowest test modules, the label with its machine and processes,
     the suite's wall seconds, its seconds in tests)``."""
-    label = label if label is not None else table.label.iloc[-1]
-    rows = table[table.label == label]
-    if not len(rows):
-        raise ValueError(f"no measurement labelled {label!r}; measured: {sorted(set(table.label))}")
+    label, rows = measurement(table, label)
     seconds = rows.set_index("module").seconds.sort_values(ascending=False)
     first = rows.iloc[0]
     return (seconds.iloc[:top], f"{label} ({first.machine}, {int(first.jobs)} processes)", float(first.wall_s),

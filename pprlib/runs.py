@@ -280,12 +280,17 @@ def tuning_set(ctx: Context, settings: TuneSettings, seed: int, profiles: np.nda
 
 
 def tuning_users(split: ColdStartSplit, share: float = 1.0) -> np.ndarray:
-    """The cold tuning users a run tunes on: all of them, or the first ``ceil(share * n)`` of
-    one fixed shuffle (the split's seed), so that a smaller share is a subset of a larger one."""
-    users = split.tune_users
+    """The cold tuning users a run tunes on: all of them, or a nested share of them
+    (:func:`nested_share` with the split's seed)."""
+    return nested_share(split.tune_users, share, [split.config.seed, 7])
+
+
+def nested_share(users: np.ndarray, share: float, seed) -> np.ndarray:
+    """All of ``users``, or the first ``ceil(share * n)`` of one fixed shuffle (drawn with
+    ``seed``), sorted: a smaller share is a subset of a larger one."""
     if share >= 1.0:
         return users
-    order = np.random.default_rng([split.config.seed, 7]).permutation(len(users))
+    order = np.random.default_rng(seed).permutation(len(users))
     return np.sort(users[order[: max(1, int(np.ceil(share * len(users))))]])
 
 

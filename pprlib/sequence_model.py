@@ -16,14 +16,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from pprlib.comparison import Comparison
 from pprlib.comparisons import choose_lr, compare
 from pprlib.context import Context
 from pprlib.evidence import format_mde
-from pprlib.runs import pretrain
+from pprlib.runs import nested_share, pretrain
 from pprlib.variant import captured, value_of_profile
 
 PROBE = "ft"
@@ -68,15 +67,6 @@ REPLACED = frozenset({"seed", "min_delta"})
 MOVE = "change over the book's backbone"
 
 
-def warm_subset(users: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """The first ``ceil(share * n)`` of ``users`` in one fixed shuffle (``seed``), sorted: a
-    smaller share is a subset of a larger one."""
-    if share >= 1.0:
-        return users
-    order = np.random.default_rng([seed, 11]).permutation(len(users))
-    return np.sort(users[order[: max(1, int(np.ceil(share * len(users))))]])
-
-
 def _scaled(config, changes: dict):
     values = {k: (v if k in REPLACED else type(getattr(config, k))(getattr(config, k) * v)) for k, v in changes.items()}
     return dataclasses.replace(config, **values)
@@ -89,8 +79,8 @@ def changed_context(ctx: Context, change: Change) -> Context:
         return ctx
     split = ctx.split
     if change.warm_share < 1.0:
-        split = dataclasses.replace(split, warm_users=warm_subset(split.warm_users, change.warm_share,
-                                                                  split.config.seed))
+        split = dataclasses.replace(split, warm_users=nested_share(split.warm_users, change.warm_share,
+                                                                   [split.config.seed, 11]))
     backbone = _scaled(ctx.backbone, change.backbone)
     pre_cfg = _scaled(ctx.pretrain_cfg, change.pretrain)
     pre = pretrain(split, backbone, pre_cfg)
@@ -116,7 +106,7 @@ def study(ctx: Context, seeds, changes=CHANGES, targets: str = "few", base=None,
 
 
 def gap_table(result: Comparison, ceilings: Comparison, pretrainings: dict, metric: str = "NDCG@10",
-                 changes=CHANGES) -> pd.DataFrame:
+              changes=CHANGES) -> pd.DataFrame:
     """One row per change that ``result`` holds: the pre-training's epochs, ft's mean ``metric``,
     its score relative to the profile-blind Bayes scorer (negative: below it) and what the
     change moves it over the book's backbone, each with its interval over seeds and instances,

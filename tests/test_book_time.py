@@ -98,3 +98,15 @@ def test_the_suite_time_is_the_latest_measurement_unless_one_is_named():
     assert bench.suite_time(pd.DataFrame(rows), "old")[2] == 400.0
     with pytest.raises(ValueError, match="no measurement labelled"):
         bench.suite_time(pd.DataFrame(rows), "neither")
+
+
+def test_a_measurement_replaces_its_own_rows_and_keeps_the_others(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "results.csv"
+    write = _load().replace_rows
+    write(path, pd.DataFrame({"label": ["a", "a"], "seconds": [1.0, 2.0]}), "a")
+    write(path, pd.DataFrame({"label": ["b"], "seconds": [3.0]}), "b")
+    table = write(path, pd.DataFrame({"label": ["a"], "seconds": [4.0]}), "a")  # measured again
+    assert table.values.tolist() == [["b", 3.0], ["a", 4.0]]
+    assert pd.read_csv(path).values.tolist() == [["b", 3.0], ["a", 4.0]]  # the latest label last

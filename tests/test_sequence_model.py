@@ -81,7 +81,7 @@ def test_a_change_is_one_change_to_the_books_backbone(small_ctx):
     warm = small_ctx.split.warm_users
     assert len(half.split.warm_users) == int(np.ceil(0.5 * len(warm)))
     assert set(half.split.warm_users) <= set(warm)
-    quarter = sequence_model.warm_subset(warm, 0.25, small_ctx.split.config.seed)
+    quarter = sequence_model.changed_context(small_ctx, next(c for c in CHANGES if c.warm_share == 0.25)).split.warm_users
     assert set(quarter) <= set(half.split.warm_users)  # nested
     for name in ("tune_users", "val_users", "test_users"):  # the cold users are the book's
         assert np.array_equal(getattr(half.split, name), getattr(small_ctx.split, name))
