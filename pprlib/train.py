@@ -78,8 +78,12 @@ OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
 
 
 def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer of :func:`fit` for ``params`` (see ``TrainConfig.optimizer``)."""
-    return OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """The optimizer of :func:`fit` for ``params`` (see ``TrainConfig.optimizer``).
+
+    Its multi-tensor (``foreach``) implementation, which torch picks by itself only on CUDA: on
+    a CPU it gives the same parameters, bit for bit, as the one-tensor-at-a-time loop, in about
+    three quarters of the time (the benchmarks' ``optimizer`` case measures both)."""
+    return OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
 @dataclass(frozen=True)

@@ -364,3 +364,49 @@ def test_behaviour_views_of_zero_shot_anchors_only_are_empty():
     history, lengths = behaviour_views(items, torch.tensor([0, 1]), torch.tensor([0, 0]), 0.5, 99,
                                        torch.Generator().manual_seed(0))
     assert history.shape == (0, 0) and lengths.tolist() == []
+
+
+@pytest.mark.parametrize("levels", [None, 4, 16])
+def test_a_mask_of_k_of_every_row_is_the_one_the_sort_of_the_draws_gives(monkeypatch, levels):
+    """The profile mask (the same k of every row) finds each row's k smallest draws by
+    selection, not by a sort of the row: it must be the mask the sort gives, also where draws
+    tie at the k-th value (``levels``: draws rounded to so many values, so that ties are
+    common). Rows with varying counts and invalid positions take the same path as before."""
+    from pprlib import augment
+
+    def by_sort(noise, counts):
+        order = noise.argsort(dim=1)
+        first = torch.arange(noise.shape[1])[None, :] < counts[:, None]
+        return torch.zeros(noise.shape, dtype=torch.bool).scatter_(1, order, first)
+
+    drawn = []
+    real_rand = torch.rand
+
+    def rand(*args, **kwargs):
+        noise = real_rand(*args, **kwargs)
+        if levels is not None:
+            noise = torch.floor(noise * levels) / levels
+        drawn.append(noise)
+        return noise
+
+    monkeypatch.setattr(augment.torch, "rand", rand)
+    ties = 0
+    for seed in range(40):
+        b, width = 1 + seed % 7, 3 + seed % 11
+        k = seed % (width + 1)
+        valid = torch.ones(b, width, dtype=torch.bool)
+        if seed % 3 == 0:  # some invalid positions and counts that vary by row
+            lengths = torch.randint(1, width + 1, (b,), generator=gen(seed))
+            valid = torch.arange(width)[None, :] < lengths[:, None]
+            counts = torch.minimum(torch.full((b,), k), lengths)
+        else:
+            counts = torch.full((b,), k)
+        chosen = augment._random_subset((b, width), counts, valid, gen(seed))
+        noise = drawn[-1].masked_fill(~valid, 2.0)
+        assert torch.equal(chosen, by_sort(noise, counts)), (seed, noise, counts)
+        assert torch.equal(chosen.sum(1), counts)
+        if k:
+            kth = noise.sort(dim=1).values[:, k - 1 : k]
+            ties += int(((noise == kth).sum(1) > 1).sum())
+    if levels is not None:
+        assert ties > 0  # the ties at the k-th value were met, and the sort decided them

@@ -466,3 +466,31 @@ def test_release_freed_memory_shrinks_the_process():
     before = process.memory_info().rss
     assert release_freed_memory() is True
     assert before - process.memory_info().rss > 200 * 2**20
+
+
+def test_make_optimizer_gives_bit_for_bit_the_one_tensor_loops_parameters():
+    """The optimizer takes torch's multi-tensor path for speed: over several steps, some
+    parameters without a gradient in some steps, it must leave every parameter bit for bit
+    where the one-tensor-at-a-time loop leaves it (a fused kernel, for one, does not)."""
+    from pprlib.train import make_optimizer
+
+    cfg = TrainConfig(lr=1e-3, weight_decay=1e-6)  # the book's decay; tensors of a model's sizes
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(shape, generator=g) for shape in ((64, 64), (64,), (200, 64))]
+    grads = [[torch.randn(t.shape, generator=g) if (step + i) % 3 else None for i, t in enumerate(start)]
+             for step in range(10)]
+
+    def trained(make):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        optimizer = make(params)
+        for step in grads:
+            for p, grad in zip(params, step, strict=True):
+                p.grad = None if grad is None else grad.clone()
+            optimizer.step()
+        return params
+
+    ours = trained(lambda params: make_optimizer(params, cfg))
+    loop = trained(lambda params: torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False))
+    for a, b in zip(ours, loop, strict=True):
+        assert torch.equal(a, b)
+    assert not all(torch.equal(a, t) for a, t in zip(ours, start, strict=True))  # it trained
