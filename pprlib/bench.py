@@ -227,6 +227,17 @@ def paper_scale_table(path):
     return pd.DataFrame(rows).set_index("case")
 
 
+def stored_measurement(path: Path, how: str):
+    """The committed measurement at ``path`` as a table, or None where this checkout has none
+    (a fork without ``benchmarks/results``): a line then says how to make it (``how``)."""
+    import pandas as pd
+
+    if not Path(path).exists():
+        print(f"no measurement yet: run {how}")
+        return None
+    return pd.read_csv(path)
+
+
 def measurement(table, label: str | None = None):
     """``(label, its rows)`` of a results table with one row set per measurement (``label``,
     default the latest written); an unknown label is an error naming the measured ones."""
@@ -259,3 +270,12 @@ def suite_time(table, label: str | None = None, top: int = 12):
     first = rows.iloc[0]
     return (seconds.iloc[:top], f"{label} ({first.machine}, {int(first.jobs)} processes)", float(first.wall_s),
             float(seconds.sum()))
+
+
+def step_paths(table, label: str | None = None):
+    """One measurement of ``benchmarks/results/step_paths.csv`` (``label``, default the latest):
+    ``(milliseconds per tuning step before and after the exact fast paths and their ratio, one
+    row per method and targets; the label with its machine)``."""
+    label, rows = measurement(table, label)
+    frame = rows.set_index(["method", "targets"])[["before_ms", "after_ms", "ratio"]]
+    return frame, f"{label} ({rows.machine.iloc[0]})"

@@ -11,24 +11,40 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pprlib.data.protocol import ProtocolConfig
 from pprlib.data.sources import DataSpec
 from pprlib.data.synthetic import SyntheticConfig
-from pprlib.models.backbones import BackboneConfig
-from pprlib.models.ppr import SequenceCLConfig
 from pprlib.params import SettingError, check_fields, from_mapping
-from pprlib.train import TrainConfig
 
-BACKBONES: dict[str, tuple[BackboneConfig, SequenceCLConfig | None]] = {
-    "SASRec": (BackboneConfig(), None),
-    "CL4SRec": (BackboneConfig(), SequenceCLConfig()),
-    "GRU4Rec": (BackboneConfig(name="gru4rec"), None),
-    "SASRec (2 layers)": (BackboneConfig(n_layers=2, n_heads=2), None),
+if TYPE_CHECKING:
+    from pprlib.train import TrainConfig
+
+# This module imports no torch: a profile is checked (pprlib.profiles) in a child process that
+# then takes about a second instead of waiting for torch. What needs torch's classes is
+# made when it is used: BACKBONES (below) and the training settings (pretrain_config, tune_config).
+_BACKBONES = {  # name: (the BackboneConfig arguments, pre-trained with CL4SRec's contrastive loss)
+    "SASRec": ({}, False),
+    "CL4SRec": ({}, True),
+    "GRU4Rec": ({"name": "gru4rec"}, False),
+    "SASRec (2 layers)": ({"n_layers": 2, "n_heads": 2}, False),
 }
-"""Pre-trained backbones by name: the architecture and, for CL4SRec, its contrastive pre-training."""
+
+
+def __getattr__(name: str):
+    """``BACKBONES``: the pre-trained backbones by name, each the architecture
+    (:class:`~pprlib.models.backbones.BackboneConfig`) and, for CL4SRec, its contrastive
+    pre-training (:class:`~pprlib.models.ppr.SequenceCLConfig`; ``None`` for the others)."""
+    if name == "BACKBONES":
+        from pprlib.models.config import BackboneConfig
+        from pprlib.models.ppr import SequenceCLConfig
+
+        return {k: (BackboneConfig(**args), SequenceCLConfig() if contrastive else None)
+                for k, (args, contrastive) in _BACKBONES.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -129,9 +145,9 @@ class BookConfig:
                        or (name == "temperatures" and v <= 0)]
             if outside:
                 bad(name, f"must hold {what}, got {outside[0]!r}")
-        unknown = [b for b in self.backbones if b not in BACKBONES]
+        unknown = [b for b in self.backbones if b not in _BACKBONES]
         if not self.backbones or unknown:
-            bad("backbones", f"must name backbones from {list(BACKBONES)}, got {unknown[0] if unknown else 'none'!r}")
+            bad("backbones", f"must name backbones from {list(_BACKBONES)}, got {unknown[0] if unknown else 'none'!r}")
         try:
             DataSpec(self.dataset)  # validates the name and the folder
         except ValueError as exc:  # DataSpec's message names the field already
@@ -195,6 +211,8 @@ def check_together(config: BookConfig) -> None:
 
 def pretrain_config(config: BookConfig) -> TrainConfig:
     """The pre-training settings of the book."""
+    from pprlib.train import TrainConfig
+
     return TrainConfig(lr=config.pretrain_lr, loss=config.pretrain_loss, max_epochs=config.pretrain_epochs,
                        patience=3, min_delta=1e-3, batch_size=256, seed=config.seed, device=config.device,
                        deterministic=config.deterministic, progress=config.progress)
@@ -202,5 +220,7 @@ def pretrain_config(config: BookConfig) -> TrainConfig:
 
 def tune_config(config: BookConfig) -> TrainConfig:
     """The tuning settings of the book (learning rates are chosen per method)."""
+    from pprlib.train import TrainConfig
+
     return TrainConfig(batch_size=64, max_epochs=config.tune_epochs, patience=3, device=config.device,
                        deterministic=config.deterministic, progress=config.progress)

@@ -159,10 +159,9 @@ def profile_problem(path: Path, params: dict, lines: dict[str, int]) -> str | No
     (:func:`~pprlib.context.check_together`: a catalogue too small for the generated histories),
     sizes beyond this machine's memory (:func:`~pprlib.resources.check_memory`), or a device this
     machine lacks."""
-    from pprlib.context import BookConfig, check_together
+    from pprlib.config import BookConfig, check_together
     from pprlib.params import SettingError
     from pprlib.resources import check_memory
-    from pprlib.train import resolve_device
 
     try:
         config = BookConfig.from_params(params)
@@ -174,8 +173,13 @@ def profile_problem(path: Path, params: dict, lines: dict[str, int]) -> str | No
         return f"{where}: key {exc.key!r} {exc.detail}"
     except ValueError as exc:
         return f"{path}: {exc}"
+    device = params.get("device", "auto")
+    if device in ("auto", "cpu"):  # always usable: the check then needs no torch
+        return None
+    from pprlib.train import resolve_device
+
     try:  # `device: cuda` on a machine without one fails here, not in the first chapter
-        resolve_device(params.get("device", "auto"))
+        resolve_device(device)
     except ValueError as exc:
         line = lines.get("device")
         return f"{path}, line {line}: key 'device' {exc}" if line else f"{path}: {exc}"

@@ -70,7 +70,7 @@ def memory_needed(config) -> tuple[int, str, str]:
     :class:`~pprlib.config.BookConfig`) holds at once, the setting that weighs most in it, and
     what it counts (for messages). Real data: ``(0, "", "")``."""
     from pprlib.data.synthetic import SyntheticConfig
-    from pprlib.models.backbones import BackboneConfig
+    from pprlib.models.config import BackboneConfig
 
     if config.dataset != "synthetic":
         return 0, "", ""

@@ -106,6 +106,22 @@ def test_the_runner_checks_a_profile_without_importing_torch(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.parametrize("profile", ["tiny", "default", "movielens"])
+def test_the_child_checks_a_profile_on_cpu_without_importing_torch(profile):
+    """The child process that checks a profile (settings, their fit, the memory they need) starts
+    in about a second: torch, which takes longer to import than the whole check, is imported
+    only to check a GPU device (``device: auto`` and ``cpu`` are always usable)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pprlib import profiles; "
+            f"profiles.load_profile({profile!r}); "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=book.ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 @pytest.mark.parametrize("text, problem", [
     ("seeds: 3\n", "key 'seeds'"),
     ("device: cuda:7\n", "device 'cuda:7'"),

@@ -110,3 +110,25 @@ def test_a_measurement_replaces_its_own_rows_and_keeps_the_others(tmp_path):
     table = write(path, pd.DataFrame({"label": ["a"], "seconds": [4.0]}), "a")  # measured again
     assert table.values.tolist() == [["b", 3.0], ["a", 4.0]]
     assert pd.read_csv(path).values.tolist() == [["b", 3.0], ["a", 4.0]]  # the latest label last
+
+
+def test_the_step_paths_are_the_latest_measurement_per_method_and_targets(tmp_path, capsys):
+    import pandas as pd
+
+    from pprlib import bench
+
+    rows = [{"label": label, "method": m, "targets": t, "before_ms": b, "after_ms": a, "ratio": a / b,
+             "machine": "CPU X, 2 cores"}
+            for label, cases in (("old", [("ft", "few", 4.0, 4.0)]),
+                                 ("new", [("ft", "few", 5.0, 4.0), ("PPR(light)", "zero", 10.0, 8.5)]))
+            for m, t, b, a in cases]
+    path = tmp_path / "step_paths.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    frame, label = bench.step_paths(bench.stored_measurement(path, "the benchmark"))
+    assert label == "new (CPU X, 2 cores)"
+    assert frame.loc[("PPR(light)", "zero"), "ratio"] == pytest.approx(0.85)
+    assert frame.loc[("ft", "few"), "before_ms"] == 5.0
+    assert bench.step_paths(pd.DataFrame(rows), "old")[0].ratio.tolist() == [1.0]
+    # a checkout without the file: None, and how to make it
+    assert bench.stored_measurement(tmp_path / "missing.csv", "`python benchmarks/step_paths.py`") is None
+    assert "python benchmarks/step_paths.py" in capsys.readouterr().out

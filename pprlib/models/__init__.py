@@ -1,7 +1,18 @@
-"""Models: prefix-aware backbones, the profile side (prompt generator, profile model), PPR."""
+"""Models: prefix-aware backbones, the profile side (prompt generator, profile model), PPR.
 
-from pprlib.models.backbones import ARCHITECTURES, BackboneConfig, GRU4Rec, SASRec, make_backbone
-from pprlib.models.ppr import MODES, ContrastiveConfig, PPRConfig, PPRModel, SequenceCLConfig, count_parameters
+The names below are imported when first used (PEP 562), so that a module that needs only the
+backbone's settings (:mod:`pprlib.models.config`) does not import torch with this package."""
 
-__all__ = ["ARCHITECTURES", "BackboneConfig", "ContrastiveConfig", "GRU4Rec", "MODES", "PPRConfig",
-           "PPRModel", "SASRec", "SequenceCLConfig", "count_parameters", "make_backbone"]
+import importlib
+
+_WHERE = {"ARCHITECTURES": "backbones", "BackboneConfig": "config", "GRU4Rec": "backbones", "SASRec": "backbones",
+          "make_backbone": "backbones", "MODES": "ppr", "ContrastiveConfig": "ppr", "PPRConfig": "ppr",
+          "PPRModel": "ppr", "SequenceCLConfig": "ppr", "count_parameters": "ppr"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"pprlib.models.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,37 +14,11 @@ nothing to read and the representation is zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class BackboneConfig:
-    """Architecture of the sequential model (defaults: SASRec as in the paper's code)."""
-
-    name: str = "sasrec"
-    d: int = 64
-    n_layers: int = 1
-    n_heads: int = 1
-    ffn: int = 64
-    dropout: float = 0.0
-    max_len: int = 100
-    norm_first: bool = False  # post-LN as in SASRec
-
-    def __post_init__(self) -> None:
-        if self.name not in ARCHITECTURES:
-            raise ValueError(f"BackboneConfig.name must be one of {sorted(ARCHITECTURES)}, got {self.name!r}")
-        for field_name in ("d", "n_layers", "n_heads", "ffn", "max_len"):
-            value = getattr(self, field_name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"BackboneConfig.{field_name} must be an integer >= 1, got {value!r}")
-        if self.d % self.n_heads:
-            raise ValueError(f"BackboneConfig.d ({self.d}) must be divisible by n_heads ({self.n_heads})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"BackboneConfig.dropout must lie in [0, 1), got {self.dropout!r}")
+from pprlib.models.config import ARCHITECTURE_NAMES, BackboneConfig
 
 
 class CausalSelfAttention(nn.Module):
@@ -123,7 +97,7 @@ class GRU4Rec(nn.Module):
         return self.norm(out)
 
 
-ARCHITECTURES = {"sasrec": SASRec, "gru4rec": GRU4Rec}
+ARCHITECTURES = dict(zip(ARCHITECTURE_NAMES, (SASRec, GRU4Rec), strict=True))
 """The backbone classes by ``BackboneConfig.name`` (the book's named, pre-trained backbones are
 :data:`pprlib.config.BACKBONES`)."""
 
