@@ -261,6 +261,11 @@ def book_time(table, label: str | None = None):
     return frame, f"{label} ({rows.machine.iloc[0]})", share.sort_values(ascending=False)
 
 
+def largest_parts(share, n: int = 3) -> str:
+    """The ``n`` largest parts of :func:`book_time`'s shares in words: "tuning steps 31 %, ..."."""
+    return ", ".join(f"{part} {100 * s:.0f} %" for part, s in share.sort_values(ascending=False).iloc[:n].items())
+
+
 def suite_time(table, label: str | None = None, top: int = 12):
     """One measurement of ``benchmarks/results/test_modules.csv`` (``label``, default the latest):
     ``(the seconds of the ``top`` slowest test modules, the label with its machine and processes,
@@ -275,7 +280,8 @@ def suite_time(table, label: str | None = None, top: int = 12):
 def step_paths(table, label: str | None = None):
     """One measurement of ``benchmarks/results/step_paths.csv`` (``label``, default the latest):
     ``(milliseconds per tuning step before and after the exact fast paths and their ratio, one
-    row per method and targets; the label with its machine)``."""
+    row per method and targets; the label with its machine; the largest ratio of each targets,
+    the least gain)``."""
     label, rows = measurement(table, label)
     frame = rows.set_index(["method", "targets"])[["before_ms", "after_ms", "ratio"]]
-    return frame, f"{label} ({rows.machine.iloc[0]})"
+    return frame, f"{label} ({rows.machine.iloc[0]})", frame.ratio.groupby(level="targets").max()

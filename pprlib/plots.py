@@ -326,3 +326,21 @@ def tuning_user_plot(curve: pd.DataFrame, value: float, methods=("PPR(light)", "
     ax.set(xlabel="cold tuning users", ylabel=f"{metric} gain over {reference}")
     ax.legend(fontsize=9, frameon=False, loc="best")
     return ax
+
+
+def book_time_plot(chapters: pd.DataFrame, ax=None):
+    """Where each chapter's seconds go (:func:`pprlib.bench.book_time`: one row per chapter, its
+    ``seconds`` and one column per part), the longest chapter on top, the parts stacked."""
+    ax = ax or plt.subplots(figsize=(7, 5))[1]
+    chapters.drop(columns="seconds").iloc[::-1].plot.barh(stacked=True, ax=ax, width=0.8, colormap="tab10")
+    ax.set(xlabel="seconds (two chapters at a time)", ylabel="")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def suite_time_plot(modules: pd.Series, ax=None):
+    """The seconds of the slowest test modules (:func:`pprlib.bench.suite_time`), the slowest on top."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    modules.iloc[::-1].rename(lambda m: m.removeprefix("tests/")).plot.barh(ax=ax, width=0.8, color="tab:blue")
+    ax.set(xlabel="seconds in the module's tests (both processes together)", ylabel="")
+    return ax

@@ -82,7 +82,7 @@ def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.
 
     Its multi-tensor (``foreach``) implementation, which torch picks by itself only on CUDA: on
     a CPU it gives the same parameters, bit for bit, as the one-tensor-at-a-time loop, in about
-    three quarters of the time (the benchmarks' ``optimizer`` case measures both)."""
+    three quarters of the time (``benchmarks/step_paths.py`` measures both)."""
     return OPTIMIZERS[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 

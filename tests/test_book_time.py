@@ -120,12 +120,14 @@ def test_the_step_paths_are_the_latest_measurement_per_method_and_targets(tmp_pa
     rows = [{"label": label, "method": m, "targets": t, "before_ms": b, "after_ms": a, "ratio": a / b,
              "machine": "CPU X, 2 cores"}
             for label, cases in (("old", [("ft", "few", 4.0, 4.0)]),
-                                 ("new", [("ft", "few", 5.0, 4.0), ("PPR(light)", "zero", 10.0, 8.5)]))
+                                 ("new", [("ft", "few", 5.0, 4.0), ("PPR(light)", "few", 10.0, 9.0),
+                                         ("PPR(light)", "zero", 10.0, 8.5)]))
             for m, t, b, a in cases]
     path = tmp_path / "step_paths.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    frame, label = bench.step_paths(bench.stored_measurement(path, "the benchmark"))
+    frame, label, worst = bench.step_paths(bench.stored_measurement(path, "the benchmark"))
     assert label == "new (CPU X, 2 cores)"
+    assert worst.to_dict() == {"few": pytest.approx(0.9), "zero": pytest.approx(0.85)}  # the least gain
     assert frame.loc[("PPR(light)", "zero"), "ratio"] == pytest.approx(0.85)
     assert frame.loc[("ft", "few"), "before_ms"] == 5.0
     assert bench.step_paths(pd.DataFrame(rows), "old")[0].ratio.tolist() == [1.0]

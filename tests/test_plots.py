@@ -182,3 +182,28 @@ def test_preference_heatmaps_share_one_colour_scale_and_one_colour_bar():
     # the grid is in %: each age group's shares add up to 100
     assert np.allclose(tables["default"].sum(axis=1), 100)
     _close()
+
+
+def test_the_time_plots_draw_one_bar_per_chapter_part_and_module_the_longest_on_top():
+    chapters = pd.DataFrame({"seconds": [30.0, 10.0], "tuning steps": [20.0, 4.0], "everything else": [10.0, 6.0]},
+                            index=["mechanism", "intro"])
+    ax = plots.book_time_plot(chapters)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["intro", "mechanism"]  # barh: the first row on top
+    widths = sorted(round(p.get_width(), 6) for p in ax.patches)
+    assert widths == [4.0, 6.0, 10.0, 20.0]  # each part of each chapter
+    starts = sorted(round(p.get_x(), 6) for p in ax.patches)
+    assert starts == [0.0, 0.0, 4.0, 20.0]  # stacked: a chapter's second part starts where its first ends
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["tuning steps", "everything else"]
+    _close()
+    ax = plots.suite_time_plot(pd.Series({"tests/test_notebooks.py": 180.0, "tests/test_resume.py": 66.0}))
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["test_resume.py", "test_notebooks.py"]
+    assert sorted(p.get_width() for p in ax.patches) == [66.0, 180.0]
+    _close()
+
+
+def test_the_largest_parts_are_named_with_their_shares_largest_first():
+    from pprlib import bench
+
+    share = pd.Series({"validation": 0.02, "tuning steps": 0.31, "pre-training": 0.26, "learning-rate choice": 0.27})
+    assert bench.largest_parts(share) == "tuning steps 31 %, learning-rate choice 27 %, pre-training 26 %"
+    assert bench.largest_parts(share, 1) == "tuning steps 31 %"
