@@ -285,3 +285,37 @@ def step_paths(table, label: str | None = None):
     label, rows = measurement(table, label)
     frame = rows.set_index(["method", "targets"])[["before_ms", "after_ms", "ratio"]]
     return frame, f"{label} ({rows.machine.iloc[0]})", frame.ratio.groupby(level="targets").max()
+
+
+
+def cl_cost(table, label: str | None = None):
+    """One measurement of ``benchmarks/results/cl_cost.csv`` (``label``, default the latest):
+    ``(milliseconds per tuning step of each method and targets (rows) with each contrastive loss
+    (columns, named by ``loss``, in the order measured; empty where a targets did not time it),
+    the label with its machine, and per few-shot method: ``contrastive``, the book's step over
+    one without the contrastive loss; ``behaviour share``, the share of the contrastive loss's
+    added time that its behaviour-based views take (the book's step less the one with the
+    prompt-based view only, over the book's step less the one without); ``fewer anchors``, the
+    step on a limited number of anchors a batch over the book's, and ``anchors``, that number;
+    ``behaviour views``, the mean
+    number of behaviour-based views of a batch in the book's step)``. The rows say which loss is
+    which by their ``prompt_view``, ``behaviour_view`` and ``max_anchors`` (empty: every anchor)."""
+    import pandas as pd
+
+    label, rows = measurement(table, label)
+    frame = rows.pivot(index=["method", "targets"], columns="loss", values="ms")
+    frame = frame.reindex(index=rows.set_index(["method", "targets"]).index.unique(), columns=rows.loss.unique())
+    few = rows[rows.targets == "few"]
+    every = few.max_anchors.isna()
+
+    def ms(prompt: bool, behaviour: bool, limited: bool = False):
+        chosen = few[(few.prompt_view == prompt) & (few.behaviour_view == behaviour) & (every != limited)]
+        return chosen.set_index("method").ms
+
+    none, prompt, both, limited = ms(False, False), ms(True, False), ms(True, True), ms(True, True, limited=True)
+    book = few[few.prompt_view & few.behaviour_view & every].set_index("method")
+    fewer = few[few.prompt_view & few.behaviour_view & ~every].set_index("method")
+    summary = pd.DataFrame({"contrastive": both / none, "behaviour share": (both - prompt) / (both - none),
+                            "fewer anchors": limited / both, "anchors": fewer.max_anchors,
+                            "behaviour views": book.behaviour_views})
+    return frame, f"{label} ({rows.machine.iloc[0]})", summary.loc[few.method.unique()]

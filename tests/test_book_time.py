@@ -134,3 +134,34 @@ def test_the_step_paths_are_the_latest_measurement_per_method_and_targets(tmp_pa
     # a checkout without the file: None, and how to make it
     assert bench.stored_measurement(tmp_path / "missing.csv", "`python benchmarks/step_paths.py`") is None
     assert "python benchmarks/step_paths.py" in capsys.readouterr().out
+
+
+def test_the_contrastive_cost_reads_each_loss_by_what_it_holds_not_by_its_name(tmp_path):
+    import pandas as pd
+
+    from pprlib import bench
+
+    # (loss name, prompt view, behaviour view, anchors limit): names shuffled against the contents
+    losses = [("n", False, False, None), ("p", True, False, None), ("b", False, True, None),
+              ("l", True, True, 64.0), ("k", True, True, None)]
+    ms = {"PPR(light)": dict(zip("npblk", (2.0, 6.0, 12.0, 7.0, 14.0), strict=True)),
+          "PPR(full)": dict(zip("npblk", (4.0, 9.0, 15.0, 10.0, 20.0), strict=True))}
+    rows = [{"label": label, "method": m, "targets": "few", "loss": name, "prompt_view": p, "behaviour_view": b,
+             "max_anchors": limit, "ms": ms[m][name] * scale, "behaviour_views": 64.0 if limit else 300.0 * b,
+             "machine": "CPU X, 2 cores"}
+            for label, scale in (("old", 3.0), ("new", 1.0)) for m in ms for name, p, b, limit in losses]
+    rows += [{"label": "new", "method": "PPR(light)", "targets": "zero", "loss": "k", "prompt_view": True,
+              "behaviour_view": False, "max_anchors": None, "ms": 5.0, "behaviour_views": 0.0, "machine": "CPU X, 2 cores"}]
+    path = tmp_path / "cl_cost.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    frame, label, summary = bench.cl_cost(bench.stored_measurement(path, "the benchmark"))
+    assert label == "new (CPU X, 2 cores)"
+    assert list(frame.columns) == list("npblk")  # in the order measured, not sorted
+    assert frame.index.tolist() == [("PPR(light)", "few"), ("PPR(full)", "few"), ("PPR(light)", "zero")]
+    assert frame.loc[("PPR(light)", "zero"), "k"] == 5.0 and pd.isna(frame.loc[("PPR(light)", "zero"), "n"])
+    assert summary.index.tolist() == ["PPR(light)", "PPR(full)"]
+    assert summary.loc["PPR(light)"].to_dict() == pytest.approx(
+        {"contrastive": 14 / 2, "behaviour share": (14 - 6) / (14 - 2), "fewer anchors": 7 / 14,
+         "anchors": 64.0, "behaviour views": 300.0})  # the book's: every anchor
+    assert summary.loc["PPR(full)", "behaviour share"] == pytest.approx((20 - 9) / (20 - 4))
+    assert bench.cl_cost(pd.DataFrame(rows), "old")[2].loc["PPR(full)", "contrastive"] == pytest.approx(5.0)
