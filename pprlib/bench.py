@@ -287,7 +287,6 @@ def step_paths(table, label: str | None = None):
     return frame, f"{label} ({rows.machine.iloc[0]})", frame.ratio.groupby(level="targets").max()
 
 
-
 def cl_cost(table, label: str | None = None):
     """One measurement of ``benchmarks/results/cl_cost.csv`` (``label``, default the latest):
     ``(milliseconds per tuning step of each method and targets (rows) with each contrastive loss
@@ -297,9 +296,9 @@ def cl_cost(table, label: str | None = None):
     added time that its behaviour-based views take (the book's step less the one with the
     prompt-based view only, over the book's step less the one without); ``fewer anchors``, the
     step on a limited number of anchors a batch over the book's, and ``anchors``, that number;
-    ``behaviour views``, the mean
-    number of behaviour-based views of a batch in the book's step)``. The rows say which loss is
-    which by their ``prompt_view``, ``behaviour_view`` and ``max_anchors`` (empty: every anchor)."""
+    ``behaviour views``, the mean number of behaviour-based views a batch in the book's step)``.
+    The rows say which loss is which by their ``prompt_view``, ``behaviour_view`` and
+    ``max_anchors`` (empty: every anchor), not by their names."""
     import pandas as pd
 
     label, rows = measurement(table, label)
@@ -308,14 +307,14 @@ def cl_cost(table, label: str | None = None):
     few = rows[rows.targets == "few"]
     every = few.max_anchors.isna()
 
-    def ms(prompt: bool, behaviour: bool, limited: bool = False):
-        chosen = few[(few.prompt_view == prompt) & (few.behaviour_view == behaviour) & (every != limited)]
-        return chosen.set_index("method").ms
+    def loss(prompt: bool, behaviour: bool, limited: bool = False):
+        """The few-shot rows of one loss, by method."""
+        chosen = (few.prompt_view == prompt) & (few.behaviour_view == behaviour) & (every != limited)
+        return few[chosen].set_index("method")
 
-    none, prompt, both, limited = ms(False, False), ms(True, False), ms(True, True), ms(True, True, limited=True)
-    book = few[few.prompt_view & few.behaviour_view & every].set_index("method")
-    fewer = few[few.prompt_view & few.behaviour_view & ~every].set_index("method")
-    summary = pd.DataFrame({"contrastive": both / none, "behaviour share": (both - prompt) / (both - none),
-                            "fewer anchors": limited / both, "anchors": fewer.max_anchors,
-                            "behaviour views": book.behaviour_views})
+    none, prompt, both, fewer = loss(False, False), loss(True, False), loss(True, True), loss(True, True, limited=True)
+    summary = pd.DataFrame({"contrastive": both.ms / none.ms,
+                            "behaviour share": (both.ms - prompt.ms) / (both.ms - none.ms),
+                            "fewer anchors": fewer.ms / both.ms, "anchors": fewer.max_anchors,
+                            "behaviour views": both.behaviour_views})
     return frame, f"{label} ({rows.machine.iloc[0]})", summary.loc[few.method.unique()]
