@@ -39,6 +39,11 @@ def cpu_name() -> str:
     return platform.machine()
 
 
+def machine() -> str:
+    """The machine a measurement names: its CPU and how many cores it has."""
+    return f"{cpu_name()}, {os.cpu_count()} cores"
+
+
 def chapter_times(build_dir: Path) -> pd.DataFrame:
     """One row per executed chapter: its seconds, the seconds of each part, everything else, the counts."""
     executed = build_dir / "executed"
@@ -75,7 +80,7 @@ def main() -> None:
     args = ap.parse_args()
     table = chapter_times(args.build_dir)
     table.insert(0, "label", args.label)
-    table["machine"] = f"{cpu_name()}, {os.cpu_count()} cores"
+    table["machine"] = machine()
     table = replace_rows(args.out, table, args.label)
     shown = table[table.label == args.label].drop(columns=["label", "machine"])
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))

@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.book_time import cpu_name, replace_rows  # noqa: E402
+from benchmarks.book_time import machine, replace_rows  # noqa: E402
+from benchmarks.step_paths import default_context, epoch_seconds  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "cl_cost.csv"
 CASES = [("PPR(light)", "few"), ("PPR(full)", "few"), ("PPR(light)", "zero"), ("PPR(full)", "zero")]
@@ -53,23 +52,6 @@ def variants(cl, targets: str) -> dict:
     return {"none": None, "prompt view only": dataclasses.replace(cl, behaviour_view=False),
             "behaviour views only": dataclasses.replace(cl, prompt_view=False), "the book's": cl,
             f"the book's, {ANCHORS} anchors": dataclasses.replace(cl, max_anchors=ANCHORS)}
-
-
-def epoch_seconds(model, job, batches, cl) -> float:
-    """Seconds per optimizer step of one epoch over ``batches`` with the contrastive settings ``cl``."""
-    from pprlib.train import make_optimizer
-
-    cfg = job["cfg"]
-    optimizer = make_optimizer(job["params"], cfg)
-    generator = torch.Generator().manual_seed(0)
-    model.train()
-    start = time.perf_counter()
-    for batch in batches:
-        loss, _ = model(batch, cfg.targets, cl, generator, cfg.loss, None)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return (time.perf_counter() - start) / len(batches)
 
 
 def views_per_batch(model, job, batches, cl) -> tuple[float, float]:
@@ -86,14 +68,11 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--label", default="tuning step by contrastive view, default world, one thread")
     args = ap.parse_args()
-    torch.set_num_threads(1)
     from pprlib import runs
-    from pprlib.config import BookConfig
-    from pprlib.context import prepare
     from pprlib.data.batching import loader
-    from pprlib.profiles import load_profile
+    from pprlib.train import make_optimizer
 
-    ctx = prepare(BookConfig.from_params(load_profile("default")))
+    ctx = default_context()
     rows = []
     for name, targets in CASES:
         model, job = runs.tuning_job(ctx, name, ctx.settings(lr={name: 1e-3}), targets, 0)
@@ -104,7 +83,8 @@ def main() -> None:
         for _ in range(args.reps):
             for variant, cl in timed.items():
                 model.load_state_dict(state)  # every epoch starts from the same weights
-                times[variant].append(epoch_seconds(model, job, batches, cl))
+                optimizer = make_optimizer(job["params"], job["cfg"])
+                times[variant].append(epoch_seconds(model, batches, job["cfg"], cl, optimizer))
         none = statistics.median(times["none"][1:])
         for variant, cl in timed.items():
             ms = statistics.median(times[variant][1:])
@@ -117,7 +97,7 @@ def main() -> None:
             print(f"{name} {targets} {variant}: {1e3 * ms:.2f} ms per step ({ms / none:.2f} x none)")
     table = pd.DataFrame(rows)
     table.insert(0, "label", args.label)
-    table["machine"] = f"{cpu_name()}, {os.cpu_count()} cores"
+    table["machine"] = machine()
     replace_rows(RESULTS, table, args.label, float_format="%.3f")
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from benchmarks.book_time import chapter_times, cpu_name, replace_rows  # noqa: E402
+from benchmarks.book_time import chapter_times, machine, replace_rows  # noqa: E402
 
 RESULTS = HERE / "results" / "movielens_1m_time.csv"
 ML1M = {"users": 6040, "movies": 3706, "ratings": 1_000_209}
@@ -66,7 +66,7 @@ def main() -> None:
     table = chapter_times(build)
     table.insert(0, "label", args.label)
     table["wall seconds (all chapters)"] = round(wall, 1)
-    table["machine"] = f"{cpu_name()}, {os.cpu_count()} cores"
+    table["machine"] = machine()
     table = replace_rows(RESULTS, table, args.label)
     print(table[table.label == args.label].drop(columns=["label", "machine"]).to_string(index=False))
     print(f"{wall:.0f} s wall for {', '.join(args.only)} at --jobs {args.jobs}; wrote {RESULTS}")

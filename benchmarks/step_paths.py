@@ -19,7 +19,6 @@ seconds per optimizer step of each and their ratio go to ``results/step_paths.cs
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -29,10 +28,34 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.book_time import cpu_name, replace_rows  # noqa: E402
+from benchmarks.book_time import machine, replace_rows  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "step_paths.csv"
 CASES = [("ft", "few"), ("PPR(light)", "few"), ("PPR(full)", "few"), ("PPR(light)", "zero"), ("PPR(full)", "zero")]
+
+
+def default_context():
+    """The default profile's context, at one CPU thread (the book's kernels run two at a time)."""
+    from pprlib.config import BookConfig
+    from pprlib.context import prepare
+    from pprlib.profiles import load_profile
+
+    torch.set_num_threads(1)
+    return prepare(BookConfig.from_params(load_profile("default")))
+
+
+def epoch_seconds(model, batches, cfg, cl, optimizer) -> float:
+    """Seconds per optimizer step of one tuning epoch of ``model`` over ``batches`` (the tuning
+    settings ``cfg``, the contrastive settings ``cl``), drawing from a generator seeded 0."""
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    start = time.perf_counter()
+    for batch in batches:
+        loss, _ = model(batch, cfg.targets, cl, generator, cfg.loss, None)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return (time.perf_counter() - start) / len(batches)
 
 
 def step_seconds(ctx, name: str, targets: str, fast: bool) -> float:
@@ -50,16 +73,8 @@ def step_seconds(ctx, name: str, targets: str, fast: bool) -> float:
     if not fast:
         augment._smallest_by_selection = lambda noise, counts: None  # every mask by the sort
     try:
-        generator = torch.Generator().manual_seed(0)
         batches = list(loader(job["train"], cfg.batch_size, shuffle=True, seed=0))
-        model.train()
-        start = time.perf_counter()
-        for batch in batches:
-            loss, _ = model(batch, cfg.targets, job["cl"], generator, cfg.loss, None)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        return (time.perf_counter() - start) / len(batches)
+        return epoch_seconds(model, batches, cfg, job["cl"], optimizer)
     finally:
         augment._smallest_by_selection = selection
 
@@ -69,12 +84,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--label", default="tuning step, default world, one thread")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    from pprlib.config import BookConfig
-    from pprlib.context import prepare
-    from pprlib.profiles import load_profile
-
-    ctx = prepare(BookConfig.from_params(load_profile("default")))
+    ctx = default_context()
     rows = []
     for name, targets in CASES:
         times = {True: [], False: []}
@@ -87,7 +97,7 @@ def main() -> None:
         print(f"{name} {targets}: {1e3 * before:.2f} -> {1e3 * after:.2f} ms per step ({after / before:.3f})")
     table = pd.DataFrame(rows)
     table.insert(0, "label", args.label)
-    table["machine"] = f"{cpu_name()}, {os.cpu_count()} cores"
+    table["machine"] = machine()
     replace_rows(RESULTS, table, args.label, float_format="%.3f")
 
 

@@ -12,7 +12,6 @@ tear-down) to ``results/test_time.csv`` and every module's seconds (all its phas
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.book_time import cpu_name, replace_rows  # noqa: E402
+from benchmarks.book_time import machine, replace_rows  # noqa: E402
 
 SLOWEST = HERE / "results" / "test_time.csv"
 MODULES = HERE / "results" / "test_modules.csv"
@@ -52,11 +51,11 @@ def main() -> None:
     wall = time.perf_counter() - start
     print(proc.stdout.splitlines()[-1] if proc.stdout else proc.stderr[-2000:])
     frame = durations(proc.stdout)
-    machine = f"{cpu_name()}, {os.cpu_count()} cores"
+    here = machine()
     slowest = frame.nlargest(30, "seconds").assign(label=args.label, jobs=args.jobs, wall_s=round(wall, 1),
-                                                   machine=machine)
+                                                   machine=here)
     modules = (frame.groupby("module").seconds.sum().sort_values(ascending=False).reset_index()
-               .assign(label=args.label, jobs=args.jobs, wall_s=round(wall, 1), machine=machine))
+               .assign(label=args.label, jobs=args.jobs, wall_s=round(wall, 1), machine=here))
     replace_rows(SLOWEST, slowest, args.label, "%.2f")
     replace_rows(MODULES, modules, args.label, "%.2f")
     print(modules.head(15).to_string(index=False))
